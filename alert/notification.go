@@ -1,0 +1,96 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+)
+
+// Notification is one page for one receiver.
+type Notification struct {
+	ID       string
+	Receiver string
+	Rule     string
+	RuleFile string
+	RuleLine int
+	Severity string
+	GroupKey string // the rule's group_by values, e.g. GroupId="@TGS#2J4SZEAEL"
+
+	Event       *callback.Event
+	CodeMeaning string // catalogue meaning of Event.ErrorCode
+
+	// Throttle carries what the rule's throttle held back since the previous
+	// page of the same rule and group key.
+	Throttle Throttled
+
+	CreatedAt time.Time
+}
+
+// Throttled summarises the events a throttle window held back.
+type Throttled struct {
+	Window     time.Duration // the rule's throttle window
+	Suppressed int           // events held back since the previous page
+	Since      time.Time     // start of the window that held them back
+	First      time.Time     // first held-back event
+	Last       time.Time     // last held-back event
+}
+
+// LogValue keeps payload content out of logs: only identifiers are logged.
+func (n *Notification) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", n.ID),
+		slog.String("rule", n.Rule),
+		slog.String("receiver", n.Receiver),
+		slog.Int64("error_code", n.Event.ErrorCode),
+	)
+}
+
+// Notifier delivers a notification in one attempt. It classifies a failure
+// by returning a *DeliveryError; any other error counts as retryable.
+type Notifier interface {
+	Notify(ctx context.Context, n *Notification) error
+}
+
+// DeliveryError is a failed delivery attempt, classified.
+type DeliveryError struct {
+	Retryable  bool
+	Reason     string        // short, stable label for metrics, e.g. "http_500"
+	RetryAfter time.Duration // the destination's requested wait, if any
+	Err        error
+}
+
+func (e *DeliveryError) Error() string {
+	kind := "permanent"
+	if e.Retryable {
+		kind = "retryable"
+	}
+	return fmt.Sprintf("%s failure (%s): %v", kind, e.Reason, e.Err)
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as a retryable delivery failure.
+func Retryable(reason string, err error) error {
+	return &DeliveryError{Retryable: true, Reason: reason, Err: err}
+}
+
+// Permanent wraps err as a delivery failure that retrying cannot fix.
+func Permanent(reason string, err error) error {
+	return &DeliveryError{Retryable: false, Reason: reason, Err: err}
+}
+
+// classify reads the retry decision out of a Notify error.
+func classify(err error) (retryable bool, reason string, after time.Duration) {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Retryable, de.Reason, de.RetryAfter
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true, "timeout", 0
+	}
+	return true, "error", 0
+}

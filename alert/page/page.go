@@ -1,0 +1,165 @@
+// Package page lays out the content of a notification once, as plain
+// strings, for every receiver to render: Slack, email and console show the
+// same facts in the same order. Payload-derived values are cleaned (control
+// characters removed, invalid UTF-8 replaced) and truncated here; escaping
+// for a medium is the receiver's job, with the helpers in this package.
+package page
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/callback"
+)
+
+// Length limits for payload-derived values, in runes.
+const (
+	MaxField     = 200
+	MaxErrorInfo = 300
+	MaxExcerpt   = 500
+)
+
+// Page is the content of one notification.
+type Page struct {
+	Severity string
+	Rule     string
+	// Title is the first thing read: severity and rule.
+	Title string
+	// Headline is the error code and its meaning, or the callback command
+	// for events without an error code.
+	Headline  string
+	ErrorInfo string
+	// Preview is the one-line summary shown in notification previews.
+	Preview string
+	// Subject is the email subject line.
+	Subject string
+	Fields  []Field
+	Excerpt string
+	// Footer holds the throttle summary and the rule's source, in order.
+	Footer []string
+}
+
+// Field is a labelled value.
+type Field struct {
+	Label string
+	Value string
+}
+
+// TimeLayout is how pages show times.
+const TimeLayout = "2006-01-02 15:04:05.000 MST"
+
+// Build lays out n.
+func Build(n *alert.Notification) *Page {
+	ev := n.Event
+	p := &Page{Severity: n.Severity, Rule: n.Rule}
+	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
+	hasCode := ev.Present.Has(callback.FieldErrorCode)
+	code := ""
+	if hasCode {
+		code = strconv.FormatInt(ev.ErrorCode, 10)
+		p.Headline = code + " — " + n.CodeMeaning
+	} else {
+		p.Headline = ev.Command
+	}
+	p.ErrorInfo = Clean(ev.ErrorInfo, MaxErrorInfo)
+
+	group := Clean(ev.GroupID, MaxField)
+	if ev.GroupType != "" {
+		group += " (" + Clean(ev.GroupType, 32) + ")"
+	}
+	sender := Clean(ev.FromAccount, MaxField)
+
+	// Preview: [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] ", n.Severity)
+	if code != "" {
+		b.WriteString(code + " ")
+	}
+	b.WriteString(n.Rule)
+	if group != "" {
+		b.WriteString(" in " + group)
+	}
+	if sender != "" {
+		b.WriteString(" from " + sender)
+	}
+	p.Preview = b.String()
+
+	subj := "[imalert][" + n.Severity + "] "
+	if code != "" {
+		subj += code + " "
+	}
+	subj += n.Rule
+	if ev.GroupID != "" {
+		subj += " in " + Clean(ev.GroupID, 64)
+	}
+	if s := n.Throttle.Suppressed; s > 0 {
+		subj += fmt.Sprintf(" (+%d suppressed)", s)
+	}
+	p.Subject = subj
+
+	add := func(label, value string) {
+		if value != "" {
+			p.Fields = append(p.Fields, Field{label, value})
+		}
+	}
+	add("Group", group)
+	add("Sender", sender)
+	add("App", strconv.FormatUint(ev.AppID, 10))
+	add("Platform", Clean(ev.OptPlatform, 32))
+	if t := ev.Time(); !t.IsZero() {
+		add("Event", t.UTC().Format(TimeLayout))
+	}
+	add("Operator", Clean(ev.OperatorAccount, MaxField))
+	if !hasCode || ev.Command != callback.CommandSendMsgException {
+		add("Command", ev.Command)
+	}
+	p.Excerpt = Clean(ev.Excerpt(), MaxExcerpt)
+
+	t := n.Throttle
+	if t.Suppressed > 0 {
+		p.Footer = append(p.Footer, fmt.Sprintf("%d more suppressed since %s (%s throttle) · first %s · last %s",
+			t.Suppressed, clock(t.Since), Duration(t.Window), clock(t.First), clock(t.Last)))
+	} else if t.Window > 0 {
+		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))
+	}
+	if n.GroupKey != "" {
+		p.Footer = append(p.Footer, "key "+Clean(n.GroupKey, MaxField))
+	}
+	if n.RuleFile != "" {
+		p.Footer = append(p.Footer, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
+	}
+	return p
+}
+
+func severityMark(s string) string {
+	switch s {
+	case callback.SeverityCritical:
+		return "🔴"
+	case callback.SeverityWarning:
+		return "🟠"
+	default:
+		return "🔵"
+	}
+}
+
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("15:04:05 MST")
+}
+
+// Duration formats d compactly: 10m, 1h30m, 45s.
+func Duration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,217 @@
+package callback
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Message element types (MsgBody[].MsgType).
+const (
+	ElemText     = "TIMTextElem"
+	ElemLocation = "TIMLocationElem"
+	ElemFace     = "TIMFaceElem"
+	ElemCustom   = "TIMCustomElem"
+	ElemSound    = "TIMSoundElem"
+	ElemImage    = "TIMImageElem"
+	ElemFile     = "TIMFileElem"
+	ElemVideo    = "TIMVideoFileElem"
+	ElemRelay    = "TIMRelayElem"
+)
+
+// MsgElement is one element of a message body. Content holds the fields of
+// every documented element type; Raw keeps MsgContent exactly as received, so
+// unknown element types and fields are not lost.
+type MsgElement struct {
+	Type    string
+	Content MsgContent
+	Raw     json.RawMessage
+}
+
+// MsgContent is the union of the documented MsgContent fields of all element
+// types. Which fields are set depends on the element type.
+type MsgContent struct {
+	Text string `json:"Text"` // TIMTextElem
+
+	Desc      string    `json:"Desc"` // TIMLocationElem, TIMCustomElem
+	Latitude  flexFloat `json:"Latitude"`
+	Longitude flexFloat `json:"Longitude"`
+
+	Index flexInt `json:"Index"` // TIMFaceElem
+	Data  string  `json:"Data"`  // TIMFaceElem, TIMCustomElem
+	Ext   string  `json:"Ext"`   // TIMCustomElem
+	Sound string  `json:"Sound"` // TIMCustomElem
+
+	URL          string      `json:"Url"` // TIMSoundElem, TIMFileElem
+	UUID         string      `json:"UUID"`
+	Size         flexInt     `json:"Size"`
+	Second       flexInt     `json:"Second"`
+	DownloadFlag flexInt     `json:"Download_Flag"`
+	ImageFormat  flexInt     `json:"ImageFormat"` // TIMImageElem
+	ImageInfo    []ImageInfo `json:"ImageInfoArray"`
+	FileSize     flexInt     `json:"FileSize"` // TIMFileElem
+	FileName     string      `json:"FileName"`
+
+	VideoURL    string  `json:"VideoUrl"` // TIMVideoFileElem
+	VideoUUID   string  `json:"VideoUUID"`
+	VideoSize   flexInt `json:"VideoSize"`
+	VideoSecond flexInt `json:"VideoSecond"`
+	VideoFormat string  `json:"VideoFormat"`
+	ThumbURL    string  `json:"ThumbUrl"`
+	ThumbUUID   string  `json:"ThumbUUID"`
+	ThumbSize   flexInt `json:"ThumbSize"`
+	ThumbWidth  flexInt `json:"ThumbWidth"`
+	ThumbHeight flexInt `json:"ThumbHeight"`
+	ThumbFormat string  `json:"ThumbFormat"`
+
+	Title          string            `json:"Title"` // TIMRelayElem
+	MsgNum         flexInt           `json:"MsgNum"`
+	CompatibleText string            `json:"CompatibleText"`
+	AbstractList   []string          `json:"AbstractList"`
+	MsgList        []json.RawMessage `json:"MsgList"`
+	JSONMsgKey     string            `json:"JsonMsgKey"`
+}
+
+// ImageInfo is one rendition of an image element.
+type ImageInfo struct {
+	Type   flexInt `json:"Type"`
+	Size   flexInt `json:"Size"`
+	Width  flexInt `json:"Width"`
+	Height flexInt `json:"Height"`
+	URL    string  `json:"URL"`
+}
+
+type wireElement struct {
+	MsgType    *string         `json:"MsgType"`
+	MsgContent json.RawMessage `json:"MsgContent"`
+}
+
+func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, fmt.Errorf("want an array, got %s", jsonKind(raw))
+	}
+	var wire []json.RawMessage
+	if err := json.Unmarshal(raw, &wire); err != nil {
+		return nil, fmt.Errorf("%s", jsonErrText(err))
+	}
+	if len(wire) > maxElems {
+		return nil, fmt.Errorf("%d elements, more than %d", len(wire), maxElems)
+	}
+	out := make([]MsgElement, 0, len(wire))
+	for i, w := range wire {
+		if len(w) == 0 || w[0] != '{' {
+			return nil, fmt.Errorf("element %d: want an object, got %s", i, jsonKind(w))
+		}
+		var we wireElement
+		if err := json.Unmarshal(w, &we); err != nil {
+			return nil, fmt.Errorf("element %d: %s", i, jsonErrText(err))
+		}
+		if we.MsgType == nil {
+			return nil, fmt.Errorf("element %d: MsgType missing", i)
+		}
+		el := MsgElement{Type: *we.MsgType, Raw: we.MsgContent}
+		if len(we.MsgContent) > 0 && string(we.MsgContent) != "null" {
+			if we.MsgContent[0] != '{' {
+				return nil, fmt.Errorf("element %d: MsgContent: want an object, got %s", i, jsonKind(we.MsgContent))
+			}
+			if err := json.Unmarshal(we.MsgContent, &el.Content); err != nil {
+				return nil, fmt.Errorf("element %d: MsgContent: %s", i, jsonErrText(err))
+			}
+		}
+		out = append(out, el)
+	}
+	return out, nil
+}
+
+// Summary is a one-line, human description of the element: its text for a
+// text element, a bracketed label for anything else. The result is raw
+// end-user content and must be escaped by whoever displays it.
+func (m *MsgElement) Summary() string {
+	c := &m.Content
+	switch m.Type {
+	case ElemText:
+		return c.Text
+	case ElemLocation:
+		return labelled("location", c.Desc)
+	case ElemFace:
+		return labelled("face", strconv.FormatInt(int64(c.Index), 10))
+	case ElemCustom:
+		return labelled("custom", firstNonEmpty(c.Desc, c.Data))
+	case ElemSound:
+		return labelled("sound", strconv.FormatInt(int64(c.Second), 10)+"s")
+	case ElemImage:
+		return "[image]"
+	case ElemFile:
+		return labelled("file", c.FileName)
+	case ElemVideo:
+		return labelled("video", strconv.FormatInt(int64(c.VideoSecond), 10)+"s")
+	case ElemRelay:
+		return labelled("forwarded", firstNonEmpty(c.Title, c.CompatibleText))
+	default:
+		return labelled(m.Type, "")
+	}
+}
+
+// Excerpt joins the summaries of all elements of the message.
+func (e *Event) Excerpt() string {
+	parts := make([]string, 0, len(e.MsgBody))
+	for i := range e.MsgBody {
+		if s := e.MsgBody[i].Summary(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func labelled(kind, detail string) string {
+	if detail == "" {
+		return "[" + kind + "]"
+	}
+	return "[" + kind + ": " + detail + "]"
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// flexInt decodes a JSON integer or a decimal string.
+type flexInt int64
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	n, err := decodeInt(b)
+	if err != nil {
+		return err
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// flexFloat decodes a JSON number or a decimal string.
+type flexFloat float64
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("want a number, got %s", jsonKind(b))
+	}
+	*f = flexFloat(v)
+	return nil
+}

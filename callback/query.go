@@ -1,0 +1,108 @@
+package callback
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Query is the envelope IM sends in the URL query string of every callback.
+type Query struct {
+	AppID       uint64 // SdkAppid
+	Command     string // CallbackCommand
+	ContentType string // contenttype, lower-cased; IM sends "json" or "JSON"
+	ClientIP    string
+	OptPlatform string
+	Sign        string // only with callback authentication on
+	RequestTime string // decimal Unix seconds, exactly as received
+}
+
+// QueryError says which query parameter is missing or malformed.
+type QueryError struct {
+	Param string
+	Msg   string
+}
+
+func (e *QueryError) Error() string {
+	return "query parameter " + e.Param + ": " + e.Msg
+}
+
+// Bounds on query values: IM's are short, anything long is not IM.
+const (
+	maxCommandLen  = 128
+	maxQueryValLen = 256
+)
+
+// ParseQuery reads the envelope from q. Parameter order and extra parameters
+// are irrelevant; parameter names are matched exactly except for a
+// case-insensitive fallback, since IM's own documentation is inconsistent.
+func ParseQuery(q url.Values) (Query, error) {
+	get := func(name string) string {
+		if v, ok := q[name]; ok && len(v) > 0 {
+			return v[0]
+		}
+		for k, v := range q {
+			if strings.EqualFold(k, name) && len(v) > 0 {
+				return v[0]
+			}
+		}
+		return ""
+	}
+	var out Query
+	app := get("SdkAppid")
+	if app == "" {
+		return out, &QueryError{Param: "SdkAppid", Msg: "missing"}
+	}
+	id, err := strconv.ParseUint(app, 10, 64)
+	if err != nil || id == 0 {
+		return out, &QueryError{Param: "SdkAppid", Msg: "not a positive decimal number"}
+	}
+	out.AppID = id
+	out.Command = get("CallbackCommand")
+	if out.Command == "" {
+		return out, &QueryError{Param: "CallbackCommand", Msg: "missing"}
+	}
+	if len(out.Command) > maxCommandLen || !validCommand(out.Command) {
+		return out, &QueryError{Param: "CallbackCommand", Msg: "not a callback command name"}
+	}
+	out.ContentType = strings.ToLower(get("contenttype"))
+	if out.ContentType != "" && out.ContentType != "json" {
+		return out, &QueryError{Param: "contenttype", Msg: fmt.Sprintf("unsupported value %q, want json", truncate(out.ContentType, 32))}
+	}
+	out.ClientIP = get("ClientIP")
+	out.OptPlatform = get("OptPlatform")
+	out.Sign = get("Sign")
+	out.RequestTime = get("RequestTime")
+	for _, p := range []struct{ name, v string }{
+		{"ClientIP", out.ClientIP}, {"OptPlatform", out.OptPlatform},
+		{"Sign", out.Sign}, {"RequestTime", out.RequestTime},
+	} {
+		if len(p.v) > maxQueryValLen {
+			return out, &QueryError{Param: p.name, Msg: "too long"}
+		}
+	}
+	return out, nil
+}
+
+// validCommand accepts names like "Group.CallbackSendMsgException": ASCII
+// letters, digits, '.' and '_'. Anything else cannot be an IM command and
+// must not reach logs or rules verbatim.
+func validCommand(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/internal/yamlfile"
+	"github.com/imalert/imalert/rules"
+)
+
+// setup is everything serve needs from the config file and the rule files.
+// check and serve both build it with load, so check validates exactly what
+// serve would run.
+type setup struct {
+	cfg   *config.Config
+	files []*rules.File
+	rules *rules.Engine
+}
+
+// load reads the config at path (the built-in config and rules when path is
+// empty), then the rule files it names, and compiles the rules. It returns
+// every error it finds, as yamlfile.Errors when they have positions.
+func load(path string) (*setup, error) {
+	s := &setup{}
+	var errs yamlfile.Errors
+	if path == "" {
+		s.cfg = config.Default()
+		s.files = rules.Default()
+	} else {
+		cfg, err := config.Load(path)
+		if cfg == nil {
+			return nil, err
+		}
+		s.cfg = cfg
+		errs = append(errs, yamlfile.AsErrors(path, err)...)
+		files, err := rules.LoadFiles(cfg.RuleFiles)
+		errs = append(errs, yamlfile.AsErrors(path, err)...)
+		s.files = files
+	}
+	engine, err := rules.Compile(s.files, rules.Options{Receivers: s.cfg.ReceiverNames()})
+	errs = append(errs, yamlfile.AsErrors(path, err)...)
+	if len(errs) > 0 {
+		return s, errs
+	}
+	s.rules = engine
+	return s, nil
+}
+
+// printErrors writes one line per error.
+func printErrors(w interface{ Write([]byte) (int, error) }, err error) {
+	var es yamlfile.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			_, _ = w.Write([]byte(e.Error() + "\n"))
+		}
+		return
+	}
+	_, _ = w.Write([]byte(err.Error() + "\n"))
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/console"
+	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/server"
+)
+
+// serve runs the daemon until ctx ends (SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: built-in config and rules)")
+	listen := fs.String("listen", "", "listen address, overriding the config's listen")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	s, err := load(*path)
+	if err != nil {
+		printErrors(stderr, err)
+		return errReported
+	}
+	cfg := s.cfg
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	logger := newLogger(stderr, cfg.Log)
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := alert.NewMetrics(reg)
+	dispatcher := alert.NewDispatcher(logger.With("component", "delivery"), metrics, destinations(cfg, stdout))
+	pipeline := alert.NewPipeline(alert.PipelineOptions{
+		Logger:    logger.With("component", "pipeline"),
+		Metrics:   metrics,
+		Rules:     s.rules,
+		Catalogue: callback.NewCatalogue(),
+		Out:       dispatcher,
+		MaxKeys:   cfg.Throttle.MaxKeys,
+	})
+	srv := server.New(server.Options{
+		Logger:            logger.With("component", "server"),
+		Registerer:        reg,
+		Gatherer:          reg,
+		CallbackPath:      cfg.CallbackPath,
+		Apps:              cfg.AppIDs(),
+		MaxBodyBytes:      cfg.Server.MaxBodyBytes,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		ReadTimeout:       cfg.Server.ReadTimeout.D(),
+		WriteTimeout:      cfg.Server.WriteTimeout.D(),
+		IdleTimeout:       cfg.Server.IdleTimeout.D(),
+		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
+		Ingester:          pipeline,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	source := *path
+	if source == "" {
+		source = "built-in defaults"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "callback_path", cfg.CallbackPath,
+		"config", source, "apps", cfg.AppIDs(), "rules", len(s.rules.Rules()), "receivers", len(cfg.Receivers))
+
+	// Delivery outlives the server and the pipeline so that accepted work
+	// drains on shutdown; hardStop cuts it off after the shutdown timeout.
+	hardCtx, hardStop := context.WithCancel(context.Background())
+	defer hardStop()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); dispatcher.Run(hardCtx) }()
+	pipeDone := make(chan struct{})
+	go func() { defer wg.Done(); defer close(pipeDone); pipeline.Run(hardCtx) }()
+
+	err = srv.Run(ctx, ln)
+	logger.Info("shutting down")
+	pipeline.Stop()
+	<-pipeDone
+	dispatcher.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.Server.ShutdownTimeout.D()):
+		logger.Warn("shutdown timeout: abandoning deliveries in flight")
+		hardStop()
+		<-done
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// destinations builds one delivery destination per configured receiver.
+func destinations(cfg *config.Config, stdout io.Writer) []alert.Destination {
+	out := make([]alert.Destination, 0, len(cfg.Receivers))
+	cons := console.New(stdout) // receivers of type console share stdout
+	for _, r := range cfg.Receivers {
+		d := alert.Destination{Name: r.Name}
+		switch {
+		case r.Console != nil:
+			d.Notifier = cons
+		case r.Slack != nil:
+			d.Notifier = slack.New(r.Slack, &http.Client{Timeout: r.Slack.Timeout.D()})
+			d.Timeout = r.Slack.Timeout.D()
+		case r.Email != nil:
+			d.Notifier = email.New(r.Email)
+			d.Timeout = r.Email.Timeout.D()
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,235 @@
+package config
+
+import (
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/imalert/imalert/internal/yamlfile"
+)
+
+// Receiver types.
+const (
+	TypeConsole = "console"
+	TypeSlack   = "slack"
+	TypeEmail   = "email"
+)
+
+// Receiver is a named destination for pages. Exactly one of the typed
+// configs is set, matching Type.
+type Receiver struct {
+	Name    string
+	Type    string
+	Console *ConsoleReceiver
+	Slack   *SlackReceiver
+	Email   *EmailReceiver
+	// Line is where the receiver is defined, for messages about it.
+	Line int
+}
+
+// ConsoleReceiver prints pages to standard output.
+type ConsoleReceiver struct{}
+
+// SlackReceiver posts pages to Slack, through an incoming webhook or the
+// Web API (chat.postMessage) with a bot token.
+type SlackReceiver struct {
+	WebhookURL Secret            `yaml:"webhook_url"`
+	Token      Secret            `yaml:"token"`
+	Channel    string            `yaml:"channel"`
+	APIURL     string            `yaml:"api_url"` // Web API base URL, for Slack-compatible servers
+	Timeout    yamlfile.Duration `yaml:"timeout"`
+}
+
+// TLS modes of an email receiver.
+const (
+	TLSStartTLS = "starttls"
+	TLSImplicit = "tls"
+	TLSNone     = "none"
+)
+
+// EmailReceiver sends pages by SMTP.
+type EmailReceiver struct {
+	SMTPHost string            `yaml:"smtp_host"`
+	SMTPPort int               `yaml:"smtp_port"`
+	TLS      string            `yaml:"tls"`
+	Username string            `yaml:"username"`
+	Password Secret            `yaml:"password"`
+	From     string            `yaml:"from"`
+	To       []string          `yaml:"to"`
+	Timeout  yamlfile.Duration `yaml:"timeout"`
+}
+
+var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+const defaultReceiverTimeout = yamlfile.Duration(10 * time.Second)
+
+func decodeReceiver(doc *yamlfile.Doc, n *yaml.Node) (Receiver, yamlfile.Errors) {
+	var head receiverHeadFields
+	_, typeNode := yamlfile.Lookup(n, "type")
+	if n.Kind != yaml.MappingNode {
+		return Receiver{}, yamlfile.Errors{doc.Errorf(n, "receivers: each receiver must be a mapping with name and type")}
+	}
+	_ = n.Decode(&head) // type errors are reported by the full decode below
+	r := Receiver{Name: head.Name, Type: head.Type, Line: n.Line}
+	var errs yamlfile.Errors
+	if !receiverName.MatchString(head.Name) {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "name"), "receivers: name must be 1-64 letters, digits, '.', '_' or '-', got %q", head.Name))
+	}
+	switch head.Type {
+	case TypeConsole:
+		var w struct {
+			receiverHeadFields `yaml:",inline"`
+			ConsoleReceiver    `yaml:",inline"`
+		}
+		errs = append(errs, doc.Decode(n, &w)...)
+		r.Console = &w.ConsoleReceiver
+	case TypeSlack:
+		w := struct {
+			receiverHeadFields `yaml:",inline"`
+			SlackReceiver      `yaml:",inline"`
+		}{SlackReceiver: SlackReceiver{Timeout: defaultReceiverTimeout}}
+		errs = append(errs, doc.Decode(n, &w)...)
+		r.Slack = &w.SlackReceiver
+		errs = append(errs, r.Slack.validate(doc, n, head.Name)...)
+	case TypeEmail:
+		w := struct {
+			receiverHeadFields `yaml:",inline"`
+			EmailReceiver      `yaml:",inline"`
+		}{EmailReceiver: EmailReceiver{TLS: TLSStartTLS, Timeout: defaultReceiverTimeout}}
+		errs = append(errs, doc.Decode(n, &w)...)
+		r.Email = &w.EmailReceiver
+		errs = append(errs, r.Email.validate(doc, n, head.Name)...)
+	case "":
+		errs = append(errs, doc.Errorf(n, "receiver %q: type is required (console, slack or email)", head.Name))
+	default:
+		errs = append(errs, doc.Errorf(typeNode, "receiver %q: unknown type %q (want console, slack or email)", head.Name, head.Type))
+	}
+	return r, errs
+}
+
+// receiverHeadFields are the keys every receiver type shares.
+type receiverHeadFields struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+}
+
+func (s *SlackReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+	var errs yamlfile.Errors
+	_, hookNode := yamlfile.Lookup(n, "webhook_url")
+	_, tokenNode := yamlfile.Lookup(n, "token")
+	switch {
+	case hookNode != nil && tokenNode != nil:
+		errs = append(errs, doc.Errorf(n, "receiver %q: set webhook_url or token, not both", name))
+	case hookNode == nil && tokenNode == nil:
+		errs = append(errs, doc.Errorf(n, "receiver %q: set webhook_url, or token and channel", name))
+	case hookNode != nil:
+		if !s.WebhookURL.IsSet() {
+			errs = append(errs, doc.EmptyError(hookNode, "receiver "+quote(name)+": webhook_url"))
+		} else if !isHTTPURL(s.WebhookURL.Reveal()) {
+			errs = append(errs, doc.Errorf(hookNode, "receiver %q: webhook_url must be an http:// or https:// URL", name))
+		}
+		if s.Channel != "" {
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "channel"), "receiver %q: channel is set by the webhook itself; remove channel or use token", name))
+		}
+	default:
+		if !s.Token.IsSet() {
+			errs = append(errs, doc.EmptyError(tokenNode, "receiver "+quote(name)+": token"))
+		}
+		if s.Channel == "" {
+			errs = append(errs, doc.Errorf(n, "receiver %q: channel is required with token", name))
+		}
+	}
+	if s.APIURL != "" {
+		if !isHTTPURL(s.APIURL) {
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "api_url"), "receiver %q: api_url must be an http:// or https:// URL", name))
+		} else if !strings.HasSuffix(s.APIURL, "/") {
+			s.APIURL += "/"
+		}
+	}
+	if s.Timeout <= 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "timeout"), "receiver %q: timeout must be positive", name))
+	}
+	return errs
+}
+
+func (e *EmailReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+	var errs yamlfile.Errors
+	if e.SMTPHost == "" {
+		errs = append(errs, doc.EmptyError(yamlfile.At(n, "smtp_host"), "receiver "+quote(name)+": smtp_host"))
+	}
+	switch e.TLS {
+	case TLSStartTLS, TLSNone:
+		if e.SMTPPort == 0 {
+			e.SMTPPort = 587
+			if e.TLS == TLSNone {
+				e.SMTPPort = 25
+			}
+		}
+	case TLSImplicit:
+		if e.SMTPPort == 0 {
+			e.SMTPPort = 465
+		}
+	default:
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "tls"), "receiver %q: tls: want starttls, tls or none, got %q", name, e.TLS))
+	}
+	if e.SMTPPort < 0 || e.SMTPPort > 65535 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "smtp_port"), "receiver %q: smtp_port must be between 1 and 65535", name))
+	}
+	if e.Password.IsSet() && e.Username == "" {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "password"), "receiver %q: password needs username", name))
+	}
+	if _, pw := yamlfile.Lookup(n, "password"); pw != nil && !e.Password.IsSet() && e.Username != "" {
+		errs = append(errs, doc.EmptyError(pw, "receiver "+quote(name)+": password"))
+	}
+	if e.From == "" {
+		errs = append(errs, doc.EmptyError(yamlfile.At(n, "from"), "receiver "+quote(name)+": from"))
+	} else if !validAddress(e.From) {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "from"), "receiver %q: from: not a valid email address", name))
+	}
+	_, toNode := yamlfile.Lookup(n, "to")
+	if len(e.To) == 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "to"), "receiver %q: to needs at least one address", name))
+	}
+	for i, a := range e.To {
+		if !validAddress(a) {
+			at := toNode
+			if toNode != nil && i < len(toNode.Content) {
+				at = toNode.Content[i]
+			}
+			errs = append(errs, doc.Errorf(at, "receiver %q: to: %q is not a valid email address", name, a))
+		}
+	}
+	if e.Timeout <= 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "timeout"), "receiver %q: timeout must be positive", name))
+	}
+	return errs
+}
+
+func (r Receiver) secrets() []Secret {
+	switch {
+	case r.Slack != nil:
+		return []Secret{r.Slack.WebhookURL, r.Slack.Token}
+	case r.Email != nil:
+		return []Secret{r.Email.Password}
+	}
+	return nil
+}
+
+func validAddress(a string) bool {
+	if strings.ContainsAny(a, "\r\n") {
+		return false
+	}
+	_, err := mail.ParseAddress(a)
+	return err == nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func quote(s string) string { return `"` + s + `"` }

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// Secret is a value that must never be printed: tokens, passwords, webhook
+// URLs. Every way of formatting or marshalling it yields "<secret>"; only
+// Reveal returns the value, and only the code that uses it calls Reveal.
+type Secret string
+
+const redacted = "<secret>"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// IsSet reports whether the secret is non-empty.
+func (s Secret) IsSet() bool { return s != "" }
+
+func (s Secret) String() string { return s.redact() }
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return `config.Secret("` + s.redact() + `")` }
+
+// Format keeps every fmt verb, %x and %q included, from printing the value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.redact())) }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redact()) }
+
+// MarshalJSON implements json.Marshaler.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redact()) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redact()), nil }
+
+// MarshalYAML implements yaml.Marshaler.
+func (s Secret) MarshalYAML() (any, error) { return s.redact(), nil }
+
+func (s Secret) redact() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// Redactor removes known secret values from text, such as error messages
+// that quote a URL.
+type Redactor struct {
+	secrets []string
+}
+
+// NewRedactor returns a Redactor for the given secrets. For URL secrets it
+// also redacts the URL's path and query on their own, since HTTP client
+// errors quote URLs in pieces.
+func NewRedactor(secrets ...Secret) *Redactor {
+	r := &Redactor{}
+	for _, s := range secrets {
+		v := s.Reveal()
+		if len(v) < 4 {
+			continue // too short to redact without mangling ordinary text
+		}
+		r.secrets = append(r.secrets, v)
+		if u, err := url.Parse(v); err == nil && u.Host != "" {
+			if p := u.EscapedPath(); len(p) > 4 {
+				r.secrets = append(r.secrets, p)
+			}
+			if len(u.RawQuery) > 4 {
+				r.secrets = append(r.secrets, u.RawQuery)
+			}
+		}
+	}
+	return r
+}
+
+// Redact replaces every known secret in s with "<secret>".
+func (r *Redactor) Redact(s string) string {
+	if r == nil {
+		return s
+	}
+	for _, v := range r.secrets {
+		s = strings.ReplaceAll(s, v, redacted)
+	}
+	return s
+}

@@ -1,0 +1,381 @@
+// Package yamlfile decodes YAML configuration files strictly: unknown keys
+// are errors, every error names file:line, and ${VAR} references in scalar
+// values expand from the environment without ever echoing what they expand
+// to.
+package yamlfile
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a problem at a position in a file.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is a list of problems, reported together.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Err returns es as an error, or nil when es is empty.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// AsErrors flattens err into position errors; an error without a position
+// becomes one Error for file.
+func AsErrors(file string, err error) Errors {
+	if err == nil {
+		return nil
+	}
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return Errors{e}
+	}
+	return Errors{{File: file, Msg: err.Error()}}
+}
+
+// Doc is a parsed YAML document.
+type Doc struct {
+	File string
+	Root *yaml.Node // the top-level mapping, or nil for an empty document
+
+	// expanded marks scalars whose value came from the environment: their
+	// text may be a secret and never appears in an error.
+	expanded map[*yaml.Node]bool
+	missing  map[*yaml.Node][]string
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse parses one YAML document.
+func Parse(file string, data []byte) (*Doc, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		return nil, syntaxError(file, err)
+	}
+	d := &Doc{File: file}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		d.Root = n.Content[0]
+	}
+	if d.Root != nil && d.Root.Kind != yaml.MappingNode {
+		return nil, Errors{d.Errorf(d.Root, "the top level must be a mapping of keys")}
+	}
+	return d, nil
+}
+
+func syntaxError(file string, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errors{{File: file, Line: line, Msg: m[2]}}
+	}
+	return Errors{{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+// Errorf returns an error positioned at n.
+func (d *Doc) Errorf(n *yaml.Node, format string, args ...any) *Error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &Error{File: d.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FromEnv reports whether the scalar n took its value from the environment.
+func (d *Doc) FromEnv(n *yaml.Node) bool { return d.expanded[n] }
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// ExpandEnv replaces ${VAR} and ${VAR:-default} in every scalar value (never
+// in keys) with the variable's value; "$${" escapes a literal "${". An unset
+// or empty variable without a default expands to "" and is remembered, so
+// that validation can say why a required value is empty (MissingEnv).
+func (d *Doc) ExpandEnv(lookup func(string) (string, bool)) {
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1])
+			}
+		case yaml.SequenceNode, yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.ScalarNode:
+			if !strings.Contains(n.Value, "${") {
+				return
+			}
+			val, missing := expand(n.Value, lookup)
+			if len(missing) > 0 {
+				if d.missing == nil {
+					d.missing = make(map[*yaml.Node][]string)
+				}
+				d.missing[n] = missing
+			}
+			if val != n.Value {
+				if d.expanded == nil {
+					d.expanded = make(map[*yaml.Node]bool)
+				}
+				d.expanded[n] = true
+				n.Value = val
+				// A value from the environment is a string; the target type
+				// decides how to read it.
+				n.Tag = "!!str"
+				n.Style = 0
+			}
+		}
+	}
+	if d.Root != nil {
+		walk(d.Root)
+	}
+}
+
+// MissingEnv lists the unset environment variables n referred to.
+func (d *Doc) MissingEnv(n *yaml.Node) []string { return d.missing[n] }
+
+// EmptyError reports that the required value n (under key) is empty, naming
+// the unset environment variables it came from.
+func (d *Doc) EmptyError(n *yaml.Node, key string) *Error {
+	if vars := d.missing[n]; len(vars) > 0 {
+		return d.Errorf(n, "%s is empty: environment variable %s is not set", key, strings.Join(vars, ", "))
+	}
+	return d.Errorf(n, "%s must not be empty", key)
+}
+
+// Lookup returns the key and value nodes of key in the mapping n.
+func Lookup(n *yaml.Node, key string) (k, v *yaml.Node) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// At returns the node to blame for key in the mapping n: its value when
+// present, else the mapping itself.
+func At(n *yaml.Node, key string) *yaml.Node {
+	if _, v := Lookup(n, key); v != nil {
+		return v
+	}
+	return n
+}
+
+func expand(s string, lookup func(string) (string, bool)) (string, []string) {
+	const esc = "\x00dollar\x00"
+	s = strings.ReplaceAll(s, "$${", esc)
+	var missing []string
+	s = envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		m := envRef.FindStringSubmatch(ref)
+		if v, ok := lookup(m[1]); ok && v != "" {
+			return v
+		}
+		if m[2] != "" {
+			return m[2][2:]
+		}
+		missing = append(missing, m[1])
+		return ""
+	})
+	return strings.ReplaceAll(s, esc, "${"), missing
+}
+
+// Decode decodes n into out (a pointer), reporting unknown keys and type
+// errors with their positions. Values that came from the environment are
+// never quoted in the errors.
+func (d *Doc) Decode(n *yaml.Node, out any) Errors {
+	if n == nil {
+		return nil
+	}
+	var errs Errors
+	d.checkKeys(n, reflect.TypeOf(out), &errs)
+	if err := n.Decode(out); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				errs = append(errs, d.typeError(msg))
+			}
+		} else {
+			errs = append(errs, d.Errorf(n, "%s", strings.TrimPrefix(err.Error(), "yaml: ")))
+		}
+	}
+	return errs
+}
+
+var quoted = regexp.MustCompile("`[^`]*`")
+
+// typeError turns one of yaml.v3's "line N: cannot unmarshal ..." messages
+// into a positioned error, dropping the quoted value when that line holds a
+// value from the environment.
+func (d *Doc) typeError(msg string) *Error {
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	for n := range d.expanded {
+		if n.Line == line {
+			msg = quoted.ReplaceAllString(msg, "value")
+			break
+		}
+	}
+	msg = strings.Replace(msg, "cannot unmarshal", "cannot read", 1)
+	return &Error{File: d.File, Line: line, Msg: msg}
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// checkKeys walks n alongside the Go type t and reports mapping keys that no
+// struct field takes.
+func (d *Doc) checkKeys(n *yaml.Node, t reflect.Type, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(unmarshalerType) {
+			return
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t == reflect.TypeFor[yaml.Node]() {
+		return
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // Decode reports the type error
+		}
+		fields := structFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" {
+				continue
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, d.Errorf(k, "unknown key %q%s", k.Value, suggest(k.Value, fields)))
+				continue
+			}
+			d.checkKeys(v, ft, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for _, c := range n.Content {
+			d.checkKeys(c, t.Elem(), errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			d.checkKeys(n.Content[i+1], t.Elem(), errs)
+		}
+	}
+}
+
+// structFields maps YAML key names to field types, following ",inline".
+func structFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type)
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if !f.IsExported() && !(f.Anonymous && strings.Contains(tag, "inline")) {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range structFields(ft) {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// suggest proposes the closest known key for a likely typo.
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for k := range fields {
+		if dd := editDistance(key, k); dd < bestD || (dd == bestD && best != "" && k < best) {
+			best, bestD = k, dd
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

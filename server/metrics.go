@@ -1,0 +1,26 @@
+package server
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_callback_requests_total",
+			Help: "Callback requests answered, by result (ok, bad_query, bad_body, unknown_app, too_large, busy).",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "imalert_callback_duration_seconds",
+			Help:    "Time from request to answer of callback requests.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2},
+		}),
+	}
+	if r != nil {
+		r.MustRegister(m.requests, m.duration)
+	}
+	return m
+}
