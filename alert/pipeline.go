@@ -43,7 +43,7 @@ type PipelineOptions struct {
 	Catalogue *callback.Catalogue
 	// MaxKeys bounds the throttle state (throttle.max_keys).
 	MaxKeys int
-	Out       Enqueuer
+	Out     Enqueuer
 	// Backlog is how many accepted events may wait for processing.
 	Backlog int
 }

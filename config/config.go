@@ -172,6 +172,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		c.Warnings = append(c.Warnings, file+": no rule_files configured: callbacks are accepted but nothing will page")
 	}
 	if len(errs) > 0 {
+		errs.Sort()
 		return c, errs
 	}
 	return c, nil
@@ -200,7 +201,7 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 		if appsNode != nil && i < len(appsNode.Content) {
 			n = yamlfile.At(appsNode.Content[i], "sdkappid")
 		}
-		if a.SdkAppID == 0 {
+		if a.SdkAppID == 0 && (n == nil || n.Value == "" || n.Value == "0") { // other values: a type error, already reported
 			errs = append(errs, doc.Errorf(n, "apps: sdkappid is required and must be a positive number"))
 		} else if seen[a.SdkAppID] {
 			errs = append(errs, doc.Errorf(n, "apps: duplicate sdkappid %d", a.SdkAppID))

@@ -12,6 +12,7 @@ const BuiltinName = "<built-in>/rules.yaml"
 // receiver about the common group-message failures.
 func Default() []*File {
 	f, err := ParseFile(BuiltinName, builtin)
+	// The built-in file is tested; an error here is a build defect.
 	if err != nil {
 		panic("rules: built-in rules are invalid: " + err.Error())
 	}

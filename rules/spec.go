@@ -49,7 +49,8 @@ type fileWire struct {
 	Rules []yaml.Node `yaml:"rules"`
 }
 
-// LoadFiles reads every file the glob patterns match, in sorted order.
+// LoadFiles reads every file the glob patterns match, in sorted order. It
+// returns the files it could parse together with every error.
 // A pattern naming a file that does not exist is an error; a glob that
 // matches nothing is not.
 func LoadFiles(patterns []string) ([]*File, error) {
@@ -78,11 +79,10 @@ func LoadFiles(patterns []string) ([]*File, error) {
 				continue
 			}
 			f, err := ParseFile(m, data)
-			if err != nil {
-				errs = append(errs, yamlfile.AsErrors(m, err)...)
-				continue
+			errs = append(errs, yamlfile.AsErrors(m, err)...)
+			if f != nil {
+				files = append(files, f)
 			}
-			files = append(files, f)
 		}
 	}
 	if len(errs) > 0 {
@@ -131,7 +131,8 @@ func (l *codeList) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseFile parses one rule file. Environment variables are not expanded in
+// ParseFile parses one rule file. When the file is valid YAML it is
+// returned even with errors, so that Compile can report the rest. Environment variables are not expanded in
 // rule files: rules hold no secrets, and "${" may legitimately appear in a
 // pattern.
 func ParseFile(name string, data []byte) (*File, error) {
@@ -157,7 +158,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 		f.Rules = append(f.Rules, s)
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return f, errs
 	}
 	return f, nil
 }

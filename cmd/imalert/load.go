@@ -40,6 +40,7 @@ func load(path string) (*setup, error) {
 	engine, err := rules.Compile(s.files, rules.Options{Receivers: s.cfg.ReceiverNames()})
 	errs = append(errs, yamlfile.AsErrors(path, err)...)
 	if len(errs) > 0 {
+		errs.Sort()
 		return s, errs
 	}
 	s.rules = engine

@@ -1,0 +1,53 @@
+package page
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestClean(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"plain", 10, "plain"},
+		{"line\r\nSubject: x", 50, "line Subject: x"},
+		{"  lead\t\ttabs  ", 50, "lead tabs"},
+		{"bidi\u202Eevil\u202C end", 50, "bidi evil end"},
+		{"zero\u200Bwidth", 50, "zero width"},
+		{"bad \xff\xfe utf8", 50, "bad \uFFFD\uFFFD utf8"},
+		{"abcdefghij", 5, "abcd…"},
+		{"abcde", 5, "abcde"},
+		{"日本語のテキスト", 4, "日本語…"},
+		{"", 5, ""},
+	}
+	for _, tt := range tests {
+		got := Clean(tt.in, tt.max)
+		if got != tt.want {
+			t.Errorf("Clean(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > tt.max {
+			t.Errorf("Clean(%q, %d) = %q: invalid or too long", tt.in, tt.max, got)
+		}
+	}
+}
+
+func TestTruncateNeverSplitsRunes(t *testing.T) {
+	s := strings.Repeat("é😀", 100)
+	for max := 1; max < 50; max++ {
+		got := Truncate(s, max)
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) != max || !strings.HasSuffix(got, "…") {
+			t.Fatalf("Truncate(_, %d) = %q", max, got)
+		}
+	}
+}
+
+func TestSlackEscape(t *testing.T) {
+	got := Slack("<!channel> & <@U0123> <http://evil.example|click>")
+	want := "&lt;!channel&gt; &amp; &lt;@U0123&gt; &lt;http://evil.example|click&gt;"
+	if got != want {
+		t.Errorf("Slack() = %q, want %q", got, want)
+	}
+}

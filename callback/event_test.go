@@ -1,0 +1,304 @@
+package callback
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var sendMsgException = Query{AppID: 1400000000, Command: CommandSendMsgException, ClientIP: "10.0.0.1", OptPlatform: "RESTAPI"}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseDocSample(t *testing.T) {
+	ev, err := Parse(sendMsgException, readFile(t, "testdata/samples/send-msg-exception.doc-sample.json"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Event{
+		AppID: 1400000000, Command: CommandSendMsgException, ClientIP: "10.0.0.1", OptPlatform: "RESTAPI",
+		GroupID: "@TGS#2J4SZEAEL", GroupType: "Public", FromAccount: "jared", OperatorAccount: "admin",
+		Random: 123456, OnlineOnlyFlag: 1,
+		MsgBody:         []MsgElement{{Type: ElemText, Content: MsgContent{Text: "red packet"}, Raw: json.RawMessage(`{"Text": "red packet"}`)}},
+		CloudCustomData: "your cloud custom data",
+		ErrorCode:       10023, ErrorInfo: "msg count exceeds limit,please retry later",
+		EventTime: 1670574414123,
+		Present: FieldGroupID | FieldGroupType | FieldFromAccount | FieldOperatorAccount | FieldRandom |
+			FieldOnlineOnlyFlag | FieldMsgBody | FieldCloudCustomData | FieldErrorCode | FieldErrorInfo | FieldEventTime,
+	}
+	opt := cmp.Transformer("raw", func(r json.RawMessage) string { return strings.Join(strings.Fields(string(r)), "") })
+	if diff := cmp.Diff(want, ev, opt); diff != "" {
+		t.Errorf("Parse mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := ev.Time(), time.UnixMilli(1670574414123).UTC(); !got.Equal(want) {
+		t.Errorf("Time() = %v, want %v", got, want)
+	}
+}
+
+func TestParseSamples(t *testing.T) {
+	tests := []struct {
+		file      string
+		code      int64
+		groupType string
+		eventTime int64
+		excerpt   string
+	}{
+		{"send-msg-exception.doc-sample.json", 10023, "Public", 1670574414123, "red packet"},
+		{"send-msg-exception.numeric-eventtime.json", 10017, "Community", 1764688540182, `[custom: gift] thanks!`},
+		{"send-msg-exception.content-filter.json", 80004, "AVChatRoom", 1764688541000, "[image]"},
+		{"send-msg-exception.hostile-text.json", 10023, "Public", 1764688542000, "<!here> urgent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			ev, err := Parse(sendMsgException, readFile(t, filepath.Join("testdata/samples", tt.file)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.ErrorCode != tt.code || ev.GroupType != tt.groupType || ev.EventTime != tt.eventTime {
+				t.Errorf("got code %d type %q time %d, want %d %q %d", ev.ErrorCode, ev.GroupType, ev.EventTime, tt.code, tt.groupType, tt.eventTime)
+			}
+			if !strings.HasPrefix(ev.Excerpt(), tt.excerpt) {
+				t.Errorf("Excerpt() = %q, want prefix %q", ev.Excerpt(), tt.excerpt)
+			}
+		})
+	}
+}
+
+// Every documented sample body of every command must parse under its own
+// command, and under Group.CallbackSendMsgException's strict rules only if
+// it is that command.
+func TestParseTencentDocSamples(t *testing.T) {
+	files, _ := filepath.Glob("testdata/samples/tencent-docs/*.json")
+	more, _ := filepath.Glob("testdata/samples/tencent-docs/legacy-and-guides/*.json")
+	files = append(files, more...)
+	if len(files) < 50 {
+		t.Fatalf("found %d sample files, want the 52 documented ones", len(files))
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			body := readFile(t, f)
+			var head struct{ CallbackCommand string }
+			if err := json.Unmarshal(body, &head); err != nil || head.CallbackCommand == "" {
+				t.Fatalf("sample has no CallbackCommand: %v", err)
+			}
+			q := Query{AppID: 1400000000, Command: head.CallbackCommand}
+			ev, err := Parse(q, body, Limits{})
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if ev.Command != head.CallbackCommand {
+				t.Errorf("Command = %q, want %q", ev.Command, head.CallbackCommand)
+			}
+			// Nothing is dropped: every top-level field is typed or in Extra.
+			var all map[string]json.RawMessage
+			_ = json.Unmarshal(body, &all)
+			for k := range all {
+				if k == "CallbackCommand" {
+					continue
+				}
+				if _, ok := ev.Field(k); !ok && k != "MsgBody" {
+					t.Errorf("field %s not reachable through Field", k)
+				}
+			}
+		})
+	}
+}
+
+func TestParseAllElements(t *testing.T) {
+	ev, err := Parse(sendMsgException, readFile(t, "testdata/good/all-elements.json"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ErrorCode != 80002 {
+		t.Errorf("ErrorCode from a decimal string = %d, want 80002", ev.ErrorCode)
+	}
+	if ev.Random != 4294967295 {
+		t.Errorf("Random = %d, want 4294967295", ev.Random)
+	}
+	wantTypes := []string{ElemText, ElemLocation, ElemFace, ElemCustom, ElemSound, ElemImage, ElemFile, ElemVideo, ElemRelay, "TIMFutureElem"}
+	var gotTypes []string
+	for _, m := range ev.MsgBody {
+		gotTypes = append(gotTypes, m.Type)
+	}
+	if diff := cmp.Diff(wantTypes, gotTypes); diff != "" {
+		t.Errorf("element types (-want +got):\n%s", diff)
+	}
+	c := ev.MsgBody
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"location lat", float64(c[1].Content.Latitude), 22.5431},
+		{"face index", int64(c[2].Content.Index), int64(1)},
+		{"custom desc", c[3].Content.Desc, "notification"},
+		{"sound second", int64(c[4].Content.Second), int64(1)},
+		{"image renditions", len(c[5].Content.ImageInfo), 3},
+		{"image width", int64(c[5].Content.ImageInfo[0].Width), int64(2448)},
+		{"file name", c[6].Content.FileName, "report.pdf"},
+		{"video thumb height", int64(c[7].Content.ThumbHeight), int64(1280)},
+		{"relay abstracts", len(c[8].Content.AbstractList), 2},
+		{"unknown element raw", strings.Contains(string(c[9].Raw), "Whatever"), true},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s = %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+	for _, k := range []string{"TopicId", "MsgSeq", "MsgTime", "MsgPriority", "FutureField"} {
+		if _, ok := ev.Extra[k]; !ok {
+			t.Errorf("unknown field %s not kept in Extra", k)
+		}
+	}
+	if v, _ := ev.Field("TopicId"); v != "@TGS#_@TGS#cQVLVHIM62CJ@TOPIC#_TestTopic" {
+		t.Errorf("Field(TopicId) = %q", v)
+	}
+	if v, _ := ev.Field("MsgSeq"); v != "991" {
+		t.Errorf("Field(MsgSeq) = %q, want 991", v)
+	}
+	wantExcerpt := "hello [location: office] [face: 1] [custom: notification] [sound: 1s] [image] [file: report.pdf] [video: 5s] [forwarded: Chat history] [TIMFutureElem]"
+	if got := ev.Excerpt(); got != wantExcerpt {
+		t.Errorf("Excerpt() =\n %q\nwant\n %q", got, wantExcerpt)
+	}
+}
+
+func TestParseBadBodies(t *testing.T) {
+	tests := []struct {
+		file  string
+		field string // BodyError.Field; "" for the body as a whole
+		msg   string // stable substring of the message
+	}{
+		{"truncated.json", "", "invalid JSON"},
+		{"array.json", "", "not a JSON object"},
+		{"null.json", "", "not a JSON object"},
+		{"bom.json", "", "not a JSON object"},
+		{"trailing.json", "", "invalid JSON"},
+		{"errorcode-object.json", "ErrorCode", "want an integer, got an object"},
+		{"errorcode-float.json", "ErrorCode", "want an integer"},
+		{"groupid-number.json", "GroupId", "want a string, got a number"},
+		{"from-array.json", "From_Account", "want a string, got an array"},
+		{"msgbody-string.json", "MsgBody", "want an array, got a string"},
+		{"msgbody-numbers.json", "MsgBody", "element 0: want an object"},
+		{"msgbody-no-msgtype.json", "MsgBody", "MsgType missing"},
+		{"msgcontent-text-number.json", "MsgBody", "element 0: MsgContent"},
+		{"msgcontent-string.json", "MsgBody", "MsgContent: want an object"},
+		{"eventtime-bool.json", "EventTime", "want an integer, got a boolean"},
+		{"eventtime-garbage.json", "EventTime", "want an integer"},
+		{"random-garbage.json", "Random", "want an integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Parse(sendMsgException, readFile(t, filepath.Join("testdata/bad", tt.file)), Limits{})
+			var be *BodyError
+			if !errors.As(err, &be) {
+				t.Fatalf("Parse error = %v, want a *BodyError", err)
+			}
+			if be.Field != tt.field || !strings.Contains(be.Msg, tt.msg) {
+				t.Errorf("got field %q msg %q, want field %q msg containing %q", be.Field, be.Msg, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+// Other commands are decoded leniently: a known field with an unexpected
+// type is kept raw instead of failing the callback.
+func TestParseLenientForOtherCommands(t *testing.T) {
+	q := Query{AppID: 1, Command: "Group.CallbackAfterSendMsg"}
+	ev, err := Parse(q, []byte(`{"GroupId":12345,"Type":"Public","EventTime":"x"}`), Limits{})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if ev.Present.Has(FieldGroupID) || string(ev.Extra["GroupId"]) != "12345" {
+		t.Errorf("GroupId: present=%v extra=%s, want kept raw in Extra", ev.Present.Has(FieldGroupID), ev.Extra["GroupId"])
+	}
+	if ev.GroupType != "Public" {
+		t.Errorf("GroupType = %q", ev.GroupType)
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
+	if _, err := Parse(sendMsgException, []byte(deep), Limits{}); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Errorf("deep body: err = %v, want nesting error", err)
+	}
+	// Brackets inside strings do not count.
+	strs := `{"Text":"` + strings.Repeat("[{", 100) + `"}`
+	if _, err := Parse(sendMsgException, []byte(strs), Limits{}); err != nil {
+		t.Errorf("brackets in strings: %v", err)
+	}
+	many := `{"MsgBody":[` + strings.Repeat(`{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}},`, 300) + `{"MsgType":"TIMTextElem"}]}`
+	if _, err := Parse(sendMsgException, []byte(many), Limits{}); err == nil || !strings.Contains(err.Error(), "more than 256") {
+		t.Errorf("301 elements: err = %v, want element-count error", err)
+	}
+	if _, err := Parse(sendMsgException, []byte("   "), Limits{}); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("blank body: err = %v, want empty", err)
+	}
+}
+
+func TestTimeSecondsFallback(t *testing.T) {
+	ev := &Event{EventTime: 1670574414}
+	if got := ev.Time(); got.Year() != 2022 {
+		t.Errorf("seconds EventTime read as %v", got)
+	}
+	if got := (&Event{}).Time(); !got.IsZero() {
+		t.Errorf("absent EventTime = %v, want zero", got)
+	}
+}
+
+func TestParseQuery(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		param string // "" for success
+		want  Query
+	}{
+		{"full", "SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgException&contenttype=json&ClientIP=1.2.3.4&OptPlatform=RESTAPI",
+			"", Query{AppID: 1400000000, Command: CommandSendMsgException, ContentType: "json", ClientIP: "1.2.3.4", OptPlatform: "RESTAPI"}},
+		{"order and case of contenttype", "OptPlatform=iOS&contenttype=JSON&CallbackCommand=State.StateChange&SdkAppid=7",
+			"", Query{AppID: 7, Command: "State.StateChange", ContentType: "json", OptPlatform: "iOS"}},
+		{"signed", "SdkAppid=1&CallbackCommand=C2C.CallbackAfterSendMsg&Sign=abc&RequestTime=1669872112",
+			"", Query{AppID: 1, Command: "C2C.CallbackAfterSendMsg", Sign: "abc", RequestTime: "1669872112"}},
+		{"lower-case names", "sdkappid=1&callbackcommand=X.Y", "", Query{AppID: 1, Command: "X.Y"}},
+		{"missing app", "CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"non-numeric app", "SdkAppid=abc&CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"zero app", "SdkAppid=0&CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"negative app", "SdkAppid=-1&CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"missing command", "SdkAppid=1", "CallbackCommand", Query{}},
+		{"command with markup", "SdkAppid=1&CallbackCommand=%3C!channel%3E", "CallbackCommand", Query{}},
+		{"long command", "SdkAppid=1&CallbackCommand=" + strings.Repeat("A", 200), "CallbackCommand", Query{}},
+		{"xml content type", "SdkAppid=1&CallbackCommand=X.Y&contenttype=xml", "contenttype", Query{}},
+		{"long client ip", "SdkAppid=1&CallbackCommand=X.Y&ClientIP=" + strings.Repeat("9", 300), "ClientIP", Query{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, _ := url.ParseQuery(tt.query)
+			got, err := ParseQuery(v)
+			if tt.param != "" {
+				var qe *QueryError
+				if !errors.As(err, &qe) || qe.Param != tt.param {
+					t.Fatalf("err = %v, want QueryError for %s", err, tt.param)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package testutil
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Mail is one message the SMTP server accepted.
+type Mail struct {
+	From string
+	To   []string
+	Data []byte // the message as received, headers and body
+	User string // AUTH PLAIN identity, if any
+}
+
+// SMTP is an in-process SMTP server on loopback built on go-smtp. It accepts
+// AUTH PLAIN without TLS and can be told to refuse messages.
+type SMTP struct {
+	Addr string
+
+	srv *smtp.Server
+	ln  net.Listener
+
+	mu     sync.Mutex
+	mails  []Mail
+	refuse []*smtp.SMTPError
+	notify chan struct{}
+}
+
+// NewSMTP starts an SMTP server; it is closed when the test ends.
+func NewSMTP(t testing.TB) *SMTP {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtp: listen: %v", err)
+	}
+	s := &SMTP{ln: ln, Addr: ln.Addr().String(), notify: make(chan struct{}, 1)}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s}, nil
+	}))
+	s.srv.Domain = "localhost"
+	s.srv.AllowInsecureAuth = true
+	s.srv.ReadTimeout = 10 * time.Second
+	s.srv.WriteTimeout = 10 * time.Second
+	go func() { _ = s.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = s.srv.Close() })
+	return s
+}
+
+// Host and Port split Addr.
+func (s *SMTP) Host() string { h, _, _ := net.SplitHostPort(s.Addr); return h }
+
+// Port returns the listening port.
+func (s *SMTP) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// Refuse makes the next messages fail at DATA with these errors, in order.
+func (s *SMTP) Refuse(errs ...*smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = append(s.refuse, errs...)
+}
+
+// Close stops the server: later connections are refused.
+func (s *SMTP) Close() { _ = s.srv.Close() }
+
+// Mails returns the messages accepted so far.
+func (s *SMTP) Mails() []Mail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Mail(nil), s.mails...)
+}
+
+// WaitMails waits until at least n messages arrived or timeout passed.
+func (s *SMTP) WaitMails(n int, timeout time.Duration) []Mail {
+	deadline := time.Now().Add(timeout)
+	for {
+		m := s.Mails()
+		if len(m) >= n || time.Now().After(deadline) {
+			return m
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(time.Until(deadline)):
+		}
+	}
+}
+
+type session struct {
+	srv  *SMTP
+	from string
+	to   []string
+	user string
+}
+
+func (s *session) AuthMechanisms() []string { return []string{"PLAIN"} }
+
+func (s *session) Auth(mech string) (saslServer, error) {
+	return newPlainServer(func(identity, username, password string) error {
+		s.user = username
+		return nil
+	}), nil
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *session) Reset()                                      { s.from, s.to = "", nil }
+func (s *session) Logout() error                               { return nil }
+
+func (s *session) Data(r io.Reader) error {
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, r); err != nil {
+		return err
+	}
+	s.srv.mu.Lock()
+	defer s.srv.mu.Unlock()
+	if len(s.srv.refuse) > 0 {
+		e := s.srv.refuse[0]
+		s.srv.refuse = s.srv.refuse[1:]
+		return e
+	}
+	s.srv.mails = append(s.srv.mails, Mail{From: s.from, To: s.to, Data: buf.Bytes(), User: s.user})
+	select {
+	case s.srv.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package rules
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/yamlfile"
+)
+
+var receivers = map[string]bool{"ops-slack": true, "ops-mail": true, "console": true}
+
+func compileFiles(t *testing.T, patterns ...string) *Engine {
+	t.Helper()
+	files, err := LoadFiles(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(files, Options{Receivers: receivers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func event(cmd string, code int64, groupType, from string) *callback.Event {
+	ev := &callback.Event{Command: cmd, GroupID: "@TGS#1", GroupType: groupType, FromAccount: from, ErrorCode: code,
+		Present: callback.FieldGroupID | callback.FieldGroupType | callback.FieldFromAccount | callback.FieldErrorCode}
+	return ev
+}
+
+func names(rs []*Rule) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestMatch(t *testing.T) {
+	e := compileFiles(t, "testdata/im.yaml", "testdata/more.yaml")
+	const exc = callback.CommandSendMsgException
+	tests := []struct {
+		name string
+		ev   *callback.Event
+		want string
+	}{
+		{"rate limit in public group", event(exc, 10023, "Public", "jared"), "group-rate-limit"},
+		{"rate limit in live group", event(exc, 10023, "AVChatRoom", "jared"), "group-rate-limit"},
+		{"rate limit in work group", event(exc, 10023, "Private", "jared"), ""},
+		{"other code", event(exc, 10024, "Public", "jared"), ""},
+		{"other command", event("Group.CallbackAfterSendMsg", 10023, "Public", "jared"), ""},
+		{"muted bot, Work written as Private", event(exc, 10017, "Private", "bot_2"), "muted-bots"},
+		{"muted human", event(exc, 10017, "Work", "alice"), ""},
+		{"10010 from any command", event("Group.CallbackAfterSendMsg", 10010, "Public", "x"), "any-command-10010"},
+		{"10010 on the exception callback", event(exc, 10010, "Public", "x"), "any-command-10010"},
+		{"member joins", event("Group.CallbackAfterNewMemberJoin", 0, "Public", ""), "member-joins"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := names(e.Match(tt.ev, nil)); got != tt.want {
+				t.Errorf("Match = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// Absent fields never match a condition on them.
+	ev := &callback.Event{Command: exc}
+	if got := names(e.Match(ev, nil)); got != "" {
+		t.Errorf("event without fields matched %q", got)
+	}
+}
+
+func TestCompiledRule(t *testing.T) {
+	e := compileFiles(t, "testdata/im.yaml", "testdata/more.yaml")
+	r := e.Rules()
+	if r[0].Throttle != 10*time.Minute || r[0].File != "testdata/im.yaml" || r[0].Line != 2 {
+		t.Errorf("rule 0 = %+v", r[0])
+	}
+	if r[1].Throttle != DefaultThrottle {
+		t.Errorf("unset throttle = %v, want the default %v", r[1].Throttle, DefaultThrottle)
+	}
+	if r[2].Throttle != 0 {
+		t.Errorf("throttle: 0s = %v, want 0", r[2].Throttle)
+	}
+	ev := event(callback.CommandSendMsgException, 10017, "Work", "bot_1")
+	if got, want := r[1].GroupKey(ev), `GroupId="@TGS#1" From_Account="bot_1"`; got != want {
+		t.Errorf("GroupKey = %s, want %s", got, want)
+	}
+	ev.Extra = map[string]json.RawMessage{"JoinType": json.RawMessage(`"Apply"`)}
+	if got, want := r[3].GroupKey(ev), `GroupId="@TGS#1" JoinType="Apply"`; got != want {
+		t.Errorf("GroupKey with a body field = %s, want %s", got, want)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	files, loadErr := LoadFiles([]string{"testdata/bad/errors.yaml"})
+	_, err := Compile(files, Options{Receivers: receivers})
+	err = errors.Join(loadErr, err)
+	var es yamlfile.Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("err = %v, want yamlfile.Errors", err)
+	}
+	got := err.Error()
+	if n := strings.Count(got, "\n") + 1; n != 9 {
+		t.Errorf("got %d errors, want 9:\n%s", n, got)
+	}
+	for _, want := range []string{
+		`errors.yaml:5: rule "group-rate-limit": unknown receiver "nobody"`,
+		`errors.yaml:6: rule "group-rate-limit" is already defined at testdata/bad/errors.yaml:2`,
+		`errors.yaml:8: rule "group-rate-limit": group_type: unknown group type "Stadium"`,
+		`errors.yaml:9: invalid duration "soon"`,
+		`errors.yaml:10: rule "group-rate-limit": severity must be critical, warning or info, got "urgent"`,
+		`errors.yaml:12: rule: name is required`,
+		`errors.yaml:14: rule "": receivers: at least one receiver is required`,
+		`errors.yaml:17: unknown key "eror_code" (did you mean "error_code"?)`,
+		`errors.yaml:18: rule "typo": group_by: unknown field "group_idd"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestLoadFilesMissing(t *testing.T) {
+	_, err := LoadFiles([]string{"testdata/nope.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "testdata/nope.yaml: rule file does not exist") {
+		t.Errorf("err = %v", err)
+	}
+	files, err := LoadFiles([]string{"testdata/none-*.yaml"})
+	if err != nil || len(files) != 0 {
+		t.Errorf("empty glob: files %d err %v", len(files), err)
+	}
+}
+
+func TestDefaultRules(t *testing.T) {
+	e, err := Compile(Default(), Options{Receivers: map[string]bool{"console": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[int64]string{10023: "group-rate-limit", 10017: "sender-muted", 80001: "content-filter", 80004: "content-filter", 10010: "missing-group", 10015: "missing-group"} {
+		if got := names(e.Match(event(callback.CommandSendMsgException, code, "Public", "u"), nil)); got != want {
+			t.Errorf("code %d matched %q, want %q", code, got, want)
+		}
+	}
+}
