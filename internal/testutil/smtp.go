@@ -2,8 +2,15 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
+	"net/mail"
+	"net/textproto"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +137,67 @@ func (s *session) Data(r io.Reader) error {
 	default:
 	}
 	return nil
+}
+
+// Message is a received mail decoded: headers unfolded and MIME-decoded,
+// the text and HTML parts of a multipart/alternative body decoded.
+type Message struct {
+	Header mail.Header
+	// Subject is the decoded Subject header.
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Decode parses m.Data.
+func (m Mail) Decode(t testing.TB) Message {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("mail: %v", err)
+	}
+	out := Message{Header: msg.Header}
+	dec := new(mime.WordDecoder)
+	out.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("mail: subject: %v", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatalf("mail: content type: %v", err)
+	}
+	readPart := func(h textproto.MIMEHeader, r io.Reader) string {
+		if strings.EqualFold(h.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			r = quotedprintable.NewReader(r)
+		} else if strings.EqualFold(h.Get("Content-Transfer-Encoding"), "base64") {
+			r = base64.NewDecoder(base64.StdEncoding, r)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("mail: part: %v", err)
+		}
+		return string(b)
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		out.Text = readPart(textproto.MIMEHeader(msg.Header), msg.Body)
+		return out
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("mail: multipart: %v", err)
+		}
+		body := readPart(p.Header, p)
+		switch ct := p.Header.Get("Content-Type"); {
+		case strings.HasPrefix(ct, "text/plain"):
+			out.Text = body
+		case strings.HasPrefix(ct, "text/html"):
+			out.HTML = body
+		}
+	}
+	return out
 }

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imalert/imalert/internal/testutil"
+)
+
+const sampleQuery = "?SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgException&contenttype=json&ClientIP=10.0.0.1&OptPlatform=RESTAPI"
+
+// writeSetup writes a config and rule file like the ones of the README into
+// a temporary directory, with a short throttle window.
+func writeSetup(t *testing.T, smtp *testutil.SMTP, throttle string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := `listen: 127.0.0.1:0
+callback_path: /callback
+apps:
+  - sdkappid: 1400000000
+rule_files:
+  - rules/*.yaml
+receivers:
+  - name: console
+    type: console
+  - name: ops-slack
+    type: slack
+    webhook_url: ${SLACK_WEBHOOK_URL}
+  - name: ops-mail
+    type: email
+    smtp_host: 127.0.0.1
+    smtp_port: ` + strconv.Itoa(smtp.Port()) + `
+    tls: none
+    username: imalert
+    password: ${SMTP_PASSWORD}
+    from: imalert@example.com
+    to: [oncall@example.com]
+`
+	rules := `rules:
+  - name: group-rate-limit
+    match:
+      callback_command: Group.CallbackSendMsgException
+      error_code: [10023]
+      group_type: [Public, AVChatRoom]
+    group_by: [GroupId]
+    throttle: ` + throttle + `
+    severity: warning
+    receivers: [ops-slack, ops-mail]
+`
+	if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"imalert.yaml": cfg, "rules/im.yaml": rules} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "imalert.yaml")
+}
+
+func postSample(t *testing.T, url, file string) {
+	t.Helper()
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(got) != `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}` {
+		t.Fatalf("callback answer %d %s", resp.StatusCode, got)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("callback answer took %v", d)
+	}
+}
+
+// The walking skeleton end to end: the real binary, a Slack-like server and
+// an SMTP server on loopback. One callback pages once on each receiver; a
+// repeat inside the throttle window pages nowhere; the first page after the
+// window reports what was suppressed.
+func TestEndToEnd(t *testing.T) {
+	slack := testutil.NewSlack(t)
+	smtp := testutil.NewSMTP(t)
+	cfg := writeSetup(t, smtp, "2s")
+	const password = "e2e-smtp-password-value"
+	d := testutil.StartDaemon(t, []string{"SLACK_WEBHOOK_URL=" + slack.WebhookURL(), "SMTP_PASSWORD=" + password},
+		"serve", "--config", cfg)
+	url := d.URL("/callback" + sampleQuery)
+	sample := "../../callback/testdata/samples/send-msg-exception.doc-sample.json"
+
+	windowStart := time.Now()
+	postSample(t, url, sample)
+	msgs := slack.WaitMessages(1, 10*time.Second)
+	mails := smtp.WaitMails(1, 10*time.Second)
+	if len(msgs) != 1 || len(mails) != 1 {
+		t.Fatalf("after one callback: %d Slack messages, %d mails; want 1 and 1", len(msgs), len(mails))
+	}
+	first := mails[0].Decode(t)
+	for what, text := range map[string]string{"slack": payloadText(t, msgs[0]), "mail text": first.Subject + first.Text, "mail html": first.HTML} {
+		if !strings.Contains(text, "10023") || !strings.Contains(text, "@TGS#2J4SZEAEL") {
+			t.Errorf("%s page lacks the code or the group id:\n%s", what, text)
+		}
+	}
+	if mails[0].User != "imalert" || mails[0].To[0] != "oncall@example.com" {
+		t.Errorf("mail auth user %q to %v", mails[0].User, mails[0].To)
+	}
+
+	// Inside the window: acknowledged, counted, not paged.
+	postSample(t, url, sample)
+	time.Sleep(500 * time.Millisecond)
+	if n, m := len(slack.Messages()), len(smtp.Mails()); n != 1 || m != 1 {
+		t.Fatalf("a repeat inside the window paged: %d Slack messages, %d mails", n, m)
+	}
+
+	// After the window: the next page carries the suppressed count.
+	time.Sleep(time.Until(windowStart.Add(2100 * time.Millisecond)))
+	postSample(t, url, sample)
+	msgs = slack.WaitMessages(2, 10*time.Second)
+	mails = smtp.WaitMails(2, 10*time.Second)
+	if len(msgs) != 2 || len(mails) != 2 {
+		t.Fatalf("after the window: %d Slack messages, %d mails; want 2 and 2", len(msgs), len(mails))
+	}
+	if text := payloadText(t, msgs[1]); !strings.Contains(text, "1 more suppressed since") {
+		t.Errorf("second Slack page does not report the suppressed event:\n%s", text)
+	}
+	if second := mails[1].Decode(t); !strings.HasSuffix(second.Subject, "(+1 suppressed)") || !strings.Contains(second.Text, "1 more suppressed since") {
+		t.Errorf("second mail does not report the suppressed event:\n%s\n%s", second.Subject, second.Text)
+	}
+	if strings.Contains(d.Stderr()+d.Stdout(), password) || strings.Contains(d.Stderr(), slack.WebhookURL()) {
+		t.Error("a secret reached the daemon's output")
+	}
+
+	// SIGTERM: clean exit.
+	d.Signal(15)
+	if code := d.Wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+}
+
+// The daemon runs on its built-in defaults and prints the page to stdout.
+func TestServeDefaults(t *testing.T) {
+	d := testutil.StartDaemon(t, nil, "serve", "--listen", "127.0.0.1:0")
+	postSample(t, d.URL("/callback"+sampleQuery), "../../callback/testdata/samples/send-msg-exception.doc-sample.json")
+	if !d.WaitStdout("PAGE [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared", 1, 5*time.Second) {
+		t.Fatalf("no console page; stdout:\n%s", d.Stdout())
+	}
+	d.Signal(2)
+	if code := d.Wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code after SIGINT = %d, want 0", code)
+	}
+}
+
+func payloadText(t *testing.T, m testutil.SlackMessage) string {
+	t.Helper()
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			b.WriteString(x + "\n")
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(m.Payload)
+	return b.String()
+}

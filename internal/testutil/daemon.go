@@ -1,0 +1,217 @@
+package testutil
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds ./cmd/imalert once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "imalert-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "imalert")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
+		cmd.Dir = ModuleRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// ModuleRoot returns the repository root (the directory holding go.mod).
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Daemon is a running imalert process.
+type Daemon struct {
+	Addr string // the address it listens on, read from its log
+
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	done   chan struct{}
+	t      testing.TB
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// StartDaemon runs the imalert binary with args (for example "serve",
+// "--config", path, "--listen", "127.0.0.1:0") and extra environment
+// variables, and waits until it logs the address it listens on. The process
+// is killed when the test ends.
+func StartDaemon(t testing.TB, env []string, args ...string) *Daemon {
+	t.Helper()
+	d := &Daemon{done: make(chan struct{}), t: t}
+	d.cmd = exec.Command(Binary(t), args...)
+	d.cmd.Env = append(os.Environ(), env...)
+	d.cmd.Stdout = &lockedWriter{mu: &d.mu, w: &d.stdout}
+	errR, errW := io.Pipe()
+	d.cmd.Stderr = errW
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start imalert: %v", err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(errR)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			d.mu.Lock()
+			d.stderr.WriteString(line + "\n")
+			d.mu.Unlock()
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		_ = d.cmd.Wait()
+		_ = errW.Close()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			t.Logf("imalert stderr:\n%s", d.Stderr())
+		}
+	})
+	select {
+	case d.Addr = <-addr:
+	case <-d.done:
+		t.Fatalf("imalert exited before listening:\n%s", d.Stderr())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("imalert did not listen within 15s:\n%s", d.Stderr())
+	}
+	return d
+}
+
+// URL returns http://Addr + path.
+func (d *Daemon) URL(path string) string { return "http://" + d.Addr + path }
+
+// Stdout returns what the process printed on standard output so far.
+func (d *Daemon) Stdout() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stdout.String()
+}
+
+// Stderr returns the process's log so far.
+func (d *Daemon) Stderr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stderr.String()
+}
+
+// Signal sends sig to the process.
+func (d *Daemon) Signal(sig syscall.Signal) {
+	_ = d.cmd.Process.Signal(sig)
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (d *Daemon) Kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}
+
+// Wait waits up to timeout for the process to exit and returns its exit
+// code, or -1 if it is still running.
+func (d *Daemon) Wait(timeout time.Duration) int {
+	select {
+	case <-d.done:
+		return d.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		return -1
+	}
+}
+
+// WaitStdout waits until standard output contains substr n times.
+func (d *Daemon) WaitStdout(substr string, n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Count(d.Stdout(), substr) >= n {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Run runs the imalert binary to completion and returns its exit code,
+// standard output and standard error.
+func Run(t testing.TB, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("run imalert: %v", err)
+		}
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// RequireBinary returns the path of an external program the test needs.
+// When it is missing the test is skipped, except under CI=true, where a
+// missing service is a failure.
+func RequireBinary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed (required under CI=true)", name)
+	}
+	t.Skipf("%s is not installed; skipping", name)
+	return ""
+}
