@@ -81,6 +81,11 @@ func TestParseBad(t *testing.T) {
 		{"syntax.yaml", []string{`syntax.yaml:2: did not find expected`}},
 		{"email-key-on-slack.yaml", []string{`email-key-on-slack.yaml:7: unknown key "smtp_host"`}},
 		{"no-apps.yaml", []string{`no-apps.yaml:1: apps: at least one app`}},
+		{"ca-file.yaml", []string{
+			`ca-file.yaml:9: receiver "mail": ca_file: no such file or directory`,
+			`ca-file.yaml:16: receiver "plain": ca_file needs tls: starttls or tls`,
+			`ca-file.yaml:16: receiver "plain": ca_file: no PEM certificate in testdata/good.yaml`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -1,8 +1,12 @@
 package config
 
 import (
+	"crypto/x509"
+	"errors"
 	"net/mail"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -61,6 +65,12 @@ type EmailReceiver struct {
 	From     string            `yaml:"from"`
 	To       []string          `yaml:"to"`
 	Timeout  yamlfile.Duration `yaml:"timeout"`
+	// CAFile is a PEM bundle of CAs to trust for the relay's certificate,
+	// instead of the system roots; relative to the config file.
+	CAFile string `yaml:"ca_file"`
+
+	// RootCAs is CAFile, loaded; nil means the system roots.
+	RootCAs *x509.CertPool `yaml:"-"`
 }
 
 var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -205,6 +215,25 @@ func (e *EmailReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) y
 	}
 	if e.Timeout <= 0 {
 		errs = append(errs, doc.Errorf(yamlfile.At(n, "timeout"), "receiver %q: timeout must be positive", name))
+	}
+	if e.CAFile != "" {
+		if e.TLS == TLSNone {
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "ca_file"), "receiver %q: ca_file needs tls: starttls or tls", name))
+		}
+		path := e.CAFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(doc.File), path)
+		}
+		pool := x509.NewCertPool()
+		data, err := os.ReadFile(path)
+		switch {
+		case err != nil:
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "ca_file"), "receiver %q: ca_file: %v", name, errors.Unwrap(err)))
+		case !pool.AppendCertsFromPEM(data):
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "ca_file"), "receiver %q: ca_file: no PEM certificate in %s", name, path))
+		default:
+			e.CAFile, e.RootCAs = path, pool
+		}
 	}
 	return errs
 }

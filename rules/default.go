@@ -2,7 +2,7 @@ package rules
 
 import _ "embed"
 
-//go:embed default.yaml
+//go:embed builtin/default.yaml
 var builtin []byte
 
 // BuiltinName is the file name errors and pages use for the built-in rules.

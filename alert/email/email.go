@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,6 +42,9 @@ func New(cfg *config.EmailReceiver) *Notifier {
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	default:
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if cfg.RootCAs != nil && cfg.TLS != config.TLSNone {
+		opts = append(opts, mail.WithTLSConfig(&tls.Config{ServerName: cfg.SMTPHost, RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}))
 	}
 	if cfg.Username != "" {
 		auth := mail.SMTPAuthPlain

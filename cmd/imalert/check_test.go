@@ -53,3 +53,16 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// The shipped example config and rules are valid.
+func TestCheckExample(t *testing.T) {
+	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x")
+	t.Setenv("SMTP_PASSWORD", "x")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"check", "--config", "../../config.example.yaml"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check config.example.yaml: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3 rule(s) in 1 file(s)") {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+}

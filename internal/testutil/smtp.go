@@ -2,14 +2,24 @@ package testutil
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/textproto"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,8 +50,20 @@ type SMTP struct {
 	notify chan struct{}
 }
 
-// NewSMTP starts an SMTP server; it is closed when the test ends.
-func NewSMTP(t testing.TB) *SMTP {
+// NewSMTP starts an SMTP server without TLS; it is closed when the test
+// ends.
+func NewSMTP(t testing.TB) *SMTP { return newSMTP(t, nil) }
+
+// NewSMTPStartTLS starts an SMTP server that offers STARTTLS with a
+// self-signed certificate for 127.0.0.1, and returns the path of that
+// certificate in PEM, for the client to trust.
+func NewSMTPStartTLS(t testing.TB) (*SMTP, string) {
+	t.Helper()
+	cert, pemPath := selfSigned(t)
+	return newSMTP(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), pemPath
+}
+
+func newSMTP(t testing.TB, tlsConfig *tls.Config) *SMTP {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,7 +74,8 @@ func NewSMTP(t testing.TB) *SMTP {
 		return &session{srv: s}, nil
 	}))
 	s.srv.Domain = "localhost"
-	s.srv.AllowInsecureAuth = true
+	s.srv.AllowInsecureAuth = tlsConfig == nil
+	s.srv.TLSConfig = tlsConfig
 	s.srv.ReadTimeout = 10 * time.Second
 	s.srv.WriteTimeout = 10 * time.Second
 	go func() { _ = s.srv.Serve(ln) }()
@@ -200,4 +223,36 @@ func (m Mail) Decode(t testing.TB) Message {
 		}
 	}
 	return out
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost and writes it,
+// PEM-encoded, into the test's temporary directory.
+func selfSigned(t testing.TB) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "imalert test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	path := filepath.Join(t.TempDir(), "smtp-ca.pem")
+	if err := os.WriteFile(path, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
 }
