@@ -49,8 +49,8 @@ func Render(p *page.Page) string {
 	if p.Excerpt != "" {
 		fmt.Fprintf(&b, "  %-9s %s\n", "Message", p.Excerpt)
 	}
-	for _, l := range p.Footer {
-		fmt.Fprintf(&b, "  %s\n", l)
+	if len(p.Footer) > 0 {
+		fmt.Fprintf(&b, "  %s\n", strings.Join(p.Footer, " · "))
 	}
 	return b.String()
 }
