@@ -213,6 +213,27 @@ type matchCompiler struct {
 	label string // `rule "name"`, for messages
 	errs  yamlfile.Errors
 	depth int
+	nodes int // YAML nodes visited, aliases counted each time they are used
+	over  bool
+}
+
+// maxMatchNodes bounds the size of a match block, counting each use of a
+// YAML alias: without it, nested aliases (a "billion laughs" document)
+// would expand exponentially.
+const maxMatchNodes = 10_000
+
+// spend counts n nodes and reports whether the block is still within
+// maxMatchNodes; it reports the overflow once.
+func (mc *matchCompiler) spend(at *yaml.Node, n int) bool {
+	mc.nodes += n
+	if mc.nodes <= maxMatchNodes {
+		return true
+	}
+	if !mc.over {
+		mc.over = true
+		mc.errorf(at, "match: more than %d conditions and values (counting each use of an alias)", maxMatchNodes)
+	}
+	return false
 }
 
 // maxMatchDepth bounds not/any/all nesting; deeper blocks are a mistake
@@ -238,6 +259,9 @@ func (mc *matchCompiler) block(where string, n *yaml.Node) allOf {
 			return allOf{}
 		}
 		mc.errorf(n, "%s: want a mapping of conditions", where)
+		return nil
+	}
+	if !mc.spend(n, 1+len(n.Content)/2) {
 		return nil
 	}
 	mc.depth++
@@ -309,6 +333,8 @@ func (mc *matchCompiler) field(key, wire string, v *yaml.Node) *fieldCond {
 	v = resolve(v)
 	switch {
 	case v == nil:
+		return nil
+	case !mc.spend(v, 1+len(v.Content)):
 		return nil
 	case v.Kind == yaml.ScalarNode:
 		mc.scalar(c, key, v)
@@ -405,6 +431,9 @@ func groupTypeSpellings(s string) []string {
 // patterns compiles {glob: ...} and {regex: ...}; each takes one pattern or
 // a list of them.
 func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
+	if !mc.spend(n, len(n.Content)) {
+		return
+	}
 	if len(n.Content) == 0 {
 		mc.errorf(n, "%s: empty mapping: want {glob: ...} or {regex: ...}", key)
 		return

@@ -363,3 +363,25 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// Nested aliases cannot blow a match block up exponentially.
+func TestMatchAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x0: &a0 {error_code: 1}\n")
+	for i := 1; i <= 7; i++ {
+		b.WriteString("x" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " {any: [")
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]}\n")
+	}
+	b.WriteString("rules:\n  - name: bomb\n    receivers: [console]\n    match: *a7\n")
+	f, _ := ParseFile("test.yaml", []byte(b.String()))
+	_, err := Compile([]*File{f}, Options{Receivers: receivers})
+	if err == nil || !strings.Contains(err.Error(), "more than 10000 conditions and values") {
+		t.Errorf("err = %v", err)
+	}
+}
