@@ -18,7 +18,6 @@ import (
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
-	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
 )
@@ -58,7 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
 		Rules:     s.rules,
-		Catalogue: callback.NewCatalogue(),
+		Catalogue: s.catalogue,
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
 	})
