@@ -53,8 +53,11 @@ func decideSteps(st *keyState, now time.Time, r *rules.Rule) Decision {
 			return Decision{Reason: ReasonBelowThreshold, Count: count, Until: now}
 		}
 	}
-	if r.FirstSeen && !firstSeenStep(st) {
-		return Decision{Reason: ReasonSeenBefore, Count: count, Until: now}
+	if r.FirstSeen {
+		if !firstSeenStep(st) {
+			return Decision{Reason: ReasonSeenBefore, Count: count, Until: now}
+		}
+		return Decision{Notify: true, Reason: ReasonFirstSeen, Count: count, Until: now}
 	}
 	d := throttleStep(st, now, ThrottlePolicy{Window: r.Throttle, Max: r.ThrottleMax})
 	d.Count = count
@@ -70,7 +73,7 @@ func (t *Throttler) DecideRule(now time.Time, r *rules.Rule, key string) Decisio
 	}
 	return t.update(r.StateKey+"\x00"+key, func(st *keyState) (Decision, time.Duration) {
 		d := decideSteps(st, now, r)
-		if r.FirstSeen {
+		if r.FirstSeen { // "ever": kept until evicted
 			return d, gocache.NoExpiration
 		}
 		life := time.Duration(0)

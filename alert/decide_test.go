@@ -75,7 +75,7 @@ func TestDecideThreshold(t *testing.T) {
 		{"throttle after the threshold", "threshold: {count: 2, within: 1m}\nthrottle: 10m", []step{
 			{0, "a", false, ReasonBelowThreshold, 1},
 			{s, "a", true, ReasonFirst, 2},
-			{2 * s, "a", false, ReasonThrottled, 2}, // counts stop at threshold.count
+			{2 * s, "a", false, ReasonThrottled, 2},        // counts stop at threshold.count
 			{601 * s, "a", false, ReasonBelowThreshold, 1}, // window over, but the burst too
 			{602 * s, "a", true, ReasonExpired, 2},
 		}},
@@ -97,14 +97,14 @@ func TestDecideFirstSeen(t *testing.T) {
 		steps []step
 	}{
 		{"once per key, ever", "first_seen: true", []step{
-			{0, "a", true, ReasonFirst, 0},
+			{0, "a", true, ReasonFirstSeen, 0},
 			{time.Minute, "a", false, ReasonSeenBefore, 0},
-			{time.Minute, "b", true, ReasonFirst, 0},
+			{time.Minute, "b", true, ReasonFirstSeen, 0},
 			{30 * 24 * time.Hour, "a", false, ReasonSeenBefore, 0},
 		}},
 		{"after a threshold", "first_seen: true\nthreshold: {count: 2, within: 1m}", []step{
 			{0, "a", false, ReasonBelowThreshold, 1},
-			{time.Second, "a", true, ReasonFirst, 2},
+			{time.Second, "a", true, ReasonFirstSeen, 2},
 			{2 * time.Second, "a", false, ReasonSeenBefore, 2},
 		}},
 	}

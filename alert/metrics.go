@@ -27,7 +27,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_rule_matches_total", Help: "Events matched, by rule.",
 		}, []string{"rule"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "imalert_rule_decisions_total", Help: "Decisions on matched events, by rule and reason (first, window_expired, no_throttle, throttled, below_threshold, seen_before).",
+			Name: "imalert_rule_decisions_total", Help: "Decisions on matched events, by rule and reason (first, window_expired, no_throttle, first_seen, throttled, below_threshold, seen_before).",
 		}, []string{"rule", "reason"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_notifications_total", Help: "Notifications created, by rule and receiver.",

@@ -26,7 +26,8 @@ type Notification struct {
 	// Throttle carries what the rule's throttle held back since the previous
 	// page of the same rule and group key.
 	Throttle Throttled
-	// Reason is why the decision paged: first, window_expired or no_throttle.
+	// Reason is why the decision paged: first, window_expired, no_throttle
+	// or first_seen.
 	Reason Reason
 	// Threshold is set for a rule with a threshold: how many matching
 	// events fell within its window.

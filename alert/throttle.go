@@ -19,6 +19,7 @@ const (
 	ReasonNoWindow  Reason = "no_throttle"    // the rule has no throttle
 
 	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
+	ReasonFirstSeen      Reason = "first_seen"      // first_seen: the key is new, and pages this once
 	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
 )
 

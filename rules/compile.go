@@ -46,7 +46,8 @@ type Rule struct {
 	// Threshold, when Count > 0, holds pages back until Count matching
 	// events of one group key fall within Within.
 	Threshold Threshold
-	// FirstSeen pages only the first time a group key is ever seen.
+	// FirstSeen pages only the first time a group key is ever seen (or
+	// since its state was evicted); such a rule has no throttle.
 	FirstSeen bool
 
 	// Title and Body are the rule's templates; nil uses the standard page.
@@ -257,8 +258,13 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		FirstSeen: s.FirstSeen,
 	}
 
-	// Throttle.
-	if _, tn := s.lookup("throttle"); tn != nil {
+	// Throttle. A first-seen rule pages once per key, so it has none.
+	if s.FirstSeen {
+		r.Throttle = 0
+		if _, tn := s.lookup("throttle"); tn != nil {
+			errs = append(errs, doc.Errorf(tn, "%s: throttle: a first_seen rule pages once per key; throttle does not apply", label))
+		}
+	} else if _, tn := s.lookup("throttle"); tn != nil {
 		t := s.Throttle
 		r.Throttle = t.Window.D()
 		switch t.Backoff {

@@ -158,3 +158,44 @@ func TestDefaultRules(t *testing.T) {
 		}
 	}
 }
+
+func TestRuleOptions(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		check      func(r *Rule) bool
+		wantErr    string
+	}{
+		{"fixed throttle", "throttle: 30m", func(r *Rule) bool { return r.Throttle == 30*time.Minute && r.ThrottleMax == 0 }, ""},
+		{"throttle mapping", "throttle: {window: 5m}", func(r *Rule) bool { return r.Throttle == 5*time.Minute && r.ThrottleMax == 0 }, ""},
+		{"exponential with a cap", "throttle: {window: 5m, backoff: exponential, max: 2h}", func(r *Rule) bool { return r.Throttle == 5*time.Minute && r.ThrottleMax == 2*time.Hour }, ""},
+		{"exponential, default cap", "throttle: {window: 5m, backoff: exponential}", func(r *Rule) bool { return r.ThrottleMax == DefaultThrottleMax }, ""},
+		{"no throttle", "throttle: 0s", func(r *Rule) bool { return r.Throttle == 0 }, ""},
+		{"threshold", "threshold: {count: 5, within: 2m}", func(r *Rule) bool { return r.Threshold == Threshold{5, 2 * time.Minute} }, ""},
+		{"first seen has no throttle", "first_seen: true", func(r *Rule) bool { return r.FirstSeen && r.Throttle == 0 }, ""},
+		{"first seen with a throttle", "first_seen: true\n    throttle: 10m", nil, "test.yaml:5: rule \"r\": throttle: a first_seen rule pages once per key"},
+		{"cap not above the window", "throttle: {window: 1h, backoff: exponential, max: 30m}", nil, "throttle: max must be longer than window"},
+		{"cap without backoff", "throttle: {window: 1h, max: 2h}", nil, "throttle: max applies only with backoff: exponential"},
+		{"exponential without a window", "throttle: {backoff: exponential}", nil, "throttle: exponential backoff needs a window"},
+		{"threshold without within", "threshold: {count: 3}", nil, "threshold: within is required"},
+		{"threshold count too large", "threshold: {count: 1001, within: 1m}", nil, "threshold: count must be between 1 and 1000"},
+		{"throttle not a duration", "throttle: [1m]", nil, "throttle: want a duration such as 10m or a mapping {window, backoff, max}"},
+		{"group_by on a multi-valued field", "group_by: [Text]", nil, "group_by: Text can have several values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := compileYAML(t, "rules:\n  - name: r\n    receivers: [console]\n    "+tt.spec+"\n")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.Rules()[0]; !tt.check(r) {
+				t.Errorf("compiled rule = %+v", r)
+			}
+		})
+	}
+}

@@ -368,7 +368,7 @@ type TemplateData struct {
 	GroupKey string // the group_by values, e.g. GroupId="@TGS#2J4SZEAEL"
 	File     string // where the rule is defined
 	Line     int
-	Reason   string // why this page was sent: first, window_expired, no_throttle
+	Reason   string // why this page was sent: first, window_expired, no_throttle, first_seen
 
 	// The event.
 	Command         string

@@ -138,6 +138,8 @@ func Build(n *alert.Notification) *Page {
 			line += " · next window " + Duration(t.Next)
 		}
 		p.Footer = append(p.Footer, line)
+	} else if n.Reason == alert.ReasonFirstSeen {
+		p.Footer = append(p.Footer, "first seen: later events with this key do not page")
 	} else if t.Window > 0 {
 		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))
 	}
