@@ -180,7 +180,7 @@ func render(n *Notification, r *rules.Rule) error {
 	if r.Title == nil && r.Body == nil {
 		return nil
 	}
-	data := TemplateData(n)
+	data := templateData(n)
 	var title, body Rendered
 	for _, t := range []struct {
 		tmpl *rules.Template
@@ -205,8 +205,8 @@ func render(n *Notification, r *rules.Rule) error {
 	return nil
 }
 
-// TemplateData is what a rule's templates see for notification n.
-func TemplateData(n *Notification) *rules.TemplateData {
+// templateData is what a rule's templates see for notification n.
+func templateData(n *Notification) *rules.TemplateData {
 	d := rules.NewTemplateData(n.Event)
 	d.Rule, d.Severity, d.Receiver, d.GroupKey = n.Rule, n.Severity, n.Receiver, n.GroupKey
 	d.File, d.Line, d.Reason, d.Meaning = n.RuleFile, n.RuleLine, string(n.Reason), n.CodeMeaning

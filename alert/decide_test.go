@@ -289,3 +289,30 @@ func TestPipelineRenderFailureStillPages(t *testing.T) {
 		t.Fatalf("outcomes %+v", outs)
 	}
 }
+
+// The cost of one decision on a key whose window is open (the common case
+// in a storm), and on a rule with a threshold.
+func BenchmarkDecideRule(b *testing.B) {
+	for _, tt := range []struct{ name, spec string }{
+		{"throttle", "throttle: 10m"},
+		{"threshold+throttle", "threshold: {count: 10, within: 1m}\n    throttle: 10m"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			f, err := rules.ParseFile("rules.yaml", []byte("rules:\n  - name: r\n    receivers: [console]\n    "+tt.spec+"\n"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"console": true}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, th := e.Rules()[0], NewThrottler(ThrottlerOptions{})
+			now := t0
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(time.Millisecond)
+				th.DecideRule(now, r, `GroupId="@TGS#2J4SZEAEL"`)
+			}
+		})
+	}
+}
