@@ -146,6 +146,9 @@ func (r *reloader) swap() error {
 	r.patterns = s.cfg.RuleFiles
 	r.metrics.rules.Set(float64(len(s.rules.Rules())))
 	r.logger.Info("rules reloaded", "rules", len(s.rules.Rules()), "files", len(s.files))
+	for _, w := range s.cfg.Warnings {
+		r.logger.Warn("config warning", "warning", w)
+	}
 	if !slices.Equal(r.apps, s.cfg.AppIDs()) || !maps(r.receivers, s.cfg.ReceiverNames()) {
 		r.logger.Warn("apps or receivers changed in the config: they change only with a restart")
 	}
