@@ -182,23 +182,25 @@ func parseTemplate(name, src string, title bool, cat *callback.Catalogue) (*Temp
 	}
 	t := &Template{src: src, title: title}
 	fm := funcs(cat)
+	fm[rangeGuard] = guardRange
 	for m := range numModes {
 		fm[escaper] = escapers[m]
 		tm, err := template.New(name).Option("missingkey=error").Funcs(fm).Parse(src)
 		if err != nil {
 			return nil, err
 		}
-		for _, sub := range tm.Templates() {
-			if sub.Tree == nil || sub.Root == nil {
-				continue
-			}
-			if m == ModeText { // the trees are alike in every mode: check once
-				if err := checkFields(sub.Tree, sub.Root, sub.Name() == name); err != nil {
-					return nil, err
-				}
-			}
-			addEscaper(sub.Root, m == ModeHTML)
+		if len(tm.Templates()) > 1 {
+			return nil, errors.New("template: {{define}} and {{block}} are not supported in rule templates")
 		}
+		if m == ModeText { // the trees are alike in every mode: check once
+			if err := checkShape(tm.Tree, tm.Root, 0); err != nil {
+				return nil, err
+			}
+			if err := checkFields(tm.Tree, tm.Root, true); err != nil {
+				return nil, err
+			}
+		}
+		addEscaper(tm.Root, m == ModeHTML)
 		t.modes[m] = tm
 	}
 	for _, d := range []*TemplateData{sampleData(true), sampleData(false)} {
@@ -234,6 +236,11 @@ func addEscaper(n parse.Node, html bool) {
 		addEscaper(n.List, html)
 		addEscaper(n.ElseList, html)
 	case *parse.RangeNode:
+		n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{
+			NodeType: parse.NodeCommand,
+			Pos:      n.Pos,
+			Args:     []parse.Node{parse.NewIdentifier(rangeGuard).SetPos(n.Pos)},
+		})
 		addEscaper(n.List, html)
 		addEscaper(n.ElseList, html)
 	case *parse.WithNode:
@@ -244,6 +251,65 @@ func addEscaper(n parse.Node, html bool) {
 			n.Text = []byte(escape.HTML(string(n.Text)))
 		}
 	}
+}
+
+// Loops are bounded so that no template, and no event value it ranges
+// over (text/template ranges over integers), can keep the pipeline busy:
+// a range runs at most maxRange times and ranges nest at most
+// maxRangeDepth deep. {{template}} is refused, since recursion would undo
+// both bounds.
+const (
+	rangeGuard    = "_range"
+	maxRange      = 100
+	maxRangeDepth = 2
+)
+
+// guardRange is appended to every range pipeline: it refuses to range over
+// a number above maxRange.
+func guardRange(v any) (any, error) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if rv.Int() > maxRange {
+			return nil, fmt.Errorf("range over %d: at most %d", rv.Int(), maxRange)
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if rv.Uint() > maxRange {
+			return nil, fmt.Errorf("range over %d: at most %d", rv.Uint(), maxRange)
+		}
+	case reflect.Func:
+		return nil, errors.New("range over a function is not supported")
+	}
+	return v, nil
+}
+
+// checkShape refuses {{template}} and ranges nested too deep.
+func checkShape(tree *parse.Tree, n parse.Node, depth int) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkShape(tree, c, depth); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		loc, _ := tree.ErrorContext(n)
+		return fmt.Errorf("template: %s: {{template}} is not supported in rule templates", loc)
+	case *parse.IfNode:
+		return errors.Join(checkShape(tree, n.List, depth), checkShape(tree, n.ElseList, depth))
+	case *parse.WithNode:
+		return errors.Join(checkShape(tree, n.List, depth), checkShape(tree, n.ElseList, depth))
+	case *parse.RangeNode:
+		if depth+1 > maxRangeDepth {
+			loc, _ := tree.ErrorContext(n)
+			return fmt.Errorf("template: %s: range nested deeper than %d", loc, maxRangeDepth)
+		}
+		return errors.Join(checkShape(tree, n.List, depth+1), checkShape(tree, n.ElseList, depth))
+	}
+	return nil
 }
 
 var dataType = reflect.TypeFor[*TemplateData]()

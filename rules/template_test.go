@@ -136,6 +136,11 @@ func TestTemplateErrors(t *testing.T) {
 		{"unknown field through $", "{{range .MsgTypes}}{{$.Nope}}{{end}}", "unknown field .Nope"},
 		{"wrong argument type", "{{truncate .From 3}}", "wrong type for value"},
 		{"too long", strings.Repeat("x", MaxTemplateSource+1), "longer than"},
+		{"range over a large number", "{{range 1000000000}}{{end}}", "range over 1000000000: at most 100"},
+		{"range over an event number", "{{range .ErrorCode}}{{end}}", "range over 10023: at most 100"},
+		{"ranges nested too deep", "{{range .MsgTypes}}{{range .}}{{range 2}}x{{end}}{{end}}{{end}}", "range nested deeper than 2"},
+		{"define", `{{define "x"}}a{{end}}{{template "x"}}`, "{{define}} and {{block}} are not supported"},
+		{"template", `{{template "x"}}`, "{{template}} is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +149,26 @@ func TestTemplateErrors(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A template that ranges over an event value cannot be made to loop by a
+// payload: a large number fails the render (and the page falls back to the
+// standard layout).
+func TestTemplateRangeOverPayload(t *testing.T) {
+	tm := mustTemplate(t, "{{if gt .ErrorCode 100000}}{{range .ErrorCode}}.{{end}}{{end}}ok", false)
+	d := sampleData(true)
+	d.ErrorCode = 1 << 62
+	if _, err := tm.Render(ModeText, d); err == nil || !strings.Contains(err.Error(), "at most 100") {
+		t.Errorf("err = %v", err)
+	}
+	d.ErrorCode = 5
+	if got, err := tm.Render(ModeText, d); err != nil || got != "ok" {
+		t.Errorf("small code: %q, %v", got, err)
+	}
+	small := mustTemplate(t, "{{range 3}}{{.}}{{end}}", false)
+	if got, _ := small.Render(ModeText, d); got != "012" {
+		t.Errorf("range 3 = %q", got)
 	}
 }
 
