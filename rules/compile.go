@@ -77,7 +77,8 @@ func (r *Rule) Matches(ev *callback.Event) bool { return r.cond.match(ev) }
 
 // GroupKey returns the values of the rule's group_by fields for ev, in a
 // form that is unambiguous and readable: GroupId="@TGS#2J4SZEAEL".
-// Events with equal keys share a throttle window.
+// Events with equal keys share a throttle window. Both spellings of a
+// group type (Work and Private, Meeting and ChatRoom) give one key.
 func (r *Rule) GroupKey(ev *callback.Event) string {
 	if len(r.GroupBy) == 0 {
 		return ""
@@ -90,6 +91,9 @@ func (r *Rule) GroupKey(ev *callback.Event) string {
 		b.WriteString(f)
 		b.WriteByte('=')
 		v, _ := ev.Field(f)
+		if f == callback.NameType {
+			v = callback.CanonicalGroupType(v)
+		}
 		b.WriteString(strconv.Quote(v))
 	}
 	return b.String()

@@ -89,6 +89,10 @@ func TestCompiledRule(t *testing.T) {
 	if got, want := r[1].GroupKey(ev), `GroupId="@TGS#1" From_Account="bot_1"`; got != want {
 		t.Errorf("GroupKey = %s, want %s", got, want)
 	}
+	typed := &Rule{GroupBy: []string{"Type"}}
+	if a, b := typed.GroupKey(event("", 0, "Work", "")), typed.GroupKey(event("", 0, "Private", "")); a != b || a != `Type="Private"` {
+		t.Errorf("GroupKey by Type: Work gives %s, Private %s; want both Type=\"Private\"", a, b)
+	}
 	ev.Extra = map[string]json.RawMessage{"JoinType": json.RawMessage(`"Apply"`)}
 	if got, want := r[3].GroupKey(ev), `GroupId="@TGS#1" JoinType="Apply"`; got != want {
 		t.Errorf("GroupKey with a body field = %s, want %s", got, want)
