@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	events            *prometheus.CounterVec
 	matches           *prometheus.CounterVec
+	decisions         *prometheus.CounterVec
 	notifications     *prometheus.CounterVec
 	suppressed        *prometheus.CounterVec
 	throttleEvictions prometheus.Counter
@@ -25,6 +26,9 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_rule_matches_total", Help: "Events matched, by rule.",
 		}, []string{"rule"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_rule_decisions_total", Help: "Decisions on matched events, by rule and reason (first, window_expired, no_throttle, first_seen, throttled, below_threshold, seen_before).",
+		}, []string{"rule", "reason"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_notifications_total", Help: "Notifications created, by rule and receiver.",
 		}, []string{"rule", "receiver"}),
@@ -32,7 +36,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_throttle_suppressed_total", Help: "Matching events held back by a throttle window, by rule.",
 		}, []string{"rule"}),
 		throttleEvictions: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "imalert_throttle_evictions_total", Help: "Throttle keys evicted to stay under throttle.max_keys.",
+			Name: "imalert_throttle_evictions_total", Help: "Decision state keys (throttle windows, threshold counts, first-seen marks) evicted to stay under throttle.max_keys.",
 		}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_delivery_attempts_total", Help: "Delivery attempts, by receiver.",
@@ -52,7 +56,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		}, []string{"receiver"}),
 	}
 	if r != nil {
-		r.MustRegister(m.events, m.matches, m.notifications, m.suppressed, m.throttleEvictions,
+		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions,
 			m.attempts, m.deliveries, m.failures, m.latency, m.queued)
 	}
 	return m

@@ -26,13 +26,37 @@ type Notification struct {
 	// Throttle carries what the rule's throttle held back since the previous
 	// page of the same rule and group key.
 	Throttle Throttled
+	// Reason is why the decision paged: first, window_expired, no_throttle
+	// or first_seen.
+	Reason Reason
+	// Threshold is set for a rule with a threshold: how many matching
+	// events fell within its window.
+	Threshold ThresholdCount
+
+	// Title and Body are the rule's templates rendered for each medium;
+	// empty when the rule has none, and the standard layout applies.
+	Title, Body Rendered
 
 	CreatedAt time.Time
 }
 
+// ThresholdCount is how many matching events reached a rule's threshold.
+type ThresholdCount struct {
+	Count  int
+	Within time.Duration
+}
+
+// Rendered is a template's output for each medium, each escaped for it.
+type Rendered struct {
+	Text  string // console, email subject and plain-text part
+	Slack string // Slack mrkdwn
+	HTML  string // email HTML part, shown preformatted
+}
+
 // Throttled summarises the events a throttle window held back.
 type Throttled struct {
-	Window     time.Duration // the rule's throttle window
+	Window     time.Duration // the throttle window that held them back
+	Next       time.Duration // the window opened by this page (longer under exponential backoff)
 	Suppressed int           // events held back since the previous page
 	Since      time.Time     // start of the window that held them back
 	First      time.Time     // first held-back event

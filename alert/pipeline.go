@@ -137,48 +137,15 @@ func (p *Pipeline) Run(ctx context.Context) {
 	}
 }
 
-// Process runs one event through the rules and throttle and enqueues its
+// Process runs one event through the rules and decisions and enqueues its
 // notifications. buf is scratch space, returned for reuse.
 func (p *Pipeline) Process(ctx context.Context, ev *callback.Event, buf []*rules.Rule) []*rules.Rule {
 	p.metrics.events.WithLabelValues(ev.Command).Inc()
-	buf = p.rules.Load().Match(ev, buf)
-	for _, r := range buf {
-		p.metrics.matches.WithLabelValues(r.Name).Inc()
-		key := r.GroupKey(ev)
-		d := p.throttle.Decide(ev.ReceivedAt, r.Name+"\x00"+key, r.Throttle)
-		if !d.Notify {
-			p.metrics.suppressed.WithLabelValues(r.Name).Inc()
-			p.logger.Debug("throttled", "rule", r.Name, "key", key, "suppressed", d.Suppressed, "until", d.Until)
-			continue
-		}
-		var info callback.CodeInfo
-		if ev.Present.Has(callback.FieldErrorCode) {
-			info, _ = p.catalogue.Lookup(ev.ErrorCode)
-		}
-		severity := r.Severity
-		if severity == "" {
-			severity = info.Severity
-		}
-		if severity == "" {
-			severity = callback.SeverityWarning
-		}
-		carried := d.Carried
-		carried.Window = r.Throttle
-		for _, recv := range r.Receivers {
-			n := &Notification{
-				ID:          newID(),
-				Receiver:    recv,
-				Rule:        r.Name,
-				RuleFile:    r.File,
-				RuleLine:    r.Line,
-				Severity:    severity,
-				GroupKey:    key,
-				Event:       ev,
-				CodeMeaning: info.Meaning,
-				Throttle:    carried,
-				CreatedAt:   ev.ReceivedAt,
-			}
-			p.metrics.notifications.WithLabelValues(r.Name, recv).Inc()
+	outs, buf := p.Evaluate(ev, buf)
+	for _, o := range outs {
+		p.record(o)
+		for _, n := range o.Notifications {
+			p.metrics.notifications.WithLabelValues(n.Rule, n.Receiver).Inc()
 			if err := p.out.Enqueue(ctx, n); err != nil {
 				p.logger.Error("notification not queued", "notification", n, "err", err)
 			}

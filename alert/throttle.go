@@ -17,33 +17,92 @@ const (
 	ReasonExpired   Reason = "window_expired" // the previous window is over
 	ReasonThrottled Reason = "throttled"      // inside an open window
 	ReasonNoWindow  Reason = "no_throttle"    // the rule has no throttle
+
+	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
+	ReasonFirstSeen      Reason = "first_seen"      // first_seen: the key is new, and pages this once
+	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
 )
 
-// Decision is the throttle's verdict on one matching event.
+// Decision is the verdict on one matching event.
 type Decision struct {
 	Notify bool
 	Reason Reason
 	// Until is when the window that now applies to the key ends.
 	Until time.Time
+	// Window is the length of the window opened when Notify is true: the
+	// rule's throttle, or longer under exponential backoff.
+	Window time.Duration
 	// Carried is what the previous window held back; set when Notify is
 	// true and events were suppressed.
 	Carried Throttled
 	// Suppressed counts the events held back in the open window, this one
-	// included, when Notify is false.
+	// included, when Reason is ReasonThrottled.
 	Suppressed int
+	// Count is, for a rule with a threshold, how many matching events of
+	// the key fell within the threshold's window, this one included.
+	Count int
 }
 
-// windowState is the throttle state of one key.
-type windowState struct {
+// ThrottlePolicy is how long repeats of one key are held back.
+type ThrottlePolicy struct {
+	Window time.Duration // 0: no throttle
+	// Max, when set, makes the window exponential: after a window that held
+	// events back, the next is twice as long, up to Max.
+	Max time.Duration
+}
+
+// keyState is the decision state of one key: its throttle window, the
+// times of its latest matches (threshold) and whether it was seen
+// (first_seen).
+type keyState struct {
 	start, end  time.Time
+	window      time.Duration
 	suppressed  int
 	first, last time.Time
+
+	hits []time.Time // ring of the latest matches, at most threshold.count
+	next int         // where the next hit goes once hits is full
+
+	seen bool
 }
 
-// Throttler decides, per key, whether an event starts a new throttle
-// window (and pages) or falls inside an open one (and is counted). State is
+// throttleStep applies the throttle policy p to st at now.
+func throttleStep(st *keyState, now time.Time, p ThrottlePolicy) Decision {
+	if p.Window <= 0 {
+		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
+	}
+	if !st.end.IsZero() && now.Before(st.end) {
+		if st.suppressed == 0 {
+			st.first = now
+		}
+		st.suppressed++
+		st.last = now
+		return Decision{Reason: ReasonThrottled, Until: st.end, Window: st.window, Suppressed: st.suppressed}
+	}
+	d := Decision{Notify: true, Reason: ReasonFirst}
+	next := p.Window
+	if !st.end.IsZero() {
+		d.Reason = ReasonExpired
+		if st.suppressed > 0 {
+			d.Carried = Throttled{Window: st.window, Suppressed: st.suppressed, Since: st.start, First: st.first, Last: st.last}
+			// The fire is still burning if it pages again within one window
+			// of the last one ending: back off further. After a lull, start
+			// over.
+			if p.Max > 0 && now.Before(st.end.Add(st.window)) {
+				next = min(max(st.window*2, p.Window), p.Max)
+			}
+		}
+	}
+	*st = keyState{start: now, end: now.Add(next), window: next, hits: st.hits, next: st.next, seen: st.seen}
+	d.Until, d.Window = st.end, next
+	return d
+}
+
+// Throttler holds the decision state of every key (throttle windows,
+// threshold counts, first-seen marks) and makes decisions on it. State is
 // held in go-cache, bounded to MaxKeys entries: when full, expired entries
-// are dropped first, then the oldest, and every eviction is counted.
+// are dropped first, then the least recently used, and every eviction is
+// counted.
 type Throttler struct {
 	mu      sync.Mutex
 	cache   *gocache.Cache
@@ -53,7 +112,7 @@ type Throttler struct {
 	carry time.Duration
 
 	orderMu sync.Mutex // guards order and elems; never held while calling cache
-	order   *list.List // keys, oldest first
+	order   *list.List // keys, least recently used first
 	elems   map[string]*list.Element
 
 	evicted func() // called once per eviction
@@ -89,39 +148,48 @@ func NewThrottler(o ThrottlerOptions) *Throttler {
 	return t
 }
 
-// Decide applies the throttle for key at time now with the given window.
+// Decide applies a fixed throttle window for key at time now.
 func (t *Throttler) Decide(now time.Time, key string, window time.Duration) Decision {
 	if window <= 0 {
 		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
 	}
+	return t.update(key, func(st *keyState) (Decision, time.Duration) {
+		d := throttleStep(st, now, ThrottlePolicy{Window: window})
+		return d, t.throttleLife(st, now)
+	})
+}
+
+// update runs step on key's state (a new, empty state for an unknown key)
+// under the lock, then stores the state for as long as step says:
+// gocache.NoExpiration to keep it until evicted.
+func (t *Throttler) update(key string, step func(st *keyState) (Decision, time.Duration)) Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var st *windowState
+	var st *keyState
 	if v, ok := t.cache.Get(key); ok {
-		st = v.(*windowState)
-	}
-	if st != nil && now.Before(st.end) {
-		if st.suppressed == 0 {
-			st.first = now
-			// Keep the state past the window so the count is carried.
-			t.cache.Set(key, st, st.end.Sub(now)+t.carry)
-		}
-		st.suppressed++
-		st.last = now
-		return Decision{Reason: ReasonThrottled, Until: st.end, Suppressed: st.suppressed}
-	}
-	d := Decision{Notify: true, Reason: ReasonFirst, Until: now.Add(window)}
-	if st != nil {
-		d.Reason = ReasonExpired
-		if st.suppressed > 0 {
-			d.Carried = Throttled{Window: st.end.Sub(st.start), Suppressed: st.suppressed, Since: st.start, First: st.first, Last: st.last}
-		}
+		st = v.(*keyState)
 	} else {
 		t.makeRoom()
+		st = &keyState{}
 	}
-	t.cache.Set(key, &windowState{start: now, end: now.Add(window)}, window)
+	d, life := step(st)
+	if life == 0 {
+		life = time.Second
+	}
+	t.cache.Set(key, st, life)
 	t.remember(key)
 	return d
+}
+
+// throttleLife is how long st's throttle window needs keeping, in real
+// time: to the end of the window, and a carry period beyond it when the
+// window holds suppressed events (their count goes into the next page).
+func (t *Throttler) throttleLife(st *keyState, now time.Time) time.Duration {
+	life := st.end.Sub(now)
+	if st.suppressed > 0 {
+		life += t.carry
+	}
+	return max(life, time.Second)
 }
 
 // Len returns the number of keys held, expired ones not yet swept included.

@@ -103,13 +103,14 @@ func NewCatalogue(overrides ...CodeInfo) *Catalogue {
 	}
 	for _, ci := range overrides {
 		base, ok := c.codes[ci.Code]
-		if ok {
-			if ci.Meaning == "" {
-				ci.Meaning = base.Meaning
-			}
-			if ci.Severity == "" {
-				ci.Severity = base.Severity
-			}
+		if !ok {
+			base, _ = c.Lookup(ci.Code) // an app code's or the generic entry
+		}
+		if ci.Meaning == "" {
+			ci.Meaning = base.Meaning
+		}
+		if ci.Severity == "" {
+			ci.Severity = base.Severity
 		}
 		c.codes[ci.Code] = ci
 	}

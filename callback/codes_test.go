@@ -3,7 +3,8 @@ package callback
 import "testing"
 
 func TestCatalogue(t *testing.T) {
-	c := NewCatalogue(CodeInfo{Code: 10023, Severity: SeverityCritical}, CodeInfo{Code: 99999, Meaning: "ours", Severity: SeverityInfo})
+	c := NewCatalogue(CodeInfo{Code: 10023, Severity: SeverityCritical}, CodeInfo{Code: 99999, Meaning: "ours", Severity: SeverityInfo},
+		CodeInfo{Code: 88888, Severity: SeverityCritical}, CodeInfo{Code: 10120, Meaning: "our filter"})
 	tests := []struct {
 		code     int64
 		meaning  string
@@ -14,6 +15,8 @@ func TestCatalogue(t *testing.T) {
 		{10017, "sender is muted", SeverityInfo, true},
 		{80004, "image contains sensitive content; not delivered", SeverityWarning, true},
 		{99999, "ours", SeverityInfo, true},
+		{88888, "unknown error code 88888", SeverityCritical, true}, // a new code with a severity only
+		{10120, "our filter", SeverityInfo, true},                   // an app code keeps its severity
 		{10150, "custom code from the app backend's before-send callback", SeverityInfo, true},
 		{12345, "unknown error code 12345", SeverityWarning, false},
 	}

@@ -29,6 +29,7 @@ type Config struct {
 	Server       Server
 	Throttle     Throttle
 	Log          Log
+	Codes        []Code // error-code catalogue entries (codes:)
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -74,6 +75,7 @@ type wire struct {
 	Server       Server      `yaml:"server"`
 	Throttle     Throttle    `yaml:"throttle"`
 	Log          Log         `yaml:"log"`
+	Codes        yaml.Node   `yaml:"codes"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -156,6 +158,9 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		c.RuleFiles = append(c.RuleFiles, p)
 	}
 	errs = append(errs, c.validate(doc)...)
+	var cerrs yamlfile.Errors
+	c.Codes, cerrs = decodeCodes(doc, &w.Codes)
+	errs = append(errs, cerrs...)
 	names := map[string]bool{}
 	for i := range w.Receivers {
 		r, rerrs := decodeReceiver(doc, &w.Receivers[i])

@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/fnv"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +20,13 @@ import (
 // every event would flood its channel during a storm.
 const DefaultThrottle = 10 * time.Minute
 
+// DefaultThrottleMax caps an exponential throttle that sets no max.
+const DefaultThrottleMax = 24 * time.Hour
+
+// MaxThresholdCount bounds threshold.count: the decision keeps one
+// timestamp per counted event and key.
+const MaxThresholdCount = 1000
+
 // Rule is a compiled, immutable rule.
 type Rule struct {
 	Name      string
@@ -25,36 +35,50 @@ type Rule struct {
 	Severity  string // empty: take the error code's default severity
 	Receivers []string
 	GroupBy   []string // wire names
-	Throttle  time.Duration
 
-	commands   []string // empty: any command
-	errorCodes []int64
-	groupTypes []string // canonical
-	fromAccts  []string
+	// Throttle is the window during which repeats for one group key are
+	// held back and counted; 0 pages every time.
+	Throttle time.Duration
+	// ThrottleMax, when set, makes the throttle exponential: each window
+	// that held events back is followed by one twice as long, up to
+	// ThrottleMax; a window that passes quietly resets it to Throttle.
+	ThrottleMax time.Duration
+	// Threshold, when Count > 0, holds pages back until Count matching
+	// events of one group key fall within Within.
+	Threshold Threshold
+	// FirstSeen pages only the first time a group key is ever seen (or
+	// since its state was evicted); such a rule has no throttle.
+	FirstSeen bool
 
-	order int // position in the rule set, for stable match order
+	// Title and Body are the rule's templates; nil uses the standard page.
+	Title, Body *Template
+
+	// StateKey identifies the rule's decision state (throttle windows,
+	// threshold counts, first-seen marks): its name and a hash of the
+	// settings that state depends on. A reload that leaves those alone
+	// keeps the state.
+	StateKey string
+
+	cond     allOf
+	order    int // position in the rule set, for stable match order
+	commands []string
+	codes    []int64
+	ranges   []codeRange
+}
+
+// Threshold is a compiled threshold.
+type Threshold struct {
+	Count  int
+	Within time.Duration
 }
 
 // Matches reports whether ev satisfies every condition of the rule.
-func (r *Rule) Matches(ev *callback.Event) bool {
-	if len(r.commands) > 0 && !slices.Contains(r.commands, ev.Command) {
-		return false
-	}
-	if len(r.errorCodes) > 0 && (!ev.Present.Has(callback.FieldErrorCode) || !slices.Contains(r.errorCodes, ev.ErrorCode)) {
-		return false
-	}
-	if len(r.groupTypes) > 0 && (!ev.Present.Has(callback.FieldGroupType) || !slices.Contains(r.groupTypes, callback.CanonicalGroupType(ev.GroupType))) {
-		return false
-	}
-	if len(r.fromAccts) > 0 && (!ev.Present.Has(callback.FieldFromAccount) || !slices.Contains(r.fromAccts, ev.FromAccount)) {
-		return false
-	}
-	return true
-}
+func (r *Rule) Matches(ev *callback.Event) bool { return r.cond.match(ev) }
 
 // GroupKey returns the values of the rule's group_by fields for ev, in a
 // form that is unambiguous and readable: GroupId="@TGS#2J4SZEAEL".
-// Events with equal keys share a throttle window.
+// Events with equal keys share a throttle window. Both spellings of a
+// group type (Work and Private, Meeting and ChatRoom) give one key.
 func (r *Rule) GroupKey(ev *callback.Event) string {
 	if len(r.GroupBy) == 0 {
 		return ""
@@ -67,6 +91,9 @@ func (r *Rule) GroupKey(ev *callback.Event) string {
 		b.WriteString(f)
 		b.WriteByte('=')
 		v, _ := ev.Field(f)
+		if f == callback.NameType {
+			v = callback.CanonicalGroupType(v)
+		}
 		b.WriteString(strconv.Quote(v))
 	}
 	return b.String()
@@ -75,51 +102,64 @@ func (r *Rule) GroupKey(ev *callback.Event) string {
 // Engine holds a compiled rule set. It is immutable and safe for concurrent
 // use; a reload builds a new Engine.
 type Engine struct {
-	rules     []*Rule
-	byCommand map[string][]*Rule
-	anyCmd    []*Rule
+	rules      []*Rule
+	byCommand  map[string]*bucket
+	anyCommand *bucket
+	catalogue  *callback.Catalogue
 }
 
 // Rules returns the rules in file order.
 func (e *Engine) Rules() []*Rule { return e.rules }
 
+// Catalogue returns the error-code catalogue the rules were compiled with.
+func (e *Engine) Catalogue() *callback.Catalogue { return e.catalogue }
+
 // Match appends to dst the rules ev matches, in file order, and returns it.
+// It does not allocate when dst has room for the matches.
 func (e *Engine) Match(ev *callback.Event, dst []*Rule) []*Rule {
-	cands := e.byCommand[ev.Command]
-	if len(e.anyCmd) == 0 {
-		for _, r := range cands {
-			if r.Matches(ev) {
-				dst = append(dst, r)
+	var lists [maxLists][]*Rule
+	n := 0
+	if b := e.byCommand[ev.Command]; b != nil {
+		n = b.collect(ev, &lists, n)
+	}
+	if e.anyCommand != nil {
+		n = e.anyCommand.collect(ev, &lists, n)
+	}
+	// Merge the candidate lists by rule order; a rule is in at most one.
+	for {
+		best := -1
+		for i := range n {
+			if len(lists[i]) > 0 && (best < 0 || lists[i][0].order < lists[best][0].order) {
+				best = i
 			}
 		}
-		return dst
-	}
-	// Merge the two candidate lists by file order.
-	i, j := 0, 0
-	for i < len(cands) || j < len(e.anyCmd) {
-		var r *Rule
-		if j >= len(e.anyCmd) || (i < len(cands) && cands[i].order < e.anyCmd[j].order) {
-			r, i = cands[i], i+1
-		} else {
-			r, j = e.anyCmd[j], j+1
+		if best < 0 {
+			return dst
 		}
-		if r.Matches(ev) {
+		r := lists[best][0]
+		lists[best] = lists[best][1:]
+		if r.cond.match(ev) {
 			dst = append(dst, r)
 		}
 	}
-	return dst
 }
 
 // Options are what Compile checks rules against.
 type Options struct {
 	// Receivers is the set of receiver names rules may use.
 	Receivers map[string]bool
+	// Catalogue answers the meaning and severity helpers of templates;
+	// nil means the built-in catalogue.
+	Catalogue *callback.Catalogue
 }
 
 // Compile validates specs and builds an Engine. It reports every problem it
 // finds, each as file:line.
 func Compile(files []*File, opts Options) (*Engine, error) {
-	e := &Engine{byCommand: make(map[string][]*Rule)}
+	if opts.Catalogue == nil {
+		opts.Catalogue = callback.NewCatalogue()
+	}
+	e := &Engine{byCommand: make(map[string]*bucket), catalogue: opts.Catalogue}
 	var errs yamlfile.Errors
 	defined := map[string]*Spec{}
 	for _, f := range files {
@@ -138,18 +178,44 @@ func Compile(files []*File, opts Options) (*Engine, error) {
 			}
 			r.order = len(e.rules)
 			e.rules = append(e.rules, r)
-			if len(r.commands) == 0 {
-				e.anyCmd = append(e.anyCmd, r)
-			}
-			for _, c := range r.commands {
-				e.byCommand[c] = append(e.byCommand[c], r)
-			}
 		}
 	}
 	if len(errs) > 0 {
+		errs.Sort()
 		return nil, errs
 	}
+	e.index()
 	return e, nil
+}
+
+// index files every rule under its commands (or under any command) and its
+// error codes.
+func (e *Engine) index() {
+	ranged := map[*bucket][]*Rule{}
+	for _, r := range e.rules {
+		if len(r.commands) == 0 {
+			if e.anyCommand == nil {
+				e.anyCommand = newBucket()
+			}
+			rs := ranged[e.anyCommand]
+			e.anyCommand.add(r, &rs)
+			ranged[e.anyCommand] = rs
+			continue
+		}
+		for _, c := range r.commands {
+			b := e.byCommand[c]
+			if b == nil {
+				b = newBucket()
+				e.byCommand[c] = b
+			}
+			rs := ranged[b]
+			b.add(r, &rs)
+			ranged[b] = rs
+		}
+	}
+	for b, rs := range ranged {
+		b.buildSegments(rs)
+	}
 }
 
 var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -167,11 +233,11 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 	if s.Name == "" {
 		bad("name", "rule: name is required")
 	} else if !validName(s.Name) {
-		bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", s.Name)
+		bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", clip(s.Name))
 	}
-	label := "rule " + strconv.Quote(s.Name)
+	label := "rule " + strconv.Quote(clip(s.Name))
 	if s.Severity != "" && !callback.ValidSeverity(s.Severity) {
-		bad("severity", "%s: severity must be critical, warning or info, got %q", label, s.Severity)
+		bad("severity", "%s: severity must be critical, warning or info, got %q", label, clip(s.Severity))
 	}
 	if len(s.Receivers) == 0 {
 		bad("receivers", "%s: receivers: at least one receiver is required", label)
@@ -183,7 +249,7 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 			if recvNode != nil && i < len(recvNode.Content) {
 				n = recvNode.Content[i]
 			}
-			errs = append(errs, doc.Errorf(n, "%s: unknown receiver %q", label, name))
+			errs = append(errs, doc.Errorf(n, "%s: unknown receiver %q", label, clip(name)))
 		}
 	}
 	r := &Rule{
@@ -193,36 +259,128 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		Severity:  s.Severity,
 		Receivers: slices.Clone([]string(s.Receivers)),
 		Throttle:  DefaultThrottle,
+		FirstSeen: s.FirstSeen,
 	}
-	if _, tn := s.lookup("throttle"); tn != nil {
-		r.Throttle = s.Throttle.D()
+
+	// Throttle. A first-seen rule pages once per key, so it has none.
+	if s.FirstSeen {
+		r.Throttle = 0
+		if _, tn := s.lookup("throttle"); tn != nil {
+			errs = append(errs, doc.Errorf(tn, "%s: throttle: a first_seen rule pages once per key; throttle does not apply", label))
+		}
+	} else if _, tn := s.lookup("throttle"); tn != nil {
+		t := s.Throttle
+		r.Throttle = t.Window.D()
+		switch t.Backoff {
+		case "", BackoffNone:
+			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
+				errs = append(errs, doc.Errorf(mn, "%s: throttle: max applies only with backoff: exponential", label))
+			}
+		case BackoffExponential:
+			r.ThrottleMax = max(DefaultThrottleMax, r.Throttle)
+			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
+				r.ThrottleMax = t.Max.D()
+				if r.ThrottleMax <= r.Throttle {
+					errs = append(errs, doc.Errorf(mn, "%s: throttle: max must be longer than window", label))
+				}
+			}
+			if r.Throttle <= 0 {
+				errs = append(errs, doc.Errorf(yamlfile.At(tn, "window"), "%s: throttle: exponential backoff needs a window", label))
+			}
+		default:
+			errs = append(errs, doc.Errorf(yamlfile.At(tn, "backoff"), "%s: throttle: backoff must be none or exponential, got %q", label, clip(t.Backoff)))
+		}
 	}
+
+	// Threshold.
+	if _, tn := s.lookup("threshold"); tn != nil && s.Threshold != nil {
+		th := s.Threshold
+		if th.Count < 1 || th.Count > MaxThresholdCount {
+			errs = append(errs, doc.Errorf(yamlfile.At(tn, "count"), "%s: threshold: count must be between 1 and %d", label, MaxThresholdCount))
+		}
+		if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
+			errs = append(errs, doc.Errorf(tn, "%s: threshold: within is required", label))
+		} else if d, err := yamlfile.ParseDuration(wn.Value); err == nil && d <= 0 {
+			// (A value that does not parse was reported when decoding.)
+			errs = append(errs, doc.Errorf(wn, "%s: threshold: within must be a positive duration", label))
+		}
+		r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
+	}
+
+	// Grouping.
 	_, gbNode := s.lookup("group_by")
 	for i, f := range s.GroupBy {
 		w, ok := fieldName(f)
-		if !ok {
+		if !ok || w == "MsgType" || w == "Text" {
 			n := gbNode
-			if gbNode != nil && i < len(gbNode.Content) {
+			if gbNode != nil && gbNode.Kind == yaml.SequenceNode && i < len(gbNode.Content) {
 				n = gbNode.Content[i]
 			}
-			errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q", label, f))
+			if ok {
+				errs = append(errs, doc.Errorf(n, "%s: group_by: %s can have several values; it cannot group", label, w))
+			} else {
+				errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q%s", label, clip(f), yamlfile.Suggest(f, fieldSuggestions())))
+			}
 			continue
 		}
 		r.GroupBy = append(r.GroupBy, w)
 	}
-	m := s.Match
-	r.commands = slices.Clone([]string(m.CallbackCommand))
-	r.errorCodes = slices.Clone([]int64(m.ErrorCode))
-	r.fromAccts = slices.Clone([]string(m.FromAccount))
-	_, matchNode := s.lookup("match")
-	for _, t := range m.GroupType {
-		if !callback.KnownGroupType(t) {
-			errs = append(errs, doc.Errorf(yamlfile.At(matchNode, "group_type"), "%s: group_type: unknown group type %q (want Public, Private/Work, ChatRoom/Meeting, AVChatRoom, Community or BChatRoom)", label, t))
-		}
-		r.groupTypes = append(r.groupTypes, callback.CanonicalGroupType(t))
+
+	// Conditions.
+	mc := &matchCompiler{doc: doc, label: label}
+	if _, mn := s.lookup("match"); mn != nil {
+		r.cond = mc.block("match", mn)
 	}
+	errs = append(errs, mc.errs...)
+	r.commands, r.codes, r.ranges = indexKeys(r.cond)
+
+	// Templates.
+	for _, t := range []struct {
+		key   string
+		src   string
+		title bool
+		dst   **Template
+	}{{"title", s.Title, true, &r.Title}, {"body", s.Body, false, &r.Body}} {
+		_, tn := s.lookup(t.key)
+		if tn == nil || t.src == "" {
+			continue
+		}
+		tmpl, err := parseTemplate(t.key, t.src, t.title, opts.Catalogue)
+		if err != nil {
+			start := tn.Line
+			if tn.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+				start++
+			}
+			line, msg := templateError(err, start)
+			errs = append(errs, &yamlfile.Error{File: doc.File, Line: line, Msg: label + ": " + t.key + ": " + msg})
+			continue
+		}
+		*t.dst = tmpl
+	}
+
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	r.StateKey = stateKey(r)
 	return r, nil
+}
+
+// stateKey is the rule's name and a hash of what its decision state means:
+// grouping, threshold, first-seen and throttle. Changing conditions,
+// receivers or templates keeps the state; changing these starts afresh.
+func stateKey(r *Rule) string {
+	h := fnv.New64a()
+	for _, g := range r.GroupBy {
+		h.Write([]byte(g))
+		h.Write([]byte{0})
+	}
+	var b [8]byte
+	for _, v := range []int64{int64(r.Threshold.Count), int64(r.Threshold.Within), int64(r.Throttle), int64(r.ThrottleMax)} {
+		binary.BigEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	if r.FirstSeen {
+		h.Write([]byte{1})
+	}
+	return r.Name + "#" + hex.EncodeToString(h.Sum(nil)[:6])
 }

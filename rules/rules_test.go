@@ -89,6 +89,10 @@ func TestCompiledRule(t *testing.T) {
 	if got, want := r[1].GroupKey(ev), `GroupId="@TGS#1" From_Account="bot_1"`; got != want {
 		t.Errorf("GroupKey = %s, want %s", got, want)
 	}
+	typed := &Rule{GroupBy: []string{"Type"}}
+	if a, b := typed.GroupKey(event("", 0, "Work", "")), typed.GroupKey(event("", 0, "Private", "")); a != b || a != `Type="Private"` {
+		t.Errorf("GroupKey by Type: Work gives %s, Private %s; want both Type=\"Private\"", a, b)
+	}
 	ev.Extra = map[string]json.RawMessage{"JoinType": json.RawMessage(`"Apply"`)}
 	if got, want := r[3].GroupKey(ev), `GroupId="@TGS#1" JoinType="Apply"`; got != want {
 		t.Errorf("GroupKey with a body field = %s, want %s", got, want)
@@ -104,10 +108,7 @@ func TestCompileErrors(t *testing.T) {
 		t.Fatalf("err = %v, want yamlfile.Errors", err)
 	}
 	got := err.Error()
-	if n := strings.Count(got, "\n") + 1; n != 9 {
-		t.Errorf("got %d errors, want 9:\n%s", n, got)
-	}
-	for _, want := range []string{
+	want := []string{
 		`errors.yaml:5: rule "group-rate-limit": unknown receiver "nobody"`,
 		`errors.yaml:6: rule "group-rate-limit" is already defined at testdata/bad/errors.yaml:2`,
 		`errors.yaml:8: rule "group-rate-limit": group_type: unknown group type "Stadium"`,
@@ -115,12 +116,27 @@ func TestCompileErrors(t *testing.T) {
 		`errors.yaml:10: rule "group-rate-limit": severity must be critical, warning or info, got "urgent"`,
 		`errors.yaml:12: rule: name is required`,
 		`errors.yaml:14: rule "": receivers: at least one receiver is required`,
-		`errors.yaml:17: unknown key "eror_code" (did you mean "error_code"?)`,
-		`errors.yaml:18: rule "typo": group_by: unknown field "group_idd"`,
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in:\n%s", want, got)
+		`errors.yaml:17: rule "typo": match: unknown field "eror_code" (did you mean "error_code"?)`,
+		`errors.yaml:18: rule "typo": from_account: bad regex "(bot": missing closing )`,
+		`errors.yaml:19: rule "typo": group_by: unknown field "group_idd" (did you mean "group_id"?)`,
+		`errors.yaml:21: unknown key "colour"`,
+		`errors.yaml:25: rule "thresholds": threshold: count must be between 1 and 1000`,
+		`errors.yaml:25: negative duration "-1m"`,
+		`errors.yaml:26: unknown key "backof" in throttle (did you mean "backoff"?)`,
+		`errors.yaml:29: rule "backoff": throttle: backoff must be none or exponential, got "linear"`,
+		`errors.yaml:31: rule "backoff": title: unknown field .Nope`,
+		`errors.yaml:34: rule "backoff": body: function "meaningg" not defined`,
+	}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q", w)
 		}
+	}
+	if n := strings.Count(got, "\n") + 1; n != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", n, len(want), got)
+	}
+	if t.Failed() {
+		t.Logf("errors:\n%s", got)
 	}
 }
 
@@ -144,5 +160,46 @@ func TestDefaultRules(t *testing.T) {
 		if got := names(e.Match(event(callback.CommandSendMsgException, code, "Public", "u"), nil)); got != want {
 			t.Errorf("code %d matched %q, want %q", code, got, want)
 		}
+	}
+}
+
+func TestRuleOptions(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		check      func(r *Rule) bool
+		wantErr    string
+	}{
+		{"fixed throttle", "throttle: 30m", func(r *Rule) bool { return r.Throttle == 30*time.Minute && r.ThrottleMax == 0 }, ""},
+		{"throttle mapping", "throttle: {window: 5m}", func(r *Rule) bool { return r.Throttle == 5*time.Minute && r.ThrottleMax == 0 }, ""},
+		{"exponential with a cap", "throttle: {window: 5m, backoff: exponential, max: 2h}", func(r *Rule) bool { return r.Throttle == 5*time.Minute && r.ThrottleMax == 2*time.Hour }, ""},
+		{"exponential, default cap", "throttle: {window: 5m, backoff: exponential}", func(r *Rule) bool { return r.ThrottleMax == DefaultThrottleMax }, ""},
+		{"no throttle", "throttle: 0s", func(r *Rule) bool { return r.Throttle == 0 }, ""},
+		{"threshold", "threshold: {count: 5, within: 2m}", func(r *Rule) bool { return r.Threshold == Threshold{5, 2 * time.Minute} }, ""},
+		{"first seen has no throttle", "first_seen: true", func(r *Rule) bool { return r.FirstSeen && r.Throttle == 0 }, ""},
+		{"first seen with a throttle", "first_seen: true\n    throttle: 10m", nil, "test.yaml:5: rule \"r\": throttle: a first_seen rule pages once per key"},
+		{"cap not above the window", "throttle: {window: 1h, backoff: exponential, max: 30m}", nil, "throttle: max must be longer than window"},
+		{"cap without backoff", "throttle: {window: 1h, max: 2h}", nil, "throttle: max applies only with backoff: exponential"},
+		{"exponential without a window", "throttle: {backoff: exponential}", nil, "throttle: exponential backoff needs a window"},
+		{"threshold without within", "threshold: {count: 3}", nil, "threshold: within is required"},
+		{"threshold count too large", "threshold: {count: 1001, within: 1m}", nil, "threshold: count must be between 1 and 1000"},
+		{"throttle not a duration", "throttle: [1m]", nil, "throttle: want a duration such as 10m or a mapping {window, backoff, max}"},
+		{"group_by on a multi-valued field", "group_by: [Text]", nil, "group_by: Text can have several values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := compileYAML(t, "rules:\n  - name: r\n    receivers: [console]\n    "+tt.spec+"\n")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := e.Rules()[0]; !tt.check(r) {
+				t.Errorf("compiled rule = %+v", r)
+			}
+		})
 	}
 }

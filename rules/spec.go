@@ -25,24 +25,75 @@ type File struct {
 // Spec is one rule as written, with its position.
 type Spec struct {
 	Name      string              `yaml:"name"`
-	Match     MatchSpec           `yaml:"match"`
-	GroupBy   []string            `yaml:"group_by"`
-	Throttle  yamlfile.Duration   `yaml:"throttle"`
+	Match     yaml.Node           `yaml:"match"`
+	GroupBy   yamlfile.StringList `yaml:"group_by"`
+	Threshold *ThresholdSpec      `yaml:"threshold"`
+	FirstSeen bool                `yaml:"first_seen"`
+	Throttle  ThrottleSpec        `yaml:"throttle"`
 	Severity  string              `yaml:"severity"`
 	Receivers yamlfile.StringList `yaml:"receivers"`
+	Title     string              `yaml:"title"`
+	Body      string              `yaml:"body"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
 	node *yaml.Node
 }
 
-// MatchSpec is a rule's match block as written. Every condition that is set
-// must hold; a list means any of its values.
-type MatchSpec struct {
-	CallbackCommand yamlfile.StringList `yaml:"callback_command"`
-	ErrorCode       codeList            `yaml:"error_code"`
-	GroupType       yamlfile.StringList `yaml:"group_type"`
-	FromAccount     yamlfile.StringList `yaml:"from_account"`
+// ThresholdSpec is a rule's threshold: page only once Count matching
+// events with the same group key fall within Within.
+type ThresholdSpec struct {
+	Count  int               `yaml:"count"`
+	Within yamlfile.Duration `yaml:"within"`
+}
+
+// ThrottleSpec is a rule's throttle: a window as a duration ("30m"), or a
+// mapping {window, backoff, max}.
+type ThrottleSpec struct {
+	Window  yamlfile.Duration `yaml:"window"`
+	Backoff string            `yaml:"backoff"` // none (the default) or exponential
+	Max     yamlfile.Duration `yaml:"max"`     // cap of an exponential window
+}
+
+// Throttle backoff modes.
+const (
+	BackoffNone        = "none"
+	BackoffExponential = "exponential"
+)
+
+// UnmarshalYAML implements yaml.Unmarshaler: a duration, or a mapping
+// checked for unknown keys.
+func (t *ThrottleSpec) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*t = ThrottleSpec{}
+		return n.Decode(&t.Window)
+	}
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: throttle: want a duration such as 10m or a mapping {window, backoff, max}", n.Line)}}
+	}
+	var msgs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "window", "backoff", "max":
+		default:
+			msgs = append(msgs, fmt.Sprintf("line %d: unknown key %q in throttle%s", n.Content[i].Line, k, yamlfile.Suggest(k, []string{"window", "backoff", "max"})))
+		}
+	}
+	type plain ThrottleSpec
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs = append(msgs, te.Errors...)
+		} else {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	*t = ThrottleSpec(p)
+	if len(msgs) > 0 {
+		return &yaml.TypeError{Errors: msgs}
+	}
+	return nil
 }
 
 type fileWire struct {
@@ -108,27 +159,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// codeList reads one error code or a list of them.
-type codeList []int64
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (l *codeList) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		var c int64
-		if err := n.Decode(&c); err != nil {
-			return err
-		}
-		*l = codeList{c}
-		return nil
-	}
-	var cs []int64
-	if err := n.Decode(&cs); err != nil {
-		return err
-	}
-	*l = cs
-	return nil
 }
 
 // ParseFile parses one rule file. When the file is valid YAML it is

@@ -43,6 +43,8 @@ type Options struct {
 	ShutdownTimeout   time.Duration
 
 	Ingester Ingester
+	// Reloader serves POST /-/reload; nil answers 404.
+	Reloader Reloader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -95,6 +97,7 @@ func New(o Options) *Server {
 	e.GET("/-/healthy", func(c *gin.Context) { c.String(http.StatusOK, "OK\n") })
 	e.GET("/-/ready", s.handleReady)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	e.POST("/-/reload", s.handleReload)
 	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
 	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
 	s.engine = e

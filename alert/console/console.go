@@ -39,15 +39,22 @@ func (c *Notifier) Notify(_ context.Context, n *alert.Notification) error {
 func Render(p *page.Page) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "PAGE %s\n", p.Preview)
-	fmt.Fprintf(&b, "  %s\n", p.Headline)
-	if p.ErrorInfo != "" {
-		fmt.Fprintf(&b, "  %-9s %s\n", "Info", p.ErrorInfo)
-	}
-	for _, f := range p.Fields {
-		fmt.Fprintf(&b, "  %-9s %s\n", f.Label, f.Value)
-	}
-	if p.Excerpt != "" {
-		fmt.Fprintf(&b, "  %-9s %s\n", "Message", p.Excerpt)
+	if body := p.CustomBody.Text; body != "" {
+		// Template text may span lines; each value in it is on one line.
+		for _, l := range strings.Split(body, "\n") {
+			fmt.Fprintf(&b, "  %s\n", strings.TrimRight(l, " \t\r"))
+		}
+	} else {
+		fmt.Fprintf(&b, "  %s\n", p.Headline)
+		if p.ErrorInfo != "" {
+			fmt.Fprintf(&b, "  %-9s %s\n", "Info", p.ErrorInfo)
+		}
+		for _, f := range p.Fields {
+			fmt.Fprintf(&b, "  %-9s %s\n", f.Label, f.Value)
+		}
+		if p.Excerpt != "" {
+			fmt.Fprintf(&b, "  %-9s %s\n", "Message", p.Excerpt)
+		}
 	}
 	if len(p.Footer) > 0 {
 		fmt.Fprintf(&b, "  %s\n", strings.Join(p.Footer, " · "))

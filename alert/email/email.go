@@ -97,7 +97,13 @@ func Message(cfg *config.EmailReceiver, n *alert.Notification) (*mail.Msg, error
 	m.SetBulk()
 	m.SetBodyString(mail.TypeTextPlain, console.Render(p))
 	var html bytes.Buffer
-	if err := htmlTemplate.Execute(&html, p); err != nil {
+	// The rule's templates were rendered for HTML already: every value in
+	// them is escaped, and so is the template's own text.
+	data := struct {
+		*page.Page
+		TitleHTML, BodyHTML template.HTML
+	}{p, template.HTML(p.CustomTitle.HTML), template.HTML(p.CustomBody.HTML)}
+	if err := htmlTemplate.Execute(&html, data); err != nil {
 		return nil, fmt.Errorf("email: render: %w", err)
 	}
 	m.AddAlternativeString(mail.TypeTextHTML, html.String())
@@ -116,12 +122,14 @@ var htmlTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <body style="font-family:sans-serif;font-size:14px;color:#1d1c1d">
 <div style="border-left:6px solid {{if eq .Severity "critical"}}#E01E5A{{else if eq .Severity "warning"}}#ECB22E{{else}}#36C5F0{{end}};padding:4px 12px">
 <h2 style="margin:4px 0">{{.Title}}</h2>
-<p style="margin:4px 0"><b>{{.Headline}}</b>{{if .ErrorInfo}}<br>{{.ErrorInfo}}{{end}}</p>
+{{if .TitleHTML}}<p style="margin:4px 0"><b>{{.TitleHTML}}</b></p>
+{{end}}{{if .BodyHTML}}<div style="margin:4px 0;white-space:pre-wrap">{{.BodyHTML}}</div>
+{{else}}<p style="margin:4px 0"><b>{{.Headline}}</b>{{if .ErrorInfo}}<br>{{.ErrorInfo}}{{end}}</p>
 <table style="border-collapse:collapse">
 {{range .Fields}}<tr><td style="padding:2px 12px 2px 0;color:#616061">{{.Label}}</td><td style="padding:2px 0">{{.Value}}</td></tr>
 {{end}}</table>
 {{if .Excerpt}}<blockquote style="margin:8px 0;padding:4px 8px;border-left:3px solid #ddd;color:#444">{{.Excerpt}}</blockquote>{{end}}
-{{range .Footer}}<p style="margin:2px 0;color:#616061;font-size:12px">{{.}}</p>
+{{end}}{{range .Footer}}<p style="margin:2px 0;color:#616061;font-size:12px">{{.}}</p>
 {{end}}</div>
 </body></html>
 `))

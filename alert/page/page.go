@@ -40,6 +40,11 @@ type Page struct {
 	Excerpt string
 	// Footer holds the throttle summary and the rule's source, in order.
 	Footer []string
+	// CustomTitle and CustomBody are the rule's title and body templates,
+	// rendered and escaped for each medium; empty when the rule has none.
+	// A title replaces Preview (and the email subject's text), a body the
+	// headline, fields and excerpt. The footer always stays.
+	CustomTitle, CustomBody alert.Rendered
 }
 
 // Field is a labelled value.
@@ -54,7 +59,7 @@ const TimeLayout = "2006-01-02 15:04:05.000 MST"
 // Build lays out n.
 func Build(n *alert.Notification) *Page {
 	ev := n.Event
-	p := &Page{Severity: n.Severity, Rule: n.Rule}
+	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
 	hasCode := ev.Present.Has(callback.FieldErrorCode)
 	code := ""
@@ -95,6 +100,10 @@ func Build(n *alert.Notification) *Page {
 	if ev.GroupID != "" {
 		subj += " in " + Clean(ev.GroupID, 64)
 	}
+	if p.CustomTitle.Text != "" {
+		p.Preview = p.CustomTitle.Text
+		subj = "[imalert][" + n.Severity + "] " + p.CustomTitle.Text
+	}
 	if s := n.Throttle.Suppressed; s > 0 {
 		subj += fmt.Sprintf(" (+%d suppressed)", s)
 	}
@@ -118,10 +127,19 @@ func Build(n *alert.Notification) *Page {
 	}
 	p.Excerpt = Clean(ev.Excerpt(), MaxExcerpt)
 
+	if th := n.Threshold; th.Count > 0 {
+		p.Footer = append(p.Footer, fmt.Sprintf("threshold reached: %d within %s", th.Count, Duration(th.Within)))
+	}
 	t := n.Throttle
 	if t.Suppressed > 0 {
-		p.Footer = append(p.Footer, fmt.Sprintf("%d more suppressed since %s (%s throttle) · first %s · last %s",
-			t.Suppressed, clock(t.Since), Duration(t.Window), clock(t.First), clock(t.Last)))
+		line := fmt.Sprintf("%d more suppressed since %s (%s throttle) · first %s · last %s",
+			t.Suppressed, clock(t.Since), Duration(t.Window), clock(t.First), clock(t.Last))
+		if t.Next > t.Window {
+			line += " · next window " + Duration(t.Next)
+		}
+		p.Footer = append(p.Footer, line)
+	} else if n.Reason == alert.ReasonFirstSeen {
+		p.Footer = append(p.Footer, "first seen: later events with this key do not page")
 	} else if t.Window > 0 {
 		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))
 	}

@@ -100,6 +100,14 @@ func Message(p *page.Page) (string, slack.Attachment) {
 	if p.Excerpt != "" {
 		blocks = append(blocks, section("> "+page.Slack(p.Excerpt)))
 	}
+	// A rule's templates replace the preview and the body; they were
+	// rendered for Slack, with every value in them escaped.
+	if p.CustomTitle.Slack != "" {
+		text = p.CustomTitle.Slack
+	}
+	if p.CustomBody.Slack != "" {
+		blocks = append(blocks[:1], section(p.CustomBody.Slack))
+	}
 	if len(p.Footer) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("",
 			slack.NewTextBlockObject(slack.MarkdownType, page.Truncate(page.Slack(strings.Join(p.Footer, " · ")), maxSectionText), false, false)))

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
 	"github.com/imalert/imalert/rules"
@@ -12,9 +13,10 @@ import (
 // check and serve both build it with load, so check validates exactly what
 // serve would run.
 type setup struct {
-	cfg   *config.Config
-	files []*rules.File
-	rules *rules.Engine
+	cfg       *config.Config
+	files     []*rules.File
+	rules     *rules.Engine
+	catalogue *callback.Catalogue // built-in codes with the config's codes: on top
 }
 
 // load reads the config at path (the built-in config and rules when path is
@@ -37,7 +39,8 @@ func load(path string) (*setup, error) {
 		errs = append(errs, yamlfile.AsErrors(path, err)...)
 		s.files = files
 	}
-	engine, err := rules.Compile(s.files, rules.Options{Receivers: s.cfg.ReceiverNames()})
+	s.catalogue = catalogue(s.cfg)
+	engine, err := rules.Compile(s.files, rules.Options{Receivers: s.cfg.ReceiverNames(), Catalogue: s.catalogue})
 	errs = append(errs, yamlfile.AsErrors(path, err)...)
 	if len(errs) > 0 {
 		errs.Sort()
@@ -45,6 +48,15 @@ func load(path string) (*setup, error) {
 	}
 	s.rules = engine
 	return s, nil
+}
+
+// catalogue is the built-in error-code catalogue with cfg's codes on top.
+func catalogue(cfg *config.Config) *callback.Catalogue {
+	overrides := make([]callback.CodeInfo, len(cfg.Codes))
+	for i, c := range cfg.Codes {
+		overrides[i] = callback.CodeInfo{Code: c.Code, Meaning: c.Meaning, Severity: c.Severity}
+	}
+	return callback.NewCatalogue(overrides...)
 }
 
 // printErrors writes one line per error.

@@ -23,6 +23,8 @@ const usage = `imalert turns Tencent Cloud IM callbacks into pages.
 Usage:
   imalert serve [--config FILE] [--listen ADDR]   run the daemon
   imalert check --config FILE                     validate config and rules
+  imalert test [--config FILE] [--at TIME] [--expect FILE] EVENTS.jsonl
+                                                  dry-run callbacks through the rules; sends nothing
   imalert version                                 print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = serve
 	case "check":
 		cmd = check
+	case "test":
+		cmd = dryRun
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +21,6 @@ import (
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
-	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
 )
@@ -58,10 +60,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
 		Rules:     s.rules,
-		Catalogue: callback.NewCatalogue(),
+		Catalogue: s.catalogue,
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
 	})
+	// SIGHUP and changed rule files reload the rules until shutdown. The
+	// signal is caught before the daemon says it listens.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := newReloader(reloaderOptions{Path: *path, Logger: logger.With("component", "reload"), Registerer: reg, Pipeline: pipeline, Setup: s})
 	srv := server.New(server.Options{
 		Logger:            logger.With("component", "server"),
 		Registerer:        reg,
@@ -75,6 +83,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
 		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
 		Ingester:          pipeline,
+		Reloader:          reload,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -98,7 +107,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pipeDone := make(chan struct{})
 	go func() { defer wg.Done(); defer close(pipeDone); pipeline.Run(hardCtx) }()
 
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	reloadDone := make(chan struct{})
+	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
+
 	err = srv.Run(ctx, ln)
+	stopReload()
+	<-reloadDone
 	logger.Info("shutting down")
 	pipeline.Stop()
 	<-pipeDone

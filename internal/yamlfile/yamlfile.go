@@ -390,3 +390,13 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Suggest proposes the closest of candidates for a likely typo of key, as
+// ` (did you mean "x"?)`, or "" when none is close.
+func Suggest(key string, candidates []string) string {
+	fields := make(map[string]reflect.Type, len(candidates))
+	for _, c := range candidates {
+		fields[c] = nil
+	}
+	return suggest(key, fields)
+}

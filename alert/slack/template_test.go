@@ -1,0 +1,87 @@
+package slack
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/page"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/rules"
+)
+
+// Slack control sequences: mentions, channel links, links.
+var liveSequence = regexp.MustCompile(`<[!@#][^>]*>|<https?:[^>]*>`)
+
+// A rule's templates reach Slack with every event value escaped: only what
+// the template itself says can be live.
+func TestMessageTemplatedHostile(t *testing.T) {
+	f, err := rules.ParseFile("rules.yaml", []byte(`rules:
+  - name: templated
+    receivers: [ops-slack]
+    title: "<!here> {{.ErrorCode}} from {{.From}} {{.Field \"From_Account\"}} {{printf \"%s\" .Text}}"
+    body: |
+      *Sender* {{.From | truncate 100}} <@U999>
+      > {{.Text}} {{.Excerpt}} {{.CloudCustomData}} {{upper .From}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"ops-slack": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := callback.Parse(callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}, body, callback.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.ReceivedAt = time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
+	outs, _ := alert.NewPipeline(alert.PipelineOptions{Rules: e}).Evaluate(ev, nil)
+	text, att := Message(page.Build(outs[0].Notifications[0]))
+	raw, err := json.Marshal(struct {
+		Text string
+		Att  any
+	}{text, att})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			all = append(all, x)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	var decoded any
+	_ = json.Unmarshal(raw, &decoded)
+	walk(decoded)
+	live := liveSequence.FindAllString(strings.Join(all, "\n"), -1)
+	for _, l := range live {
+		if l != "<!here>" && l != "<@U999>" {
+			t.Errorf("live sequence %q from event data in the Slack message:\n%s", l, raw)
+		}
+	}
+	if !strings.HasPrefix(text, "<!here> 10023 from &lt;!channel&gt;") {
+		t.Errorf("text = %q", text)
+	}
+	if got := strings.Count(strings.Join(live, " "), "<!here>"); got != 2 { // the template's, in text and fallback
+		t.Errorf("the template's own mention appears %d times, want 2 (text and fallback): %v", got, live)
+	}
+}

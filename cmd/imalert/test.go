@@ -1,0 +1,437 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/console"
+	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/page"
+	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/rules"
+)
+
+// dryRun is `imalert test`: it runs a file of callbacks through the rules,
+// decisions and renderers serve would use, prints what would happen to each
+// and sends nothing. With --expect it compares its output with a golden
+// file and fails on any difference.
+func dryRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: the built-in config and rules)")
+	at := fs.String("at", "", "time of the first event without received_at, RFC 3339 (default: now)")
+	expect := fs.String("expect", "", "golden file the output must equal")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: imalert test [--config FILE] [--at RFC3339] [--expect FILE] EVENTS.jsonl")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the events file, as in the documented synopsis.
+	var events []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		events = append(events, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(events) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(stderr, "test: --at: want an RFC 3339 time such as 2026-11-25T14:03:07Z, got %q\n", *at)
+			return errUsage
+		}
+		now = t
+	}
+	s, err := load(*path)
+	if err != nil {
+		printErrors(stderr, err)
+		return errReported
+	}
+	f, err := os.Open(events[0])
+	if err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	defer f.Close()
+
+	var out bytes.Buffer
+	d := &dry{
+		setup:    s,
+		pipeline: alert.NewPipeline(alert.PipelineOptions{Rules: s.rules, Catalogue: s.catalogue, MaxKeys: s.cfg.Throttle.MaxKeys}),
+		w:        &out,
+		name:     events[0],
+		now:      now,
+	}
+	bad := d.run(f)
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if *expect != "" {
+		want, err := os.ReadFile(*expect)
+		if err != nil {
+			return fmt.Errorf("test: --expect: %w", err)
+		}
+		if !bytes.Equal(want, out.Bytes()) {
+			fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n", *expect)
+			writeDiff(stderr, string(want), out.String())
+			return errReported
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, events[0])
+		return errReported
+	}
+	return nil
+}
+
+// dry holds one dry run's state: the decision state carries from event to
+// event, as in the daemon.
+type dry struct {
+	setup    *setup
+	pipeline *alert.Pipeline
+	w        io.Writer
+	name     string
+	now      time.Time // time of the previous event
+	buf      []*rules.Rule
+}
+
+// maxLine bounds one line of the events file: a body of the largest size
+// the server accepts plus room for the envelope.
+func (d *dry) maxLine() int { return int(d.setup.cfg.Server.MaxBodyBytes) + 64<<10 }
+
+// run processes every line and returns how many could not be read.
+func (d *dry) run(r io.Reader) (bad int) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), d.maxLine())
+	line, n := 0, 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 || text[0] == '#' {
+			continue
+		}
+		n++
+		if err := d.event(n, line, text); err != nil {
+			bad++
+			fmt.Fprintf(d.w, "event %d (%s:%d): cannot read: %v\n\n", n, d.name, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		bad++
+		fmt.Fprintf(d.w, "%s:%d: cannot read: %v\n", d.name, line+1, err)
+	}
+	return bad
+}
+
+// envelope is a line with the query and the time beside the body.
+type envelope struct {
+	Query      map[string]json.RawMessage `json:"query"`
+	Body       json.RawMessage            `json:"body"`
+	ReceivedAt string                     `json:"received_at"`
+}
+
+// event runs one line. An error means the line itself is malformed; a
+// callback the server would refuse is reported, not an error.
+func (d *dry) event(n, line int, text []byte) error {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(text, &probe); err != nil {
+		return errors.New("not a JSON object")
+	}
+	env := envelope{Body: text}
+	if _, ok := probe["body"]; ok {
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&env); err != nil {
+			return fmt.Errorf("envelope: want {\"query\": {...}, \"body\": {...}, \"received_at\": ...}: %v", err)
+		}
+	}
+	at, err := d.receivedAt(env.ReceivedAt)
+	if err != nil {
+		return err
+	}
+	d.now = at
+	q := url.Values{}
+	for k, v := range env.Query {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v) // numbers as written
+		}
+		q.Set(k, s)
+	}
+	// A bare body: the first configured app, and the body's command.
+	if q.Get("SdkAppid") == "" && len(d.setup.cfg.Apps) > 0 {
+		q.Set("SdkAppid", strconv.FormatUint(d.setup.cfg.Apps[0].SdkAppID, 10))
+	}
+	if q.Get("CallbackCommand") == "" {
+		var b struct {
+			CallbackCommand string `json:"CallbackCommand"`
+		}
+		_ = json.Unmarshal(env.Body, &b)
+		q.Set("CallbackCommand", b.CallbackCommand)
+	}
+	fmt.Fprintf(d.w, "event %d (%s:%d) at %s\n", n, d.name, line, at.UTC().Format(time.RFC3339Nano))
+	ev, refusal := d.accept(q, env.Body)
+	if refusal != "" {
+		fmt.Fprintf(d.w, "  refused by the server: %s\n\n", refusal)
+		return nil
+	}
+	ev.ReceivedAt = at
+	fmt.Fprintf(d.w, "  %s\n", describe(ev))
+	var outs []alert.Outcome
+	outs, d.buf = d.pipeline.Evaluate(ev, d.buf[:0])
+	if len(outs) == 0 {
+		fmt.Fprintf(d.w, "  no rule matched\n")
+	}
+	for _, o := range outs {
+		d.outcome(o, at)
+	}
+	fmt.Fprintln(d.w)
+	return nil
+}
+
+// receivedAt reads received_at: RFC 3339, "+DURATION" after the previous
+// event, or nothing for the previous event's time.
+func (d *dry) receivedAt(s string) (time.Time, error) {
+	switch {
+	case s == "":
+		return d.now, nil
+	case strings.HasPrefix(s, "+"):
+		dur, err := time.ParseDuration(s[1:])
+		if err != nil || dur < 0 {
+			return time.Time{}, fmt.Errorf("received_at: want an RFC 3339 time or +DURATION, got %q", s)
+		}
+		return d.now.Add(dur), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("received_at: want an RFC 3339 time or +DURATION, got %q", s)
+	}
+	return t, nil
+}
+
+// accept checks a callback as the server does; refusal says why the server
+// would answer it with an error.
+func (d *dry) accept(q url.Values, body []byte) (*callback.Event, string) {
+	if int64(len(body)) > d.setup.cfg.Server.MaxBodyBytes {
+		return nil, fmt.Sprintf("body larger than %d bytes", d.setup.cfg.Server.MaxBodyBytes)
+	}
+	query, err := callback.ParseQuery(q)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if !slices.Contains(d.setup.cfg.AppIDs(), query.AppID) {
+		return nil, "unknown SdkAppid " + strconv.FormatUint(query.AppID, 10)
+	}
+	ev, err := callback.Parse(query, body, callback.Limits{})
+	if err != nil {
+		return nil, err.Error()
+	}
+	return ev, ""
+}
+
+// describe is one line naming the event's command and key fields.
+func describe(ev *callback.Event) string {
+	parts := []string{ev.Command, "app " + strconv.FormatUint(ev.AppID, 10)}
+	for _, f := range []string{callback.NameErrorCode, callback.NameGroupID, callback.NameType, callback.NameFromAccount} {
+		if v, ok := ev.Field(f); ok {
+			if f != callback.NameErrorCode {
+				v = strconv.Quote(page.Clean(v, 64))
+			}
+			parts = append(parts, f+" "+v)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (d *dry) outcome(o alert.Outcome, now time.Time) {
+	r, dec := o.Rule, o.Decision
+	key := ""
+	if o.Key != "" {
+		key = " key " + page.Clean(o.Key, 200)
+	}
+	fmt.Fprintf(d.w, "  rule %s (%s:%d)%s\n", r.Name, r.File, r.Line, key)
+	fmt.Fprintf(d.w, "    decision: %s\n", decision(r, dec, now))
+	if o.RenderErr != nil {
+		fmt.Fprintf(d.w, "    template failed, standard layout used: %v\n", o.RenderErr)
+	}
+	for _, n := range o.Notifications {
+		d.rendered(n)
+	}
+}
+
+// decision says what was decided, why, and for how long it holds.
+func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
+	left := func(until time.Time) string {
+		return page.Duration(until.Sub(now)) + " left (until " + until.UTC().Format("15:04:05 MST") + ")"
+	}
+	threshold := ""
+	if r.Threshold.Count > 0 {
+		threshold = fmt.Sprintf(", threshold %d of %d within %s", d.Count, r.Threshold.Count, page.Duration(r.Threshold.Within))
+	}
+	switch d.Reason {
+	case alert.ReasonThrottled:
+		return fmt.Sprintf("held (%s): %d suppressed in this %s window, %s%s", d.Reason, d.Suppressed, page.Duration(d.Window), left(d.Until), threshold)
+	case alert.ReasonBelowThreshold:
+		return fmt.Sprintf("held (%s): %d of %d within %s", d.Reason, d.Count, r.Threshold.Count, page.Duration(r.Threshold.Within))
+	case alert.ReasonSeenBefore:
+		return fmt.Sprintf("held (%s): this key paged before%s", d.Reason, threshold)
+	case alert.ReasonFirstSeen:
+		return fmt.Sprintf("page (%s): later events with this key do not page%s", d.Reason, threshold)
+	case alert.ReasonNoWindow:
+		return fmt.Sprintf("page (%s)%s", d.Reason, threshold)
+	}
+	s := fmt.Sprintf("page (%s): repeats held back for %s, %s%s", d.Reason, page.Duration(d.Window), left(d.Until), threshold)
+	if c := d.Carried; c.Suppressed > 0 {
+		s += fmt.Sprintf("; carries %d suppressed from %s to %s", c.Suppressed, c.First.UTC().Format("15:04:05"), c.Last.UTC().Format("15:04:05 MST"))
+	}
+	return s
+}
+
+// rendered prints n as its receiver would render it.
+func (d *dry) rendered(n *alert.Notification) {
+	var recv *config.Receiver
+	for i := range d.setup.cfg.Receivers {
+		if d.setup.cfg.Receivers[i].Name == n.Receiver {
+			recv = &d.setup.cfg.Receivers[i]
+		}
+	}
+	if recv == nil {
+		fmt.Fprintf(d.w, "    to %s: no such receiver\n", n.Receiver)
+		return
+	}
+	fmt.Fprintf(d.w, "    to %s (%s):\n", n.Receiver, recv.Type)
+	p := page.Build(n)
+	switch {
+	case recv.Slack != nil:
+		text, att := slack.Message(p)
+		writeField(d.w, "text", text)
+		for _, b := range att.Blocks.BlockSet {
+			writeBlock(d.w, b)
+		}
+	case recv.Email != nil:
+		m, err := email.Message(recv.Email, n)
+		if err != nil {
+			fmt.Fprintf(d.w, "      cannot build the mail: %v\n", err)
+			return
+		}
+		writeField(d.w, "subject", strings.Join(m.GetGenHeader(mail.HeaderSubject), " "))
+		for _, part := range m.GetParts() {
+			if part.GetContentType() == mail.TypeTextPlain {
+				c, _ := part.GetContent()
+				writeField(d.w, "text", strings.TrimRight(string(c), "\n"))
+			}
+		}
+	default:
+		writeField(d.w, "", strings.TrimRight(console.Render(p), "\n"))
+	}
+}
+
+func writeBlock(w io.Writer, b slackapi.Block) {
+	switch b := b.(type) {
+	case *slackapi.HeaderBlock:
+		writeField(w, "header", b.Text.Text)
+	case *slackapi.SectionBlock:
+		if b.Text != nil {
+			writeField(w, "section", b.Text.Text)
+		}
+		for _, f := range b.Fields {
+			writeField(w, "field", strings.ReplaceAll(f.Text, "\n", " "))
+		}
+	case *slackapi.ContextBlock:
+		for _, e := range b.ContextElements.Elements {
+			if t, ok := e.(*slackapi.TextBlockObject); ok {
+				writeField(w, "context", t.Text)
+			}
+		}
+	}
+}
+
+// writeField prints a labelled value; lines after the first are indented
+// under it.
+func writeField(w io.Writer, label, value string) {
+	prefix := "      "
+	if label != "" {
+		prefix += label + ": "
+	}
+	cont := strings.Repeat(" ", len(prefix))
+	for i, l := range strings.Split(value, "\n") {
+		if i == 0 {
+			fmt.Fprintf(w, "%s%s\n", prefix, l)
+		} else {
+			fmt.Fprintf(w, "%s%s\n", cont, l)
+		}
+	}
+}
+
+// writeDiff prints the lines that differ between want and got, with a
+// line of context, as a minimal line diff.
+func writeDiff(w io.Writer, want, got string) {
+	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
+	if len(a)*len(b) > 4_000_000 { // too big for a table: show the first difference
+		i := 0
+		for i < len(a) && i < len(b) && a[i] == b[i] {
+			i++
+		}
+		fmt.Fprintf(w, "first difference at line %d\n", i+1)
+		if i < len(a) {
+			fmt.Fprintf(w, "-%s\n", a[i])
+		}
+		if i < len(b) {
+			fmt.Fprintf(w, "+%s\n", b[i])
+		}
+		return
+	}
+	// Longest common subsequence, then walk it.
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			i, j = i+1, j+1
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(w, "%d: +%s\n", j+1, b[j])
+			j++
+		default:
+			fmt.Fprintf(w, "%d: -%s\n", i+1, a[i])
+			i++
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of imalert test")
+
+const (
+	dryRunSlackURL  = "https://hooks.slack.com/services/T0/B0/dryrun-secret-value"
+	dryRunSMTPValue = "dryrun-password-value"
+)
+
+// The golden files hold the whole output of imalert test: what each event
+// matched, each decision with its reason and time left, and every
+// receiver's rendering. Run `go test ./cmd/imalert -run DryRunGolden
+// -update` after an intended change, and review the diff.
+func TestDryRunGolden(t *testing.T) {
+	t.Setenv("SLACK_WEBHOOK_URL", dryRunSlackURL)
+	t.Setenv("SMTP_PASSWORD", dryRunSMTPValue)
+	tests := []struct {
+		name   string
+		config []string // --config and its value, or nothing for the built-in config
+		events string
+		golden string
+	}{
+		{"rules, thresholds, first seen, exponential throttle, templates, refusals",
+			[]string{"--config", "testdata/dryrun/imalert.yaml"}, "testdata/dryrun/events.jsonl", "testdata/dryrun/events.golden"},
+		{"built-in config and rules on the samples", nil, "testdata/dryrun/builtin.jsonl", "testdata/dryrun/builtin.golden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"test"}, tt.config...)
+			args = append(args, "--at", "2026-11-25T14:03:07Z")
+			if !*update {
+				args = append(args, "--expect", tt.golden)
+			}
+			args = append(args, tt.events)
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			if *update {
+				if err := os.WriteFile(tt.golden, stdout.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code != 0 {
+				t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr.String())
+			}
+			for _, secret := range []string{dryRunSlackURL, "dryrun-secret-value", dryRunSMTPValue} {
+				if strings.Contains(stdout.String()+stderr.String(), secret) {
+					t.Errorf("output contains a secret")
+				}
+			}
+		})
+	}
+}
+
+// Flags may come after the events file, and the output does not depend on
+// where they are.
+func TestDryRunFlagOrder(t *testing.T) {
+	t.Setenv("SLACK_WEBHOOK_URL", dryRunSlackURL)
+	t.Setenv("SMTP_PASSWORD", dryRunSMTPValue)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"test", "testdata/dryrun/events.jsonl", "--config", "testdata/dryrun/imalert.yaml", "--at", "2026-11-25T14:03:07Z", "--expect", "testdata/dryrun/events.golden"}, &stdout, &stderr)
+	if code != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestDryRunExpectMismatch(t *testing.T) {
+	t.Setenv("SLACK_WEBHOOK_URL", dryRunSlackURL)
+	t.Setenv("SMTP_PASSWORD", dryRunSMTPValue)
+	golden, err := os.ReadFile("testdata/dryrun/events.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone changed the rate-limit rule's throttle from 10m to 5m: the
+	// golden file, written for 10m, catches it.
+	changed := strings.Replace(string(golden), "decision: held (throttled): 1 suppressed in this 10m window, 9m30s left (until 14:13:07 UTC)",
+		"decision: held (throttled): 1 suppressed in this 5m window, 4m30s left (until 14:08:07 UTC)", 1)
+	if changed == string(golden) {
+		t.Fatal("the golden file lacks the line this test edits")
+	}
+	path := filepath.Join(t.TempDir(), "expected.golden")
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"test", "--config", "testdata/dryrun/imalert.yaml", "--at", "2026-11-25T14:03:07Z", "--expect", path, "testdata/dryrun/events.jsonl"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	for _, want := range []string{
+		"output differs from " + path,
+		": -    decision: held (throttled): 1 suppressed in this 5m window, 4m30s left (until 14:08:07 UTC)\n",
+		": +    decision: held (throttled): 1 suppressed in this 10m window, 9m30s left (until 14:13:07 UTC)\n",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if n := strings.Count(stderr.String(), "\n"); n != 3 {
+		t.Errorf("diff has %d lines, want the header and two changed lines:\n%s", n, stderr.String())
+	}
+}
+
+func TestDryRunErrors(t *testing.T) {
+	t.Setenv("SLACK_WEBHOOK_URL", dryRunSlackURL)
+	t.Setenv("SMTP_PASSWORD", dryRunSMTPValue)
+	dir := t.TempDir()
+	badLines := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(badLines, []byte(`not json
+{"body": {"CallbackCommand": "Group.CallbackSendMsgException"}, "received_at": "yesterday"}
+{"body": {}, "extra": 1}
+{"CallbackCommand": "Group.CallbackAfterSendMsg"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  []string
+		stderrHas  []string
+		stderrOnly bool
+	}{
+		{"malformed lines are reported and fail the run", []string{"--config", "testdata/dryrun/imalert.yaml", badLines}, 1,
+			[]string{
+				"event 1 (" + badLines + ":1): cannot read: not a JSON object",
+				`event 2 (` + badLines + `:2): cannot read: received_at: want an RFC 3339 time or +DURATION, got "yesterday"`,
+				`event 3 (` + badLines + `:3): cannot read: envelope: want {"query": {...}, "body": {...}, "received_at": ...}: json: unknown field "extra"`,
+				"event 4 (" + badLines + ":4) at ",
+			},
+			[]string{"test: 3 line(s) of " + badLines + " could not be read"}, false},
+		{"bad config", []string{"--config", "testdata/bad/imalert.yaml", badLines}, 1, nil,
+			[]string{`testdata/bad/rules/im.yaml:9: rule "group-rate-limit": unknown receiver "ops-mail"`}, true},
+		{"missing events file", []string{"--config", "testdata/dryrun/imalert.yaml", filepath.Join(dir, "nope.jsonl")}, 1, nil, []string{"no such file or directory"}, true},
+		{"no events file", []string{"--config", "testdata/dryrun/imalert.yaml"}, 2, nil, []string{"usage: imalert test"}, true},
+		{"two events files", []string{badLines, badLines}, 2, nil, []string{"usage: imalert test"}, true},
+		{"bad --at", []string{"--at", "tomorrow", badLines}, 2, nil, []string{`--at: want an RFC 3339 time`}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"test"}, tt.args...), &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			for _, w := range tt.stdoutHas {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			for _, w := range tt.stderrHas {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if tt.stderrOnly && stdout.Len() > 0 {
+				t.Errorf("stdout should be empty:\n%s", stdout.String())
+			}
+		})
+	}
+}
