@@ -140,7 +140,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 // Process runs one event through the rules and decisions and enqueues its
 // notifications. buf is scratch space, returned for reuse.
 func (p *Pipeline) Process(ctx context.Context, ev *callback.Event, buf []*rules.Rule) []*rules.Rule {
-	p.metrics.events.WithLabelValues(ev.Command).Inc()
+	p.metrics.events.WithLabelValues(callback.CommandLabel(ev.Command)).Inc()
 	outs, buf := p.Evaluate(ev, buf)
 	for _, o := range outs {
 		p.record(o)
