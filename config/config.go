@@ -29,6 +29,8 @@ type Config struct {
 	Server       Server
 	Throttle     Throttle
 	Log          Log
+	Callback     Callback
+	Admin        Admin
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -39,6 +41,11 @@ type Config struct {
 // App is one IM application whose callbacks imalert accepts.
 type App struct {
 	SdkAppID uint64 `yaml:"sdkappid"`
+	// Tokens are the app's callback authentication tokens, any of which
+	// may sign (rotation). Empty entries are dropped at load; an app with
+	// tokens never accepts an unsigned callback.
+	Tokens     []Secret `yaml:"tokens"`
+	TokensFile string   `yaml:"tokens_file"`
 }
 
 // Server holds the HTTP listener's limits.
@@ -49,6 +56,8 @@ type Server struct {
 	IdleTimeout       yamlfile.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   yamlfile.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes      int64             `yaml:"max_body_bytes"`
+	TrustedProxies    []string          `yaml:"trusted_proxies"`
+	TLS               TLS               `yaml:"tls"`
 }
 
 // Throttle bounds the in-memory throttle state.
@@ -74,6 +83,8 @@ type wire struct {
 	Server       Server      `yaml:"server"`
 	Throttle     Throttle    `yaml:"throttle"`
 	Log          Log         `yaml:"log"`
+	Callback     Callback    `yaml:"callback"`
+	Admin        Admin       `yaml:"admin"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -91,6 +102,7 @@ var defaults = wire{
 	},
 	Throttle: Throttle{MaxKeys: 100_000},
 	Log:      Log{Level: "info", Format: "text"},
+	Callback: defaultCallback,
 }
 
 //go:embed default.yaml
@@ -143,6 +155,8 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Server:       w.Server,
 		Throttle:     w.Throttle,
 		Log:          w.Log,
+		Callback:     w.Callback,
+		Admin:        w.Admin,
 		File:         file,
 	}
 	dir := filepath.Dir(file)
@@ -156,6 +170,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		c.RuleFiles = append(c.RuleFiles, p)
 	}
 	errs = append(errs, c.validate(doc)...)
+	errs = append(errs, c.validateSecurity(doc)...)
 	names := map[string]bool{}
 	for i := range w.Receivers {
 		r, rerrs := decodeReceiver(doc, &w.Receivers[i])
@@ -268,5 +283,8 @@ func (c *Config) Secrets() []Secret {
 	for _, r := range c.Receivers {
 		out = append(out, r.secrets()...)
 	}
-	return out
+	for _, a := range c.Apps {
+		out = append(out, a.Tokens...)
+	}
+	return append(out, c.Admin.Token)
 }

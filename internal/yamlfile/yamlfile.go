@@ -91,10 +91,12 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Parse parses one YAML document.
 func Parse(file string, data []byte) (*Doc, error) {
+	data, refs := protectEnvRefs(data)
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
 		return nil, syntaxError(file, err)
 	}
+	restoreNodes(&n, refs)
 	d := &Doc{File: file}
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		d.Root = n.Content[0]
