@@ -197,11 +197,11 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	var errs yamlfile.Errors
 	at := func(key string) *yaml.Node { return yamlfile.At(doc.Root, key) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, doc.Errorf(at("listen"), "listen: want host:port, got %q", c.Listen))
+		errs = append(errs, doc.Errorf(at("listen"), "listen: want host:port, got %s", doc.Show(at("listen"), c.Listen)))
 	}
 	if !strings.HasPrefix(c.CallbackPath, "/") || strings.HasPrefix(c.CallbackPath, "/-/") ||
 		c.CallbackPath == "/metrics" || strings.HasPrefix(c.CallbackPath, "/api/") {
-		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a path starting with / outside /-/, /api/ and /metrics, got %q", c.CallbackPath))
+		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a path starting with / outside /-/, /api/ and /metrics, got %s", doc.Show(at("callback_path"), c.CallbackPath)))
 	}
 	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "http://") && !strings.HasPrefix(c.ExternalURL, "https://") {
 		errs = append(errs, doc.Errorf(at("external_url"), "external_url: want an http:// or https:// URL"))

@@ -147,7 +147,7 @@ func (s *SlackReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) y
 	_, mentionNode := yamlfile.Lookup(n, "mention")
 	for i, m := range s.Mention {
 		if !slackMention.MatchString(m) {
-			errs = append(errs, doc.Errorf(item(mentionNode, i), "receiver %q: mention: %q is not a Slack mention (want <!here>, <!channel>, <!everyone>, <@U…> or <!subteam^S…>)", name, m))
+			errs = append(errs, doc.Errorf(item(mentionNode, i), "receiver %q: mention: %s is not a Slack mention (want <!here>, <!channel>, <!everyone>, <@U…> or <!subteam^S…>)", name, doc.Show(item(mentionNode, i), m)))
 		}
 	}
 	switch {
@@ -232,7 +232,7 @@ func (e *EmailReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) y
 			if toNode != nil && i < len(toNode.Content) {
 				at = toNode.Content[i]
 			}
-			errs = append(errs, doc.Errorf(at, "receiver %q: to: %q is not a valid email address", name, a))
+			errs = append(errs, doc.Errorf(at, "receiver %q: to: %s is not a valid email address", name, doc.Show(at, a)))
 		}
 	}
 	if e.Timeout <= 0 {

@@ -129,7 +129,7 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	for i, s := range cb.AllowCIDRs {
 		p, err := parsePrefix(s)
 		if err != nil {
-			errs = append(errs, doc.Errorf(item(allowNode, i), "callback.allow_cidrs: %q is not an IP address or CIDR", s))
+			errs = append(errs, doc.Errorf(item(allowNode, i), "callback.allow_cidrs: %s is not an IP address or CIDR", doc.Show(item(allowNode, i), s)))
 			continue
 		}
 		cb.AllowNets = append(cb.AllowNets, p)
@@ -169,7 +169,7 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	for i, s := range c.Server.TrustedProxies {
 		p, err := parsePrefix(s)
 		if err != nil {
-			errs = append(errs, doc.Errorf(item(proxNode, i), "server.trusted_proxies: %q is not an IP address or CIDR", s))
+			errs = append(errs, doc.Errorf(item(proxNode, i), "server.trusted_proxies: %s is not an IP address or CIDR", doc.Show(item(proxNode, i), s)))
 			continue
 		}
 		c.Server.TrustedProxies[i] = p.String()
@@ -180,8 +180,8 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	a := &c.Admin
 	if a.Listen != "" {
 		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-			errs = append(errs, doc.Errorf(yamlfile.At(adminNode, "listen"), "admin.listen: want host:port, got %q", a.Listen))
-		} else if a.Listen == c.Listen {
+			errs = append(errs, doc.Errorf(yamlfile.At(adminNode, "listen"), "admin.listen: want host:port, got %s", doc.Show(yamlfile.At(adminNode, "listen"), a.Listen)))
+		} else if _, port, _ := net.SplitHostPort(a.Listen); a.Listen == c.Listen && port != "0" {
 			errs = append(errs, doc.Errorf(yamlfile.At(adminNode, "listen"), "admin.listen must differ from listen"))
 		}
 	}

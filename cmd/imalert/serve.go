@@ -38,7 +38,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s, err := load(*path)
 	if err != nil {
-		printErrors(stderr, err)
+		printErrors(redacted(stderr, s), err)
 		return errReported
 	}
 	cfg := s.cfg

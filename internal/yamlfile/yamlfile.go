@@ -132,6 +132,15 @@ func (d *Doc) Errorf(n *yaml.Node, format string, args ...any) *Error {
 // FromEnv reports whether the scalar n took its value from the environment.
 func (d *Doc) FromEnv(n *yaml.Node) bool { return d.expanded[n] }
 
+// Show quotes v, the value of n, for an error message; a value that came
+// from the environment may be a secret and is described, not shown.
+func (d *Doc) Show(n *yaml.Node, v string) string {
+	if n != nil && d.expanded[n] {
+		return "the value from the environment"
+	}
+	return strconv.Quote(v)
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 
 // ExpandEnv replaces ${VAR} and ${VAR:-default} in every scalar value (never
