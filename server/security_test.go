@@ -52,7 +52,7 @@ type secure struct {
 
 // newSecure returns a server with one signed and one unsigned app, and
 // de-duplication on; change adjusts the options first.
-func newSecure(t *testing.T, change func(*Options)) *secure {
+func newSecure(t testing.TB, change func(*Options)) *secure {
 	t.Helper()
 	x := &secure{rec: &recorder{}, clk: &clock{t: fixedNow}, reg: prometheus.NewRegistry()}
 	o := Options{
