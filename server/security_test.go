@@ -478,3 +478,32 @@ func TestAdminWithoutToken(t *testing.T) {
 		t.Errorf("GET /metrics = %d", w.Code)
 	}
 }
+
+// Every route but the callback path and health is admin surface: with a
+// token configured, each answers 401 without it, and with a separate admin
+// listener none is on the callback listener. An endpoint registered outside
+// registerAdmin fails this test.
+func TestAdminRoutesGuarded(t *testing.T) {
+	public := map[string]bool{"POST /callback": true, "GET /-/healthy": true, "GET /-/ready": true}
+	x := newSecure(t, func(o *Options) { o.AdminToken = "tok" })
+	routes := x.s.engine.Routes()
+	if len(routes) <= len(public) {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	for _, r := range routes {
+		if public[r.Method+" "+r.Path] {
+			continue
+		}
+		path := strings.NewReplacer(":", "x", "*", "x").Replace(r.Path)
+		w := x.do(t, r.Method, path, "", nil, "")
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s answers %d without the admin token", r.Method, r.Path, w.Code)
+		}
+	}
+	sep := newSecure(t, func(o *Options) { o.AdminToken = "tok"; o.SeparateAdmin = true })
+	for _, r := range sep.s.engine.Routes() {
+		if !public[r.Method+" "+r.Path] {
+			t.Errorf("%s %s is on the callback listener with a separate admin listener", r.Method, r.Path)
+		}
+	}
+}
