@@ -83,7 +83,7 @@ func (s *Server) callback(c *gin.Context) string {
 		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
 		return "bad_body"
 	}
-	return s.ingest(c, items)
+	return s.ingest(c, q, items)
 }
 
 // ingest hands each event of an accepted request on, once: an event whose
@@ -91,13 +91,19 @@ func (s *Server) callback(c *gin.Context) string {
 // being processed again. When an event cannot be taken the request fails
 // (IM retries it) and that event's key is released; events of the same
 // request already taken stay claimed, so the retry skips them.
-func (s *Server) ingest(c *gin.Context, items []callback.Item) string {
+func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item) string {
 	now := s.o.Now()
 	taken := 0
 	for _, it := range items {
 		var key string
 		if s.dedup.enabled() {
 			key = it.DedupKey()
+			if !it.Event.Present.Has(callback.FieldEventTime) {
+				// Nothing in the body tells two identical alarms apart
+				// (Alert.RequestOverLimit has no time): the signature's
+				// time does, and a replay must reuse it.
+				key += "@" + q.RequestTime
+			}
 			if s.dedup.Claim(now, key) == DedupDuplicate {
 				s.sec.duplicates.Inc()
 				continue

@@ -507,3 +507,18 @@ func TestAdminRoutesGuarded(t *testing.T) {
 		}
 	}
 }
+
+// Two identical bodies without EventTime, signed at different times, are
+// two events; the same signed request replayed is one.
+func TestDedupWithoutEventTime(t *testing.T) {
+	x := newSecure(t, nil)
+	body := `{"CallbackCommand":"Alert.RequestOverLimit","ServiceName":"openim","Command":"batchsendmsg","Request":510,"Limit":200}`
+	first := signedQuery(signedApp, "Alert.RequestOverLimit", tokenNow, x.clk.Now())
+	x.do(t, http.MethodPost, first, body, nil, "")
+	x.clk.Add(2 * time.Second)
+	x.do(t, http.MethodPost, first, body, nil, "") // replay
+	x.do(t, http.MethodPost, signedQuery(signedApp, "Alert.RequestOverLimit", tokenNow, x.clk.Now()), body, nil, "")
+	if len(x.rec.events) != 2 {
+		t.Errorf("%d events processed, want 2 (the replay dropped)", len(x.rec.events))
+	}
+}
