@@ -49,6 +49,10 @@ type Event struct {
 	// commands other than Group.CallbackSendMsgException, known fields whose
 	// JSON type was unexpected), keyed by wire name.
 	Extra map[string]json.RawMessage
+
+	// Truncated is set when a string field was longer than
+	// Limits.MaxTextBytes and only its beginning was kept.
+	Truncated bool
 }
 
 // Fields is a set of typed body fields.
@@ -104,11 +108,18 @@ func (e *BodyError) Error() string {
 type Limits struct {
 	MaxDepth    int // JSON nesting depth
 	MaxElements int // elements in MsgBody
+	MaxFields   int // top-level fields of one event body
+	MaxEvents   int // events in one Push.* batch body
+	// MaxTextBytes is how much of any one string field is kept; a longer
+	// value is cut at a UTF-8 boundary and the event marked Truncated.
+	MaxTextBytes int
 }
 
 // DefaultLimits are generous for anything IM sends: its deepest documented
-// body nests about five levels, and a message holds a handful of elements.
-var DefaultLimits = Limits{MaxDepth: 32, MaxElements: 256}
+// body nests about five levels, a message holds a handful of elements, the
+// widest body has about fifteen fields, a Push batch holds at most 100
+// events, and a message is at most 12 KB.
+var DefaultLimits = Limits{MaxDepth: 32, MaxElements: 256, MaxFields: 256, MaxEvents: 200, MaxTextBytes: 16 << 10}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
@@ -116,6 +127,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxElements <= 0 {
 		l.MaxElements = DefaultLimits.MaxElements
+	}
+	if l.MaxFields <= 0 {
+		l.MaxFields = DefaultLimits.MaxFields
+	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = DefaultLimits.MaxEvents
+	}
+	if l.MaxTextBytes <= 0 {
+		l.MaxTextBytes = DefaultLimits.MaxTextBytes
 	}
 	return l
 }
@@ -143,6 +163,9 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
 	}
+	if len(fields) > lim.MaxFields {
+		return nil, &BodyError{Msg: fmt.Sprintf("%d fields, more than %d", len(fields), lim.MaxFields)}
+	}
 	ev := &Event{
 		AppID:       q.AppID,
 		Command:     q.Command,
@@ -162,12 +185,13 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 			if ev.Extra == nil {
 				ev.Extra = make(map[string]json.RawMessage)
 			}
-			ev.Extra[name] = raw
+			ev.Extra[name] = ev.clipRaw(raw, lim.MaxTextBytes)
 			continue
 		}
 		ev.Present |= f
 	}
 	ev.Present &^= fieldCallbackCommand
+	ev.clipStrings(lim.MaxTextBytes)
 	return ev, nil
 }
 

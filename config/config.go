@@ -30,6 +30,8 @@ type Config struct {
 	Throttle     Throttle
 	Log          Log
 	Codes        []Code // error-code catalogue entries (codes:)
+	Callback     Callback
+	Admin        Admin
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -40,6 +42,11 @@ type Config struct {
 // App is one IM application whose callbacks imalert accepts.
 type App struct {
 	SdkAppID uint64 `yaml:"sdkappid"`
+	// Tokens are the app's callback authentication tokens, any of which
+	// may sign (rotation). Empty entries are dropped at load; an app with
+	// tokens never accepts an unsigned callback.
+	Tokens     []Secret `yaml:"tokens"`
+	TokensFile string   `yaml:"tokens_file"`
 }
 
 // Server holds the HTTP listener's limits.
@@ -50,6 +57,8 @@ type Server struct {
 	IdleTimeout       yamlfile.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   yamlfile.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes      int64             `yaml:"max_body_bytes"`
+	TrustedProxies    []string          `yaml:"trusted_proxies"`
+	TLS               TLS               `yaml:"tls"`
 }
 
 // Throttle bounds the in-memory throttle state.
@@ -76,6 +85,8 @@ type wire struct {
 	Throttle     Throttle    `yaml:"throttle"`
 	Log          Log         `yaml:"log"`
 	Codes        yaml.Node   `yaml:"codes"`
+	Callback     Callback    `yaml:"callback"`
+	Admin        Admin       `yaml:"admin"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -93,6 +104,7 @@ var defaults = wire{
 	},
 	Throttle: Throttle{MaxKeys: 100_000},
 	Log:      Log{Level: "info", Format: "text"},
+	Callback: defaultCallback,
 }
 
 //go:embed default.yaml
@@ -145,6 +157,8 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Server:       w.Server,
 		Throttle:     w.Throttle,
 		Log:          w.Log,
+		Callback:     w.Callback,
+		Admin:        w.Admin,
 		File:         file,
 	}
 	dir := filepath.Dir(file)
@@ -161,6 +175,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 	var cerrs yamlfile.Errors
 	c.Codes, cerrs = decodeCodes(doc, &w.Codes)
 	errs = append(errs, cerrs...)
+	errs = append(errs, c.validateSecurity(doc)...)
 	names := map[string]bool{}
 	for i := range w.Receivers {
 		r, rerrs := decodeReceiver(doc, &w.Receivers[i])
@@ -187,11 +202,11 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	var errs yamlfile.Errors
 	at := func(key string) *yaml.Node { return yamlfile.At(doc.Root, key) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, doc.Errorf(at("listen"), "listen: want host:port, got %q", c.Listen))
+		errs = append(errs, doc.Errorf(at("listen"), "listen: want host:port, got %s", doc.Show(at("listen"), c.Listen)))
 	}
 	if !strings.HasPrefix(c.CallbackPath, "/") || strings.HasPrefix(c.CallbackPath, "/-/") ||
 		c.CallbackPath == "/metrics" || strings.HasPrefix(c.CallbackPath, "/api/") {
-		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a path starting with / outside /-/, /api/ and /metrics, got %q", c.CallbackPath))
+		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a path starting with / outside /-/, /api/ and /metrics, got %s", doc.Show(at("callback_path"), c.CallbackPath)))
 	}
 	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "http://") && !strings.HasPrefix(c.ExternalURL, "https://") {
 		errs = append(errs, doc.Errorf(at("external_url"), "external_url: want an http:// or https:// URL"))
@@ -273,5 +288,8 @@ func (c *Config) Secrets() []Secret {
 	for _, r := range c.Receivers {
 		out = append(out, r.secrets()...)
 	}
-	return out
+	for _, a := range c.Apps {
+		out = append(out, a.Tokens...)
+	}
+	return append(out, c.Admin.Token)
 }

@@ -41,11 +41,17 @@ type ConsoleReceiver struct{}
 // SlackReceiver posts pages to Slack, through an incoming webhook or the
 // Web API (chat.postMessage) with a bot token.
 type SlackReceiver struct {
-	WebhookURL Secret            `yaml:"webhook_url"`
-	Token      Secret            `yaml:"token"`
-	Channel    string            `yaml:"channel"`
-	APIURL     string            `yaml:"api_url"` // Web API base URL, for Slack-compatible servers
-	Timeout    yamlfile.Duration `yaml:"timeout"`
+	WebhookURL     Secret            `yaml:"webhook_url"`
+	WebhookURLFile string            `yaml:"webhook_url_file"`
+	Token          Secret            `yaml:"token"`
+	TokenFile      string            `yaml:"token_file"`
+	Channel        string            `yaml:"channel"`
+	APIURL         string            `yaml:"api_url"` // Web API base URL, for Slack-compatible servers
+	Timeout        yamlfile.Duration `yaml:"timeout"`
+	// Mention holds the only live mentions a page may carry, written in
+	// Slack's syntax (<!here>, <!subteam^S0123>, <@U0123>); everything
+	// from a payload is escaped.
+	Mention []string `yaml:"mention"`
 }
 
 // TLS modes of an email receiver.
@@ -57,14 +63,16 @@ const (
 
 // EmailReceiver sends pages by SMTP.
 type EmailReceiver struct {
-	SMTPHost string            `yaml:"smtp_host"`
-	SMTPPort int               `yaml:"smtp_port"`
-	TLS      string            `yaml:"tls"`
-	Username string            `yaml:"username"`
-	Password Secret            `yaml:"password"`
-	From     string            `yaml:"from"`
-	To       []string          `yaml:"to"`
-	Timeout  yamlfile.Duration `yaml:"timeout"`
+	SMTPHost string `yaml:"smtp_host"`
+	SMTPPort int    `yaml:"smtp_port"`
+	TLS      string `yaml:"tls"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// PasswordFile names a file holding the password, instead of password.
+	PasswordFile string            `yaml:"password_file"`
+	From         string            `yaml:"from"`
+	To           []string          `yaml:"to"`
+	Timeout      yamlfile.Duration `yaml:"timeout"`
 	// CAFile is a PEM bundle of CAs to trust for the relay's certificate,
 	// instead of the system roots; relative to the config file.
 	CAFile string `yaml:"ca_file"`
@@ -74,6 +82,10 @@ type EmailReceiver struct {
 }
 
 var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// slackMention matches the mention forms Slack documents: special mentions,
+// a user, a user group; an optional |label as Slack allows.
+var slackMention = regexp.MustCompile(`^<(?:!here|!channel|!everyone|@[UW][A-Z0-9]{2,30}|!subteam\^S[A-Z0-9]{2,30})(?:\|[^<>&|]{1,80})?>$`)
 
 const defaultReceiverTimeout = yamlfile.Duration(10 * time.Second)
 
@@ -129,9 +141,27 @@ type receiverHeadFields struct {
 
 func (s *SlackReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
 	var errs yamlfile.Errors
+	what := "receiver " + quote(name)
+	dir := configDir(doc.File)
+	errs = append(errs, resolveSecret(doc, n, "webhook_url", &s.WebhookURL, s.WebhookURLFile, dir, what)...)
+	errs = append(errs, resolveSecret(doc, n, "token", &s.Token, s.TokenFile, dir, what)...)
+	fromFile := len(errs) > 0 // a file problem is already reported
 	_, hookNode := yamlfile.Lookup(n, "webhook_url")
+	if hookNode == nil {
+		_, hookNode = yamlfile.Lookup(n, "webhook_url_file")
+	}
 	_, tokenNode := yamlfile.Lookup(n, "token")
+	if tokenNode == nil {
+		_, tokenNode = yamlfile.Lookup(n, "token_file")
+	}
+	_, mentionNode := yamlfile.Lookup(n, "mention")
+	for i, m := range s.Mention {
+		if !slackMention.MatchString(m) {
+			errs = append(errs, doc.Errorf(item(mentionNode, i), "receiver %q: mention: %s is not a Slack mention (want <!here>, <!channel>, <!everyone>, <@U…> or <!subteam^S…>)", name, doc.Show(item(mentionNode, i), m)))
+		}
+	}
 	switch {
+	case fromFile:
 	case hookNode != nil && tokenNode != nil:
 		errs = append(errs, doc.Errorf(n, "receiver %q: set webhook_url or token, not both", name))
 	case hookNode == nil && tokenNode == nil:
@@ -189,6 +219,8 @@ func (e *EmailReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) y
 	if e.SMTPPort < 0 || e.SMTPPort > 65535 {
 		errs = append(errs, doc.Errorf(yamlfile.At(n, "smtp_port"), "receiver %q: smtp_port must be between 1 and 65535", name))
 	}
+	pwErrs := resolveSecret(doc, n, "password", &e.Password, e.PasswordFile, configDir(doc.File), "receiver "+quote(name))
+	errs = append(errs, pwErrs...)
 	if e.Password.IsSet() && e.Username == "" {
 		errs = append(errs, doc.Errorf(yamlfile.At(n, "password"), "receiver %q: password needs username", name))
 	}
@@ -210,7 +242,7 @@ func (e *EmailReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) y
 			if toNode != nil && i < len(toNode.Content) {
 				at = toNode.Content[i]
 			}
-			errs = append(errs, doc.Errorf(at, "receiver %q: to: %q is not a valid email address", name, a))
+			errs = append(errs, doc.Errorf(at, "receiver %q: to: %s is not a valid email address", name, doc.Show(at, a)))
 		}
 	}
 	if e.Timeout <= 0 {

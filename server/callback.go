@@ -49,6 +49,20 @@ func (s *Server) handleCallback(c *gin.Context) {
 }
 
 func (s *Server) callback(c *gin.Context) string {
+	// The envelope is checked before the body is read, so a request that
+	// is not from a known app with a valid signature costs no body read.
+	q, err := callback.ParseQuery(c.Request.URL.Query())
+	if err != nil {
+		fail(c, http.StatusBadRequest, codeBadQuery, err.Error())
+		return "bad_query"
+	}
+	if !s.apps[q.AppID] {
+		fail(c, http.StatusForbidden, codeUnknownApp, "unknown SdkAppid "+strconv.FormatUint(q.AppID, 10)+": not an app of this receiver")
+		return "unknown_app"
+	}
+	if !s.authenticate(c, q) {
+		return "unauthorized"
+	}
 	max := s.o.MaxBodyBytes
 	if c.Request.ContentLength > max {
 		fail(c, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
@@ -64,28 +78,51 @@ func (s *Server) callback(c *gin.Context) string {
 		fail(c, http.StatusBadRequest, codeBadBody, "could not read body")
 		return "bad_body"
 	}
-	q, err := callback.ParseQuery(c.Request.URL.Query())
-	if err != nil {
-		fail(c, http.StatusBadRequest, codeBadQuery, err.Error())
-		return "bad_query"
-	}
-	if !s.apps[q.AppID] {
-		fail(c, http.StatusForbidden, codeUnknownApp, "unknown SdkAppid "+strconv.FormatUint(q.AppID, 10)+": not an app of this receiver")
-		return "unknown_app"
-	}
-	ev, err := callback.Parse(q, body, s.o.Limits)
+	items, err := callback.ParseEvents(q, body, s.o.Limits)
 	if err != nil {
 		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
 		return "bad_body"
 	}
-	ev.ReceivedAt = s.o.Now()
-	if err := s.o.Ingester.Ingest(ev); err != nil {
-		if !errors.Is(err, alert.ErrBacklogFull) {
-			s.logger.Error("ingest failed", "err", err)
+	return s.ingest(c, q, items)
+}
+
+// ingest hands each event of an accepted request on, once: an event whose
+// de-duplication key was seen inside the window is acknowledged without
+// being processed again. When an event cannot be taken the request fails
+// (IM retries it) and that event's key is released; events of the same
+// request already taken stay claimed, so the retry skips them.
+func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item) string {
+	now := s.o.Now()
+	taken := 0
+	for _, it := range items {
+		var key string
+		if s.dedup.enabled() {
+			key = it.DedupKey()
+			if !it.Event.Present.Has(callback.FieldEventTime) {
+				// Nothing in the body tells two identical alarms apart
+				// (Alert.RequestOverLimit has no time): the signature's
+				// time does, and a replay must reuse it.
+				key += "@" + q.RequestTime
+			}
+			if s.dedup.Claim(now, key) == DedupDuplicate {
+				s.sec.duplicates.Inc()
+				continue
+			}
 		}
-		fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
-		return "busy"
+		it.Event.ReceivedAt = now
+		if err := s.o.Ingester.Ingest(it.Event); err != nil {
+			s.dedup.Release(key)
+			if !errors.Is(err, alert.ErrBacklogFull) {
+				s.logger.Error("ingest failed", "err", err)
+			}
+			fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
+			return "busy"
+		}
+		taken++
 	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", okBody)
+	if taken == 0 && len(items) > 0 {
+		return "duplicate"
+	}
 	return "ok"
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ type recorder struct {
 	mu     sync.Mutex
 	events []*callback.Event
 	err    error
+	failAt int // when > 0, Ingest fails once failAt events were taken
 }
 
 func (r *recorder) Ingest(ev *callback.Event) error {
@@ -29,6 +31,9 @@ func (r *recorder) Ingest(ev *callback.Event) error {
 	defer r.mu.Unlock()
 	if r.err != nil {
 		return r.err
+	}
+	if r.failAt > 0 && len(r.events) >= r.failAt {
+		return alert.ErrBacklogFull
 	}
 	r.events = append(r.events, ev)
 	return nil
@@ -69,27 +74,34 @@ func post(t *testing.T, h http.Handler, target string, body io.Reader, contentLe
 }
 
 // Every sample body, of every documented command, is acknowledged with IM's
-// exact success answer and handed on.
+// exact success answer and handed on: one event per body, one per element
+// of a Push.* batch (whose command comes from the query alone).
 func TestCallbackAcceptsEverySample(t *testing.T) {
 	files, _ := filepath.Glob("../callback/testdata/samples/*.json")
 	docs, _ := filepath.Glob("../callback/testdata/samples/tencent-docs/*.json")
 	legacy, _ := filepath.Glob("../callback/testdata/samples/tencent-docs/legacy-and-guides/*.json")
+	commands, _ := filepath.Glob("../callback/testdata/commands/*.json")
 	own, _ := filepath.Glob("testdata/good/*.json")
-	files = append(append(append(files, docs...), legacy...), own...)
-	if len(files) < 55 {
+	files = append(append(append(append(files, docs...), legacy...), commands...), own...)
+	if len(files) < 65 {
 		t.Fatalf("only %d sample files found", len(files))
 	}
+	seen := map[string]bool{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			body, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var head struct{ CallbackCommand string }
-			_ = json.Unmarshal(body, &head)
-			cmd := head.CallbackCommand
-			if cmd == "" {
-				cmd = callback.CommandSendMsgException
+			cmd := callback.CommandSendMsgException
+			if m := commandRE.FindSubmatch(body); m != nil {
+				cmd = string(m[1])
+			}
+			seen[cmd] = true
+			want := 1
+			var batch struct{ Events []json.RawMessage }
+			if json.Unmarshal(body, &batch) == nil && batch.Events != nil {
+				want = len(batch.Events)
 			}
 			rec := &recorder{}
 			s := newTestServer(t, rec)
@@ -101,12 +113,32 @@ func TestCallbackAcceptsEverySample(t *testing.T) {
 			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			if len(rec.events) != 1 || rec.events[0].Command != cmd || !rec.events[0].ReceivedAt.Equal(fixedNow) {
-				t.Fatalf("ingested %d events, want 1 with command %s", len(rec.events), cmd)
+			if len(rec.events) != want {
+				t.Fatalf("ingested %d events, want %d", len(rec.events), want)
+			}
+			for _, ev := range rec.events {
+				if ev.Command != cmd || !ev.ReceivedAt.Equal(fixedNow) {
+					t.Fatalf("event command %s at %v, want %s at %v", ev.Command, ev.ReceivedAt, cmd, fixedNow)
+				}
 			}
 		})
 	}
+	// Every command of the spec's section 6 is among them.
+	for _, cmd := range []string{
+		"State.StateChange", "C2C.CallbackBeforeSendMsg", "C2C.CallbackAfterSendMsg",
+		"Group.CallbackBeforeSendMsg", "Group.CallbackAfterSendMsg", "Group.CallbackAfterGroupFull",
+		"Group.CallbackAfterNewMemberJoin", "Group.CallbackAfterMemberExit", "Group.CallbackAfterGroupDestroyed",
+		"Group.CallbackOnMemberStateChange", "Group.CallbackAfterRecallMsg", "Group.CallbackOnDailyGroupQuotaAlarm",
+		"Alert.RequestOverLimit", "Sns.CallbackFriendAdd", "Profile.CallbackPortraitSet",
+		"OfficialAccount.CallbackAfterAddSubscriber", "Push.OfflinePush", "Push.AllMemberPush",
+	} {
+		if !seen[cmd] {
+			t.Errorf("no sample acknowledged for %s", cmd)
+		}
+	}
 }
+
+var commandRE = regexp.MustCompile(`"CallbackCommand"\s*:\s*"([A-Za-z0-9._]+)"`)
 
 func TestCallbackRejects(t *testing.T) {
 	sample, err := os.ReadFile("../callback/testdata/samples/send-msg-exception.doc-sample.json")

@@ -11,7 +11,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_callback_requests_total",
-			Help: "Callback requests answered, by result (ok, bad_query, bad_body, unknown_app, too_large, busy).",
+			Help: "Callback requests answered, by result (ok, duplicate, bad_query, bad_body, unknown_app, unauthorized, source_denied, rate_limited, too_large, busy).",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "imalert_callback_duration_seconds",

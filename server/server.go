@@ -4,15 +4,17 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imalert/imalert/callback"
 )
@@ -47,6 +49,29 @@ type Options struct {
 	Reloader Reloader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Admission and the admin surface (see admission.go, admin.go).
+
+	// Verifiers holds the signature check of every app that requires one;
+	// an app of Apps without a verifier accepts unsigned callbacks.
+	Verifiers map[uint64]*callback.Verifier
+	// TrustedProxies are the addresses (IPs or CIDRs) whose
+	// X-Forwarded-For is believed; none by default.
+	TrustedProxies []string
+	// AllowNets, when set, are the only sources callbacks are taken from.
+	AllowNets    []netip.Prefix
+	RateLimit    RateLimit
+	DedupWindow  time.Duration // 0: no de-duplication
+	DedupMaxKeys int
+	// AdminToken, when set, is the bearer token the admin surface requires.
+	AdminToken string
+	// SeparateAdmin serves the admin surface only on the admin listener of
+	// RunWithAdmin; the callback listener then has the callback path and
+	// health endpoints only.
+	SeparateAdmin bool
+	// TLSCertFile and TLSKeyFile, when set, make the callback listener
+	// serve HTTPS.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Server serves the callback endpoint.
@@ -57,6 +82,12 @@ type Server struct {
 	apps    map[uint64]bool
 	metrics *metrics
 	ready   chan struct{}
+
+	admin      *gin.Engine // the admin surface's own engine with SeparateAdmin
+	adminToken []byte      // SHA-256 of Options.AdminToken
+	sec        *securityMetrics
+	limiter    *rateLimiter
+	dedup      *deduper
 }
 
 func init() {
@@ -88,43 +119,84 @@ func New(o Options) *Server {
 	for _, id := range o.Apps {
 		s.apps[id] = true
 	}
-	e := gin.New()
-	e.Use(s.recovery())
-	// No proxy is trusted unless configured: c.ClientIP() is the peer.
-	_ = e.SetTrustedProxies(nil)
-	e.HandleMethodNotAllowed = true
-	e.POST(o.CallbackPath, s.handleCallback)
-	e.GET("/-/healthy", func(c *gin.Context) { c.String(http.StatusOK, "OK\n") })
-	e.GET("/-/ready", s.handleReady)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
-	e.POST("/-/reload", s.handleReload)
-	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
-	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
+	if o.AdminToken != "" {
+		sum := sha256.Sum256([]byte(o.AdminToken))
+		s.adminToken = sum[:]
+	}
+	s.dedup = newDeduper(o.DedupWindow, o.DedupMaxKeys, func() { s.sec.dedupEvictions.Inc() })
+	s.sec = newSecurityMetrics(o.Registerer, func() float64 { return float64(s.dedup.Len()) })
+	s.limiter = newRateLimiter(o.RateLimit, s.sec.rateEvictions.Inc)
+
+	e := s.newEngine()
+	e.POST(o.CallbackPath, s.admit, s.handleCallback)
+	s.registerHealth(e)
+	admin := e
+	if o.SeparateAdmin {
+		admin = s.newEngine()
+		s.registerHealth(admin)
+		s.admin = admin
+	}
+	s.registerAdmin(admin.Group("/", s.requireToken))
 	s.engine = e
 	return s
 }
 
-// Handler returns the HTTP handler, for tests and embedding.
+// Handler returns the HTTP handler of the callback listener, for tests and
+// embedding.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// AdminHandler returns the HTTP handler of the admin listener: its own with
+// SeparateAdmin, else the callback listener's.
+func (s *Server) AdminHandler() http.Handler {
+	if s.admin != nil {
+		return s.admin
+	}
+	return s.engine
+}
 
 // Run serves on ln until ctx ends, then shuts down gracefully: it stops
 // accepting, and waits up to ShutdownTimeout for requests in flight.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.engine,
-		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
-		ReadTimeout:       s.o.ReadTimeout,
-		WriteTimeout:      s.o.WriteTimeout,
-		IdleTimeout:       s.o.IdleTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	return s.RunWithAdmin(ctx, ln, nil)
+}
+
+// RunWithAdmin is Run with the admin surface on its own listener, adminLn,
+// which SeparateAdmin requires. The admin listener is plain HTTP: bind it
+// to loopback or a private network.
+func (s *Server) RunWithAdmin(ctx context.Context, ln, adminLn net.Listener) error {
+	if s.o.SeparateAdmin != (adminLn != nil) {
+		return errors.New("server: an admin listener is needed exactly when SeparateAdmin is set")
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	var tlsConfig *tls.Config
+	if s.o.TLSCertFile != "" {
+		r, err := newCertReloader(s.o.TLSCertFile, s.o.TLSKeyFile, s.o.Now, s.logger)
+		if err != nil {
+			return err
+		}
+		tlsConfig = r.config()
+	}
+	servers := []*http.Server{s.httpServer(s.engine, tlsConfig)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil {
+		servers = append(servers, s.httpServer(s.admin, nil))
+		listeners = append(listeners, adminLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if srv.TLSConfig != nil {
+				errc <- srv.ServeTLS(listeners[i], "", "")
+				return
+			}
+			errc <- srv.Serve(listeners[i])
+		}()
+	}
 	close(s.ready)
+	var err error
+	pending := len(servers)
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
+		pending--
 	case <-ctx.Done():
 	}
 	timeout := s.o.ShutdownTimeout
@@ -133,11 +205,33 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
+	for _, srv := range servers {
+		if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	for ; pending > 0; pending-- {
+		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
 	}
 	return err
+}
+
+func (s *Server) httpServer(h http.Handler, tlsConfig *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
+		ReadTimeout:       s.o.ReadTimeout,
+		WriteTimeout:      s.o.WriteTimeout,
+		IdleTimeout:       s.o.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
 }
 
 func (s *Server) handleReady(c *gin.Context) {

@@ -25,12 +25,13 @@ type Notifier struct {
 	api        *slack.Client
 	channel    string
 	client     *http.Client
+	mention    string // the receiver's configured mentions, the only live ones
 }
 
 // New returns a Notifier for cfg. client must carry a timeout; slack-go's
 // default client has none.
 func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
-	n := &Notifier{client: client, channel: cfg.Channel}
+	n := &Notifier{client: client, channel: cfg.Channel, mention: Mentions(cfg.Mention)}
 	if cfg.WebhookURL.IsSet() {
 		n.webhookURL = cfg.WebhookURL.Reveal()
 		return n
@@ -46,13 +47,17 @@ func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
 // Notify implements alert.Notifier with one attempt.
 func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	text, att := Message(page.Build(n))
+	text = s.mention + text
 	if s.webhookURL != "" {
-		msg := &slack.WebhookMessage{Text: text, Attachments: []slack.Attachment{att}}
+		// parse=none: Slack links nothing it was not given as <…>, and
+		// every <…> from a payload is escaped.
+		msg := &slack.WebhookMessage{Text: text, Attachments: []slack.Attachment{att}, Parse: "none"}
 		return classify("webhook", slack.PostWebhookCustomHTTPContext(ctx, s.webhookURL, s.client, msg))
 	}
 	_, _, err := s.api.PostMessageContext(ctx, s.channel,
 		slack.MsgOptionText(text, false),
 		slack.MsgOptionAttachments(att),
+		slack.MsgOptionParse(false),
 	)
 	return classify("chat.postMessage", err)
 }
@@ -65,13 +70,23 @@ var colours = map[string]string{
 }
 
 // Slack's limits: 3000 characters per section text, 2000 per field, 10
-// fields per section, 150 in a header.
+// fields per section, 150 in a header, 50 blocks per message.
 const (
 	maxSectionText = 3000
 	maxFieldText   = 2000
 	maxFields      = 10
 	maxHeader      = 150
+	maxBlocks      = 50
 )
+
+// Mentions renders configured mentions (validated at config load as
+// <!here>, <!subteam^S…>, <@U…>) as the prefix of a message's text.
+func Mentions(m []string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return strings.Join(m, " ") + " "
+}
 
 // Message renders p as the top-level text (the notification preview) and a
 // coloured attachment of blocks. Every payload-derived string is escaped
@@ -111,6 +126,9 @@ func Message(p *page.Page) (string, slack.Attachment) {
 	if len(p.Footer) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("",
 			slack.NewTextBlockObject(slack.MarkdownType, page.Truncate(page.Slack(strings.Join(p.Footer, " · ")), maxSectionText), false, false)))
+	}
+	if len(blocks) > maxBlocks {
+		blocks = blocks[:maxBlocks]
 	}
 	att := slack.Attachment{
 		Color:    colours[p.Severity],

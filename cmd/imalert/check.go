@@ -21,6 +21,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	s, err := load(*path)
+	stderr = redacted(stderr, s)
 	if s != nil && s.cfg != nil {
 		for _, w := range s.cfg.Warnings {
 			fmt.Fprintln(stderr, "warning:", w)

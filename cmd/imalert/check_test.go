@@ -20,11 +20,13 @@ func TestCheck(t *testing.T) {
 		{"issue config", []string{"check", "--config", "testdata/good/imalert.yaml"}, 0,
 			"testdata/good/imalert.yaml: OK: 1 app(s), 3 receiver(s), 1 rule(s) in 1 file(s)", nil},
 		{"bad config and rules", []string{"check", "--config", "testdata/bad/imalert.yaml"}, 1, "", []string{
+			"warning: testdata/bad/imalert.yaml: app 1400000000 has no tokens: its callbacks are accepted unsigned",
 			"testdata/bad/imalert.yaml:8: receiver \"ops-slack\": webhook_url is empty: environment variable IMALERT_TEST_UNSET_VAR is not set\n",
 			"testdata/bad/imalert.yaml:9: unknown key \"chanel\" (did you mean \"channel\"?)\n",
 			"testdata/bad/rules/im.yaml:9: rule \"group-rate-limit\": unknown receiver \"ops-mail\"\n",
 		}},
 		{"every error in rules, templates and codes", []string{"check", "--config", "testdata/badrules/imalert.yaml"}, 1, "", []string{
+			"warning: testdata/badrules/imalert.yaml: app 1400000000 has no tokens: its callbacks are accepted unsigned",
 			"testdata/badrules/imalert.yaml:9: codes: 10023: severity must be critical, warning or info, got \"urgent\"\n",
 			"testdata/badrules/rules/im.yaml:4: rule \"burst\": error_code: range \"80004-80001\" is empty (80004 > 80001)\n",
 			"testdata/badrules/rules/im.yaml:5: rule \"burst\": from_account: bad regex \"^(bot|test\": missing closing )\n",

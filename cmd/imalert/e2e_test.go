@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,12 +66,17 @@ receivers:
 	return filepath.Join(dir, "imalert.yaml")
 }
 
+// sampleSeq makes every posted sample a distinct event (its Random), as
+// IM's are: an identical repeat would be de-duplicated, not throttled.
+var sampleSeq atomic.Int64
+
 func postSample(t *testing.T, url, file string) {
 	t.Helper()
 	body, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	body = bytes.Replace(body, []byte(`"Random": 123456`), []byte(`"Random": `+strconv.FormatInt(123456+sampleSeq.Add(1), 10)), 1)
 	start := time.Now()
 	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {

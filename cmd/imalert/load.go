@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
@@ -69,4 +70,26 @@ func printErrors(w interface{ Write([]byte) (int, error) }, err error) {
 		return
 	}
 	_, _ = w.Write([]byte(err.Error() + "\n"))
+}
+
+// redacted wraps w so that no secret of s's config is written through it:
+// check and serve print config errors and warnings, which may quote a
+// value that also holds a secret.
+func redacted(w io.Writer, s *setup) io.Writer {
+	if s == nil || s.cfg == nil {
+		return w
+	}
+	return redactWriter{w: w, r: config.NewRedactor(s.cfg.Secrets()...)}
+}
+
+type redactWriter struct {
+	w io.Writer
+	r *config.Redactor
+}
+
+func (rw redactWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(rw.w, rw.r.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -72,6 +72,8 @@ func postGroup(t *testing.T, d *testutil.Daemon, group string) {
 		t.Fatal(err)
 	}
 	body = bytes.Replace(body, []byte("@TGS#2J4SZEAEL"), []byte(group), 1)
+	// A distinct Random: identical callbacks are de-duplicated, not throttled.
+	body = bytes.Replace(body, []byte(`"Random": 123456`), []byte(`"Random": `+strconv.FormatInt(123456+sampleSeq.Add(1), 10)), 1)
 	resp, err := http.Post(d.URL("/callback"+sampleQuery), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

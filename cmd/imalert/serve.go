@@ -21,6 +21,7 @@ import (
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
 )
@@ -40,14 +41,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s, err := load(*path)
 	if err != nil {
-		printErrors(stderr, err)
+		printErrors(redacted(stderr, s), err)
 		return errReported
 	}
 	cfg := s.cfg
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	logger := newLogger(stderr, cfg.Log)
+	logger := slog.New(config.NewRedactor(cfg.Secrets()...).Handler(newLogger(stderr, cfg.Log).Handler()))
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
@@ -84,18 +85,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
 		Ingester:          pipeline,
 		Reloader:          reload,
+		Limits:            callbackLimits(cfg.Callback.Limits),
+		Verifiers:         verifiers(cfg),
+		TrustedProxies:    cfg.Server.TrustedProxies,
+		AllowNets:         cfg.Callback.AllowNets,
+		RateLimit: server.RateLimit{
+			PerSecond:  cfg.Callback.RateLimit.PerSecond,
+			Burst:      cfg.Callback.RateLimit.Burst,
+			MaxSources: cfg.Callback.RateLimit.MaxSources,
+		},
+		DedupWindow:   cfg.Callback.DedupWindow.D(),
+		DedupMaxKeys:  cfg.Callback.DedupMaxKeys,
+		AdminToken:    cfg.Admin.Token.Reveal(),
+		SeparateAdmin: cfg.Admin.Listen != "",
+		TLSCertFile:   cfg.Server.TLS.CertFile,
+		TLSKeyFile:    cfg.Server.TLS.KeyFile,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var adminLn net.Listener
+	adminAddr := ln.Addr().String()
+	if cfg.Admin.Listen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen: admin: %w", err)
+		}
+		adminAddr = adminLn.Addr().String()
+	}
 	source := *path
 	if source == "" {
 		source = "built-in defaults"
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "callback_path", cfg.CallbackPath,
-		"config", source, "apps", cfg.AppIDs(), "rules", len(s.rules.Rules()), "receivers", len(cfg.Receivers))
+	logger.Info("listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "tls", cfg.Server.TLS.Enabled(),
+		"callback_path", cfg.CallbackPath, "config", source, "apps", cfg.AppIDs(), "signed_apps", len(verifiers(cfg)),
+		"admin_token", cfg.Admin.Token.IsSet(), "rules", len(s.rules.Rules()), "receivers", len(cfg.Receivers))
 
 	// Delivery outlives the server and the pipeline so that accepted work
 	// drains on shutdown; hardStop cuts it off after the shutdown timeout.
@@ -111,7 +137,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reloadDone := make(chan struct{})
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
 
-	err = srv.Run(ctx, ln)
+	err = srv.RunWithAdmin(ctx, ln, adminLn)
 	stopReload()
 	<-reloadDone
 	logger.Info("shutting down")
@@ -131,6 +157,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// verifiers builds the signature check of every app with tokens.
+func verifiers(cfg *config.Config) map[uint64]*callback.Verifier {
+	out := make(map[uint64]*callback.Verifier)
+	for _, a := range cfg.Apps {
+		if !a.Signed() {
+			continue
+		}
+		tokens := make([]string, len(a.Tokens))
+		for i, t := range a.Tokens {
+			tokens[i] = t.Reveal()
+		}
+		out[a.SdkAppID] = callback.NewVerifier(tokens, cfg.Callback.FreshnessWindow.D())
+	}
+	return out
+}
+
+func callbackLimits(l config.Limits) callback.Limits {
+	return callback.Limits{
+		MaxDepth:     l.MaxJSONDepth,
+		MaxElements:  l.MaxMsgElements,
+		MaxFields:    l.MaxFields,
+		MaxEvents:    l.MaxPushEvents,
+		MaxTextBytes: l.MaxTextBytes,
+	}
 }
 
 // destinations builds one delivery destination per configured receiver.

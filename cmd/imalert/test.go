@@ -196,20 +196,22 @@ func (d *dry) event(n, line int, text []byte) error {
 		q.Set("CallbackCommand", b.CallbackCommand)
 	}
 	fmt.Fprintf(d.w, "event %d (%s:%d) at %s\n", n, d.name, line, at.UTC().Format(time.RFC3339Nano))
-	ev, refusal := d.accept(q, env.Body)
+	evs, refusal := d.accept(q, env.Body)
 	if refusal != "" {
 		fmt.Fprintf(d.w, "  refused by the server: %s\n\n", refusal)
 		return nil
 	}
-	ev.ReceivedAt = at
-	fmt.Fprintf(d.w, "  %s\n", describe(ev))
-	var outs []alert.Outcome
-	outs, d.buf = d.pipeline.Evaluate(ev, d.buf[:0])
-	if len(outs) == 0 {
-		fmt.Fprintf(d.w, "  no rule matched\n")
-	}
-	for _, o := range outs {
-		d.outcome(o, at)
+	for _, ev := range evs { // several for a Push.* batch
+		ev.ReceivedAt = at
+		fmt.Fprintf(d.w, "  %s\n", describe(ev))
+		var outs []alert.Outcome
+		outs, d.buf = d.pipeline.Evaluate(ev, d.buf[:0])
+		if len(outs) == 0 {
+			fmt.Fprintf(d.w, "  no rule matched\n")
+		}
+		for _, o := range outs {
+			d.outcome(o, at)
+		}
 	}
 	fmt.Fprintln(d.w)
 	return nil
@@ -235,9 +237,11 @@ func (d *dry) receivedAt(s string) (time.Time, error) {
 	return t, nil
 }
 
-// accept checks a callback as the server does; refusal says why the server
-// would answer it with an error.
-func (d *dry) accept(q url.Values, body []byte) (*callback.Event, string) {
+// accept checks a callback as the server does, with the configured limits,
+// and returns the events it carries; refusal says why the server would
+// answer it with an error. Signatures are not checked: recorded callbacks
+// are long past the freshness window.
+func (d *dry) accept(q url.Values, body []byte) ([]*callback.Event, string) {
 	if int64(len(body)) > d.setup.cfg.Server.MaxBodyBytes {
 		return nil, fmt.Sprintf("body larger than %d bytes", d.setup.cfg.Server.MaxBodyBytes)
 	}
@@ -248,11 +252,15 @@ func (d *dry) accept(q url.Values, body []byte) (*callback.Event, string) {
 	if !slices.Contains(d.setup.cfg.AppIDs(), query.AppID) {
 		return nil, "unknown SdkAppid " + strconv.FormatUint(query.AppID, 10)
 	}
-	ev, err := callback.Parse(query, body, callback.Limits{})
+	items, err := callback.ParseEvents(query, body, callbackLimits(d.setup.cfg.Callback.Limits))
 	if err != nil {
 		return nil, err.Error()
 	}
-	return ev, ""
+	evs := make([]*callback.Event, len(items))
+	for i, it := range items {
+		evs[i] = it.Event
+	}
+	return evs, ""
 }
 
 // describe is one line naming the event's command and key fields.

@@ -91,10 +91,12 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // Parse parses one YAML document.
 func Parse(file string, data []byte) (*Doc, error) {
+	data, refs := protectEnvRefs(data)
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
 		return nil, syntaxError(file, err)
 	}
+	restoreNodes(&n, refs)
 	d := &Doc{File: file}
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		d.Root = n.Content[0]
@@ -129,6 +131,15 @@ func (d *Doc) Errorf(n *yaml.Node, format string, args ...any) *Error {
 
 // FromEnv reports whether the scalar n took its value from the environment.
 func (d *Doc) FromEnv(n *yaml.Node) bool { return d.expanded[n] }
+
+// Show quotes v, the value of n, for an error message; a value that came
+// from the environment may be a secret and is described, not shown.
+func (d *Doc) Show(n *yaml.Node, v string) string {
+	if n != nil && d.expanded[n] {
+		return "the value from the environment"
+	}
+	return strconv.Quote(v)
+}
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 

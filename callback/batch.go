@@ -1,0 +1,182 @@
+package callback
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// IsBatch reports whether cmd's body is a batch of events,
+// {"Events":[...]}: IM's Push.* callbacks send 1 to 100 events per request,
+// each with its own CallbackCommand, and none at the top level.
+func IsBatch(cmd string) bool { return strings.HasPrefix(cmd, "Push.") }
+
+// Item is one event of a callback body with the JSON it was decoded from:
+// the whole body, or one element of a batch's Events.
+type Item struct {
+	Event *Event
+	Body  []byte
+}
+
+// DedupKey is DedupKey(it.Event, it.Body).
+func (it Item) DedupKey() string { return DedupKey(it.Event, it.Body) }
+
+// ParseEvents decodes a callback body into the events it carries: one event
+// for every command except a Push.* batch, which yields one event per
+// element of Events, in order. Every event takes its command and envelope
+// from q. A Push.* body without Events is read as a single event.
+func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
+	one := func(b []byte) ([]Item, error) {
+		ev, err := Parse(q, b, lim)
+		if err != nil {
+			return nil, err
+		}
+		return []Item{{Event: ev, Body: b}}, nil
+	}
+	if !IsBatch(q.Command) {
+		return one(body)
+	}
+	lim = lim.withDefaults()
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, &BodyError{Msg: "empty"}
+	}
+	if body[0] != '{' {
+		return nil, &BodyError{Msg: "not a JSON object"}
+	}
+	if err := checkDepth(body, lim.MaxDepth); err != nil {
+		return nil, err
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
+	}
+	raw, ok := top["Events"]
+	if !ok {
+		return one(body)
+	}
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, &BodyError{Field: "Events", Msg: "want an array, got " + jsonKind(raw)}
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, &BodyError{Field: "Events", Msg: jsonErrText(err)}
+	}
+	if len(elems) > lim.MaxEvents {
+		return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("%d events, more than %d", len(elems), lim.MaxEvents)}
+	}
+	out := make([]Item, 0, len(elems))
+	for i, e := range elems {
+		if len(e) == 0 || e[0] != '{' {
+			return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("element %d: want an object, got %s", i, jsonKind(e))}
+		}
+		ev, err := Parse(q, e, lim)
+		if err != nil {
+			return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("element %d: %v", i, err)}
+		}
+		out = append(out, Item{Event: ev, Body: e})
+	}
+	return out, nil
+}
+
+// DedupKey identifies one callback across deliveries: IM retrying it, or
+// someone replaying a captured request inside the signature window. For
+// Group.CallbackSendMsgException it is built from the fields spec §3 names
+// (SdkAppid, GroupId, From_Account, Random, ErrorCode, EventTime), so a
+// retry matches even if IM re-encodes the body; for every other command, and
+// for an exception lacking Random or EventTime, it is a digest of the
+// command and body, the event's JSON as received. The key is fixed-size
+// whatever the payload.
+func DedupKey(e *Event, body []byte) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], e.AppID)
+	h.Write(n[:])
+	h.Write([]byte(e.Command))
+	h.Write([]byte{0})
+	if e.Command == CommandSendMsgException && e.Present.Has(FieldRandom|FieldEventTime) {
+		for _, s := range []string{e.GroupID, e.FromAccount} {
+			binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+			h.Write(n[:])
+			h.Write([]byte(s))
+		}
+		for _, v := range []int64{e.Random, e.ErrorCode, e.EventTime} {
+			binary.BigEndian.PutUint64(n[:], uint64(v))
+			h.Write(n[:])
+		}
+	} else {
+		h.Write([]byte("body"))
+		h.Write(bytes.TrimSpace(body))
+	}
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// clipStrings cuts every decoded string field to max bytes.
+func (e *Event) clipStrings(max int) {
+	for _, p := range []*string{&e.GroupID, &e.GroupType, &e.FromAccount, &e.OperatorAccount, &e.CloudCustomData, &e.ErrorInfo} {
+		*p = e.clip(*p, max)
+	}
+	for i := range e.MsgBody {
+		c := &e.MsgBody[i].Content
+		for _, p := range []*string{&c.Text, &c.Desc, &c.Data, &c.Ext, &c.Sound, &c.URL, &c.UUID, &c.FileName,
+			&c.VideoURL, &c.VideoUUID, &c.VideoFormat, &c.ThumbURL, &c.ThumbUUID, &c.ThumbFormat,
+			&c.Title, &c.CompatibleText, &c.JSONMsgKey} {
+			*p = e.clip(*p, max)
+		}
+		for j := range c.AbstractList {
+			c.AbstractList[j] = e.clip(c.AbstractList[j], max)
+		}
+		for j := range c.ImageInfo {
+			c.ImageInfo[j].URL = e.clip(c.ImageInfo[j].URL, max)
+		}
+	}
+}
+
+func (e *Event) clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	e.Truncated = true
+	return CutUTF8(s, max)
+}
+
+// clipRaw cuts a long JSON string value to max bytes of text; other values
+// are kept as they are (the body size bounds them).
+func (e *Event) clipRaw(raw json.RawMessage, max int) json.RawMessage {
+	if len(raw) <= max || raw[0] != '"' {
+		return raw
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil || len(s) <= max {
+		return raw
+	}
+	out, err := json.Marshal(e.clip(s, max))
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// CutUTF8 returns the longest prefix of s of at most n bytes that does not
+// end inside a UTF-8 sequence.
+func CutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	// s[n] is the first byte dropped; if it continues a sequence, drop
+	// that sequence's first bytes too.
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}

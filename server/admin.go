@@ -1,0 +1,70 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// registerAdmin registers the admin surface on g, which carries the bearer
+// token check. Every admin endpoint (reload, API, UI) belongs here: it is
+// then served on admin.listen when that is set, and never on the callback
+// listener.
+func (s *Server) registerAdmin(g *gin.RouterGroup) {
+	g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{})))
+	g.POST("/-/reload", s.handleReload)
+}
+
+// registerHealth registers the health endpoints, which answer without a
+// token on every listener: load balancers and orchestrators probe them.
+func (s *Server) registerHealth(e *gin.Engine) {
+	e.GET("/-/healthy", func(c *gin.Context) { c.String(http.StatusOK, "OK\n") })
+	e.GET("/-/ready", s.handleReady)
+}
+
+// requireToken checks "Authorization: Bearer <admin.token>" when a token is
+// configured. Digests are compared in constant time; the answer never
+// echoes what was sent.
+func (s *Server) requireToken(c *gin.Context) {
+	if s.adminToken == nil {
+		c.Next()
+		return
+	}
+	const prefix = "bearer "
+	h := c.GetHeader("Authorization")
+	ok := len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix)
+	if ok {
+		sum := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
+		ok = subtle.ConstantTimeCompare(sum[:], s.adminToken) == 1
+	}
+	if !ok {
+		s.sec.adminDenied.Inc()
+		c.Header("WWW-Authenticate", `Bearer realm="imalert"`)
+		fail(c, http.StatusUnauthorized, codeAdminToken, "admin token required")
+		return
+	}
+	c.Next()
+}
+
+// newEngine returns a gin engine with imalert's common setup: panic
+// recovery, client addresses taken from X-Forwarded-For only when the peer
+// is a trusted proxy, and FAIL answers for unknown routes and methods.
+func (s *Server) newEngine() *gin.Engine {
+	e := gin.New()
+	e.Use(s.recovery())
+	// No proxy is trusted unless configured: c.ClientIP() is the peer.
+	// The list was validated at config load; an error leaves none trusted.
+	if err := e.SetTrustedProxies(s.o.TrustedProxies); err != nil {
+		s.logger.Error("trusted proxies ignored", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	e.HandleMethodNotAllowed = true
+	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
+	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
+	return e
+}

@@ -1,0 +1,326 @@
+package server
+
+import (
+	"container/list"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/imalert/imalert/callback"
+)
+
+// RateLimit is a token bucket per source address.
+type RateLimit struct {
+	PerSecond  float64 // 0: no limit
+	Burst      int
+	MaxSources int // limiters kept; the least recently used is evicted
+}
+
+// FAIL answer codes of admission, authentication and admin checks.
+const (
+	codeSignMissing   = 40101
+	codeSignInvalid   = 40102
+	codeSignExpired   = 40103
+	codeTimeInvalid   = 40104
+	codeAdminToken    = 40110
+	codeSourceDenied  = 40302
+	codeRateLimited   = 42901
+	defaultMaxSources = 10_000
+)
+
+// securityMetrics count what admission turned away or held back.
+type securityMetrics struct {
+	authFailures   *prometheus.CounterVec
+	duplicates     prometheus.Counter
+	dedupEvictions prometheus.Counter
+	dedupKeys      prometheus.GaugeFunc
+	rateLimited    prometheus.Counter
+	rateEvictions  prometheus.Counter
+	denied         prometheus.Counter
+	adminDenied    prometheus.Counter
+}
+
+func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *securityMetrics {
+	m := &securityMetrics{
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_callback_auth_failures_total",
+			Help: "Callbacks refused by the signature check, by reason.",
+		}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_callback_duplicates_total",
+			Help: "Callback events acknowledged but not processed again: a retry or replay inside callback.dedup_window.",
+		}),
+		dedupEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_callback_dedup_evictions_total",
+			Help: "De-duplication keys evicted before their window ended to stay under callback.dedup_max_keys.",
+		}),
+		dedupKeys: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "imalert_callback_dedup_keys",
+			Help: "De-duplication keys held.",
+		}, dedupLen),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_callback_rate_limited_total",
+			Help: "Callback requests answered 429 by the per-source rate limit.",
+		}),
+		rateEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_callback_rate_limit_evictions_total",
+			Help: "Per-source rate limiters evicted to stay under callback.rate_limit.max_sources.",
+		}),
+		denied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_callback_source_denied_total",
+			Help: "Callback requests refused because their source address is outside callback.allow_cidrs.",
+		}),
+		adminDenied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_admin_auth_failures_total",
+			Help: "Admin requests refused for a missing or wrong bearer token.",
+		}),
+	}
+	if r != nil {
+		r.MustRegister(m.authFailures, m.duplicates, m.dedupEvictions, m.dedupKeys, m.rateLimited,
+			m.rateEvictions, m.denied, m.adminDenied)
+	}
+	return m
+}
+
+// admit runs before the callback handler: the source address must be
+// allowed and within its rate. It reads nothing of the request but its
+// peer address (or, from a trusted proxy, X-Forwarded-For).
+func (s *Server) admit(c *gin.Context) {
+	if len(s.o.AllowNets) == 0 && s.limiter == nil {
+		c.Next()
+		return
+	}
+	ip, _ := netip.ParseAddr(c.ClientIP())
+	ip = ip.Unmap()
+	if len(s.o.AllowNets) > 0 && !allowed(s.o.AllowNets, ip) {
+		s.sec.denied.Inc()
+		s.metrics.requests.WithLabelValues("source_denied").Inc()
+		fail(c, http.StatusForbidden, codeSourceDenied, "source address not allowed")
+		return
+	}
+	if s.limiter != nil {
+		if ok, wait := s.limiter.Allow(s.o.Now(), ip); !ok {
+			s.sec.rateLimited.Inc()
+			s.metrics.requests.WithLabelValues("rate_limited").Inc()
+			c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+			fail(c, http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded, retry later")
+			return
+		}
+	}
+	c.Next()
+}
+
+func allowed(nets []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, p := range nets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// authReasons maps a failed signature check to its FAIL answer.
+var authReasons = map[callback.AuthReason]struct {
+	code int
+	info string
+}{
+	callback.AuthMissingSign:   {codeSignMissing, "callback authentication required: Sign missing"},
+	callback.AuthMissingTime:   {codeSignMissing, "callback authentication required: RequestTime missing"},
+	callback.AuthMalformedSign: {codeSignInvalid, "Sign is not 64 hex digits"},
+	callback.AuthMismatch:      {codeSignInvalid, "Sign does not match"},
+	callback.AuthNoTokens:      {codeSignInvalid, "Sign does not match"},
+	callback.AuthMalformedTime: {codeTimeInvalid, "RequestTime is not decimal Unix seconds"},
+	callback.AuthStale:         {codeSignExpired, "RequestTime outside the freshness window (too old)"},
+	callback.AuthFuture:        {codeSignExpired, "RequestTime outside the freshness window (in the future)"},
+}
+
+// authenticate checks the signature of a callback for an app that
+// requires one. It answers 401 and returns false on failure.
+func (s *Server) authenticate(c *gin.Context, q callback.Query) bool {
+	v := s.o.Verifiers[q.AppID]
+	if v == nil {
+		return true
+	}
+	reason := v.Verify(s.o.Now(), q.Sign, q.RequestTime)
+	if reason == callback.AuthOK {
+		return true
+	}
+	s.sec.authFailures.WithLabelValues(string(reason)).Inc()
+	a := authReasons[reason]
+	fail(c, http.StatusUnauthorized, a.code, a.info)
+	return false
+}
+
+// rateLimiter keeps a token bucket per source: per address for IPv4, per
+// /64 for IPv6 (one host owns a whole /64). At most max buckets are kept;
+// the least recently used goes first, and every eviction is counted.
+type rateLimiter struct {
+	limit rate.Limit
+	burst int
+	max   int
+	evict func()
+
+	mu    sync.Mutex
+	byKey map[netip.Addr]*list.Element
+	lru   *list.List // of *bucket, most recent at the front
+}
+
+type bucket struct {
+	key netip.Addr
+	lim *rate.Limiter
+}
+
+func newRateLimiter(o RateLimit, evict func()) *rateLimiter {
+	if o.PerSecond <= 0 {
+		return nil
+	}
+	if o.Burst < 1 {
+		o.Burst = max(1, int(o.PerSecond+0.999))
+	}
+	if o.MaxSources < 1 {
+		o.MaxSources = defaultMaxSources
+	}
+	return &rateLimiter{
+		limit: rate.Limit(o.PerSecond), burst: o.Burst, max: o.MaxSources, evict: evict,
+		byKey: make(map[netip.Addr]*list.Element), lru: list.New(),
+	}
+}
+
+// Allow takes one token for ip at now. When none is left it reports how
+// long until one is.
+func (r *rateLimiter) Allow(now time.Time, ip netip.Addr) (bool, time.Duration) {
+	key := ip
+	if ip.Is6() {
+		key = netip.PrefixFrom(ip, 64).Masked().Addr()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b *bucket
+	if e, ok := r.byKey[key]; ok {
+		r.lru.MoveToFront(e)
+		b = e.Value.(*bucket)
+	} else {
+		for r.lru.Len() >= r.max {
+			old := r.lru.Back()
+			r.lru.Remove(old)
+			delete(r.byKey, old.Value.(*bucket).key)
+			r.evict()
+		}
+		b = &bucket{key: key, lim: rate.NewLimiter(r.limit, r.burst)}
+		r.byKey[key] = r.lru.PushFront(b)
+	}
+	res := b.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Len returns the number of buckets held.
+func (r *rateLimiter) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lru.Len()
+}
+
+// DedupReason names the de-duplication decision for one event.
+type DedupReason string
+
+// De-duplication outcomes.
+const (
+	DedupFirst     DedupReason = "first"     // not seen inside the window: process it
+	DedupDuplicate DedupReason = "duplicate" // seen inside the window: acknowledge only
+	DedupOff       DedupReason = "off"       // de-duplication disabled
+)
+
+// deduper remembers de-duplication keys for a fixed window. Every key has
+// the same lifetime, so insertion order is expiry order: a FIFO list gives
+// O(1) expiry and eviction. At most max keys are held; when full the oldest
+// is evicted early, and counted.
+type deduper struct {
+	window time.Duration
+	max    int
+	evict  func()
+
+	mu    sync.Mutex
+	seen  map[string]*list.Element
+	order *list.List // of *seenKey, oldest at the front
+}
+
+type seenKey struct {
+	key string
+	at  time.Time
+}
+
+func newDeduper(window time.Duration, maxKeys int, evict func()) *deduper {
+	if maxKeys < 1 {
+		maxKeys = 100_000
+	}
+	return &deduper{window: window, max: maxKeys, evict: evict, seen: make(map[string]*list.Element), order: list.New()}
+}
+
+// Claim decides whether the event with key, arriving at now, is processed.
+// A first sighting is remembered; Release forgets it again when the event
+// could not be taken, so that IM's retry is processed.
+func (d *deduper) Claim(now time.Time, key string) DedupReason {
+	if d == nil || d.window <= 0 {
+		return DedupOff
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for e := d.order.Front(); e != nil; e = d.order.Front() {
+		sk := e.Value.(*seenKey)
+		if now.Sub(sk.at) < d.window {
+			break
+		}
+		d.order.Remove(e)
+		delete(d.seen, sk.key)
+	}
+	if _, ok := d.seen[key]; ok {
+		return DedupDuplicate
+	}
+	for d.order.Len() >= d.max {
+		e := d.order.Front()
+		d.order.Remove(e)
+		delete(d.seen, e.Value.(*seenKey).key)
+		d.evict()
+	}
+	d.seen[key] = d.order.PushBack(&seenKey{key: key, at: now})
+	return DedupFirst
+}
+
+func (d *deduper) enabled() bool { return d != nil && d.window > 0 }
+
+// Release forgets key.
+func (d *deduper) Release(key string) {
+	if !d.enabled() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.seen[key]; ok {
+		d.order.Remove(e)
+		delete(d.seen, key)
+	}
+}
+
+// Len returns the number of keys held, expired ones not yet dropped
+// included.
+func (d *deduper) Len() int {
+	if d == nil {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.order.Len()
+}
