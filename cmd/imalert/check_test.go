@@ -73,6 +73,7 @@ func TestCheck(t *testing.T) {
 func TestCheckExample(t *testing.T) {
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x")
 	t.Setenv("SMTP_PASSWORD", "x")
+	t.Setenv("IM_CALLBACK_TOKEN", "example-token")
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"check", "--config", "../../config.example.yaml"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("check config.example.yaml: exit %d\n%s", code, stderr.String())
