@@ -1,0 +1,292 @@
+// Package store is imalert's durable state: one embedded SQLite database
+// (modernc.org/sqlite, pure Go, WAL) under data_dir. It holds the journal of
+// acknowledged callbacks, the outbox of notifications with their delivery
+// history, the throttle windows and the digest accumulators.
+//
+// All writes go through a single connection, so transactions never contend
+// inside SQLite; journal appends from concurrent requests share one commit
+// (group commit). Readers use separate connections and never block the
+// writer (WAL).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/imalert/imalert/callback"
+)
+
+// FileName is the database file inside data_dir. SQLite keeps FileName-wal
+// and FileName-shm beside it while the database is open.
+const FileName = "imalert.db"
+
+// Sync modes: how hard a commit waits for the disk.
+const (
+	// SyncFull makes every commit durable across power loss (fsync of the
+	// write-ahead log at each commit). The default.
+	SyncFull = "full"
+	// SyncNormal makes commits durable across a crash of imalert itself
+	// (kill -9), but the last commits may be lost if the machine loses
+	// power; it skips the fsync at commit.
+	SyncNormal = "normal"
+)
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Options configure Open.
+type Options struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// Sync is SyncFull (default) or SyncNormal.
+	Sync string
+	// ReadOnly opens an existing database for reading only, as the CLI
+	// does next to a running daemon. No journal writer is started.
+	ReadOnly bool
+	// MaxBatch bounds the journal appends sharing one commit; default 1024.
+	MaxBatch   int
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Store is an open database.
+type Store struct {
+	path    string
+	w       *sql.DB // one connection: every write
+	r       *sql.DB // readers
+	logger  *slog.Logger
+	metrics *metrics
+
+	maxBatch int
+	appends  chan *appendReq
+	appended chan struct{} // signalled after each journal commit
+	done     chan struct{} // closed when the journal writer has stopped
+
+	mu     sync.RWMutex // Append holds it shared, Close exclusively
+	closed bool
+}
+
+// Open opens (creating if needed) the database in o.Dir.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	sync := "FULL"
+	switch o.Sync {
+	case "", SyncFull:
+	case SyncNormal:
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("store: unknown sync mode %q", o.Sync)
+	}
+	if o.Dir == "" {
+		return nil, errors.New("store: no data directory")
+	}
+	path := filepath.Join(o.Dir, FileName)
+	s := &Store{
+		path:     path,
+		logger:   o.Logger,
+		metrics:  newMetrics(o.Registerer),
+		maxBatch: o.MaxBatch,
+		appended: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	} else if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// busy_timeout matters only for other processes (the CLI reading next to
+	// the daemon): inside the daemon there is one writer connection.
+	common := "?_busy_timeout=10000"
+	var err error
+	if !o.ReadOnly {
+		s.w, err = sql.Open("sqlite", path+common+"&_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+		s.w.SetConnMaxLifetime(0)
+		s.w.SetConnMaxIdleTime(0)
+		if err := migrate(ctx, s.w); err != nil {
+			_ = s.w.Close()
+			return nil, err
+		}
+	}
+	s.r, err = sql.Open("sqlite", path+common+"&_query_only=1")
+	if err != nil {
+		if s.w != nil {
+			_ = s.w.Close()
+		}
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	s.r.SetMaxOpenConns(4)
+	s.r.SetMaxIdleConns(4)
+	if o.ReadOnly {
+		var v int
+		if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			_ = s.r.Close()
+			return nil, fmt.Errorf("store: %s: %w", path, err)
+		}
+		if v != schemaVersion {
+			_ = s.r.Close()
+			return nil, fmt.Errorf("store: %s: schema version %d, want %d", path, v, schemaVersion)
+		}
+		s.closed = true // no appends
+		close(s.done)
+		return s, nil
+	}
+	s.metrics.register(o.Registerer, s)
+	s.appends = make(chan *appendReq, o.MaxBatch)
+	go s.journalWriter()
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close stops taking appends, waits for the journal writer to commit what
+// it holds, and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.appends)
+	}
+	s.mu.Unlock()
+	<-s.done
+	var errs []error
+	if s.w != nil {
+		// Fold the write-ahead log into the database so the file is whole.
+		if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.w.Close())
+	}
+	errs = append(errs, s.r.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+const schemaVersion = 1
+
+// schema is the whole database. Times are Unix nanoseconds, 0 for none.
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	received_at  INTEGER NOT NULL,
+	query        TEXT    NOT NULL,
+	body         BLOB    NOT NULL,
+	processed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_unprocessed ON events(id) WHERE processed_at IS NULL;
+CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
+
+CREATE TABLE IF NOT EXISTS notifications (
+	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+	uid             TEXT    NOT NULL UNIQUE,
+	receiver        TEXT    NOT NULL,
+	rule            TEXT    NOT NULL,
+	group_key       TEXT    NOT NULL,
+	event_id        INTEGER,
+	created_at      INTEGER NOT NULL,
+	state           TEXT    NOT NULL,
+	data            BLOB    NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	last_attempt_at INTEGER NOT NULL DEFAULT 0,
+	done_at         INTEGER NOT NULL DEFAULT 0,
+	merged_into     INTEGER,
+	ref             TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(receiver, rule, group_key, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_state ON notifications(state, seq);
+CREATE INDEX IF NOT EXISTS notifications_event ON notifications(event_id);
+CREATE INDEX IF NOT EXISTS notifications_done ON notifications(done_at) WHERE state <> 'pending';
+
+CREATE TABLE IF NOT EXISTS windows (
+	key        TEXT PRIMARY KEY,
+	start_at   INTEGER NOT NULL,
+	end_at     INTEGER NOT NULL,
+	suppressed INTEGER NOT NULL,
+	first_at   INTEGER NOT NULL,
+	last_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS digests (
+	rule TEXT PRIMARY KEY,
+	data BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS incidents (
+	receiver  TEXT NOT NULL,
+	rule      TEXT NOT NULL,
+	group_key TEXT NOT NULL,
+	ref       TEXT NOT NULL,
+	opened_at INTEGER NOT NULL,
+	last_at   INTEGER NOT NULL,
+	PRIMARY KEY (receiver, rule, group_key)
+) WITHOUT ROWID;
+`
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("store: database schema version %d is newer than this imalert (%d)", v, schemaVersion)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("store: create schema: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// nanos and fromNanos convert times for storage; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Event is one journal entry.
+type Event struct {
+	ID          int64
+	Raw         callback.Raw
+	ProcessedAt time.Time // zero while unprocessed
+}
+
+// Parse re-parses the entry with the current parser.
+func (e *Event) Parse(lim callback.Limits) (*callback.Event, error) {
+	return e.Raw.Parse(lim)
+}
