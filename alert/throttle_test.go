@@ -69,3 +69,41 @@ func TestThrottleMaxKeys(t *testing.T) {
 		t.Error("oldest key was kept")
 	}
 }
+
+// A restored window throttles and carries its count exactly as the window
+// it was saved from.
+func TestThrottleRestore(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 13, 52, 40, 0, time.UTC)
+	const win = 10 * time.Minute
+	a := NewThrottler(ThrottlerOptions{})
+	a.Decide(t0, "k", win)
+	a.Decide(t0.Add(time.Second), "k", win)
+	a.Decide(t0.Add(2*time.Second), "k", win)
+	w, ok := a.Window("k")
+	if !ok || w.Suppressed != 2 || !w.End.Equal(t0.Add(win)) {
+		t.Fatalf("Window = %+v %v", w, ok)
+	}
+	b := NewThrottler(ThrottlerOptions{})
+	b.Restore(t0.Add(3*time.Second), "k", w)
+	if d := b.Decide(t0.Add(4*time.Second), "k", win); d.Notify || d.Suppressed != 3 {
+		t.Errorf("restored window: %+v, want throttled with 3 suppressed", d)
+	}
+	d := b.Decide(t0.Add(win), "k", win)
+	if !d.Notify || d.Carried.Suppressed != 3 || !d.Carried.First.Equal(t0.Add(time.Second)) || !d.Carried.Since.Equal(t0) {
+		t.Errorf("after the restored window: %+v", d)
+	}
+	// A window that is over and empty is not restored; one over with a count is.
+	c := NewThrottler(ThrottlerOptions{})
+	c.Restore(t0.Add(win+time.Second), "empty", Window{Start: t0, End: t0.Add(win)})
+	c.Restore(t0.Add(win+time.Second), "counted", Window{Start: t0, End: t0.Add(win), Suppressed: 1, First: t0, Last: t0})
+	if _, ok := c.Window("empty"); ok {
+		t.Error("an empty, expired window was restored")
+	}
+	if d := c.Decide(t0.Add(win+2*time.Second), "counted", win); !d.Notify || d.Carried.Suppressed != 1 {
+		t.Errorf("carried count lost: %+v", d)
+	}
+	c.Forget("counted")
+	if _, ok := c.Window("counted"); ok {
+		t.Error("Forget kept the key")
+	}
+}

@@ -26,6 +26,13 @@ type Rule struct {
 	Receivers []string
 	GroupBy   []string // wire names
 	Throttle  time.Duration
+	// Digest, when set, replaces per-event pages with one summary per
+	// interval.
+	Digest time.Duration
+	// Fallback receives the rule's notifications once a receiver has been
+	// failing for FallbackAfter.
+	Fallback      string
+	FallbackAfter time.Duration
 
 	commands   []string // empty: any command
 	errorCodes []int64
@@ -210,6 +217,7 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		}
 		r.GroupBy = append(r.GroupBy, w)
 	}
+	errs = append(errs, compileDelivery(doc, s, opts, r)...)
 	m := s.Match
 	r.commands = slices.Clone([]string(m.CallbackCommand))
 	r.errorCodes = slices.Clone([]int64(m.ErrorCode))

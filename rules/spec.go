@@ -30,6 +30,8 @@ type Spec struct {
 	Throttle  yamlfile.Duration   `yaml:"throttle"`
 	Severity  string              `yaml:"severity"`
 	Receivers yamlfile.StringList `yaml:"receivers"`
+	Digest    yamlfile.Duration   `yaml:"digest"`
+	Fallback  *FallbackSpec       `yaml:"fallback"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
