@@ -59,6 +59,10 @@ type Throttler struct {
 	evicted func() // called once per eviction
 }
 
+// DefaultCarry is how long a key's suppressed count outlives its window by
+// default.
+const DefaultCarry = 24 * time.Hour
+
 // ThrottlerOptions configure a Throttler.
 type ThrottlerOptions struct {
 	MaxKeys int           // upper bound on keys held; default 100000
@@ -72,7 +76,7 @@ func NewThrottler(o ThrottlerOptions) *Throttler {
 		o.MaxKeys = 100_000
 	}
 	if o.Carry <= 0 {
-		o.Carry = 24 * time.Hour
+		o.Carry = DefaultCarry
 	}
 	if o.OnEvict == nil {
 		o.OnEvict = func() {}

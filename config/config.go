@@ -29,6 +29,7 @@ type Config struct {
 	Server       Server
 	Throttle     Throttle
 	Log          Log
+	Journal      Journal
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -74,6 +75,7 @@ type wire struct {
 	Server       Server      `yaml:"server"`
 	Throttle     Throttle    `yaml:"throttle"`
 	Log          Log         `yaml:"log"`
+	Journal      Journal     `yaml:"journal"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -91,6 +93,7 @@ var defaults = wire{
 	},
 	Throttle: Throttle{MaxKeys: 100_000},
 	Log:      Log{Level: "info", Format: "text"},
+	Journal:  defaultJournal,
 }
 
 //go:embed default.yaml
@@ -143,10 +146,14 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Server:       w.Server,
 		Throttle:     w.Throttle,
 		Log:          w.Log,
+		Journal:      w.Journal,
 		File:         file,
 	}
+	if c.DataDir == "" {
+		errs = append(errs, doc.Errorf(yamlfile.At(doc.Root, "data_dir"), "data_dir must not be empty: the journal and the outbox live there"))
+	}
 	dir := filepath.Dir(file)
-	if file != BuiltinName && !filepath.IsAbs(c.DataDir) {
+	if file != BuiltinName && c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(dir, c.DataDir)
 	}
 	for _, p := range w.RuleFiles {
@@ -228,6 +235,7 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	if s.MaxBodyBytes < 1024 || s.MaxBodyBytes > 64<<20 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("server"), "max_body_bytes"), "server.max_body_bytes must be between 1024 and 67108864"))
 	}
+	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
 	}

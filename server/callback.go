@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 )
 
@@ -78,11 +77,11 @@ func (s *Server) callback(c *gin.Context) string {
 		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
 		return "bad_body"
 	}
-	ev.ReceivedAt = s.o.Now()
-	if err := s.o.Ingester.Ingest(ev); err != nil {
-		if !errors.Is(err, alert.ErrBacklogFull) {
-			s.logger.Error("ingest failed", "err", err)
-		}
+	now := s.o.Now()
+	ev.ReceivedAt = now
+	raw := callback.Raw{Query: c.Request.URL.RawQuery, Body: body, ReceivedAt: now}
+	if err := s.o.Ingester.Ingest(c.Request.Context(), raw, ev); err != nil {
+		s.logger.Error("ingest failed", "err", err)
 		fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
 		return "busy"
 	}

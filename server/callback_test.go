@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,25 +15,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 )
 
 type recorder struct {
 	mu     sync.Mutex
 	events []*callback.Event
+	raws   []callback.Raw
 	err    error
 }
 
-func (r *recorder) Ingest(ev *callback.Event) error {
+func (r *recorder) Ingest(_ context.Context, raw callback.Raw, ev *callback.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
 		return r.err
 	}
 	r.events = append(r.events, ev)
+	r.raws = append(r.raws, raw)
 	return nil
 }
 
@@ -103,6 +108,19 @@ func TestCallbackAcceptsEverySample(t *testing.T) {
 			}
 			if len(rec.events) != 1 || rec.events[0].Command != cmd || !rec.events[0].ReceivedAt.Equal(fixedNow) {
 				t.Fatalf("ingested %d events, want 1 with command %s", len(rec.events), cmd)
+			}
+			// The journal gets the request as received, and parsing it
+			// again gives the same event.
+			raw := rec.raws[0]
+			if !bytes.Equal(raw.Body, body) || raw.Query != strings.TrimPrefix(target, "/callback?") || !raw.ReceivedAt.Equal(fixedNow) {
+				t.Fatalf("raw = %q %q %v", raw.Query, raw.Body, raw.ReceivedAt)
+			}
+			again, err := raw.Parse(callback.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(rec.events[0], again); d != "" {
+				t.Errorf("re-parsed raw differs (-live +replayed):\n%s", d)
 			}
 		})
 	}
@@ -186,10 +204,10 @@ func TestCallbackRejects(t *testing.T) {
 	}
 }
 
-// A full backlog is not acknowledged: IM sees a failure instead of an OK
-// for an event that would be dropped.
+// A callback the journal could not take is not acknowledged: IM sees a
+// failure, and retries, instead of an OK for an event that would be lost.
 func TestCallbackBusy(t *testing.T) {
-	s := newTestServer(t, &recorder{err: alert.ErrBacklogFull})
+	s := newTestServer(t, &recorder{err: errors.New("store: journal: disk full")})
 	body := `{"GroupId":"g","ErrorCode":10023}`
 	w := post(t, s.Handler(), sendQuery, strings.NewReader(body), int64(len(body)))
 	var a answer

@@ -17,11 +17,12 @@ import (
 	"github.com/imalert/imalert/callback"
 )
 
-// Ingester takes an accepted callback event for asynchronous processing.
-// It must not wait on any notification; an error means the event was not
-// taken and must not be acknowledged.
+// Ingester takes an accepted callback for asynchronous processing: raw is
+// the request as received (for the journal), ev its parse. It returns once
+// the callback is durably taken and must not wait on any notification; an
+// error means it was not taken and must not be acknowledged.
 type Ingester interface {
-	Ingest(ev *callback.Event) error
+	Ingest(ctx context.Context, raw callback.Raw, ev *callback.Event) error
 }
 
 // Options configure a Server.
@@ -43,6 +44,8 @@ type Options struct {
 	ShutdownTimeout   time.Duration
 
 	Ingester Ingester
+	// Deliveries, when set, serves GET /api/v1/deliveries.
+	Deliveries DeliveryLister
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -95,6 +98,9 @@ func New(o Options) *Server {
 	e.GET("/-/healthy", func(c *gin.Context) { c.String(http.StatusOK, "OK\n") })
 	e.GET("/-/ready", s.handleReady)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	if o.Deliveries != nil {
+		e.GET("/api/v1/deliveries", s.handleDeliveries)
+	}
 	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
 	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
 	s.engine = e

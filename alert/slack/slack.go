@@ -25,12 +25,13 @@ type Notifier struct {
 	api        *slack.Client
 	channel    string
 	client     *http.Client
+	repeats    string // config.Repeats*: what a repeat of an open incident does
 }
 
 // New returns a Notifier for cfg. client must carry a timeout; slack-go's
 // default client has none.
 func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
-	n := &Notifier{client: client, channel: cfg.Channel}
+	n := &Notifier{client: client, channel: cfg.Channel, repeats: cfg.Repeats}
 	if cfg.WebhookURL.IsSet() {
 		n.webhookURL = cfg.WebhookURL.Reveal()
 		return n
