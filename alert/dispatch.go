@@ -316,6 +316,10 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	}
 	cancel()
 	now := d.now()
+	// Pace from the end of the attempt: the destination has then seen the
+	// request, so the next one reaches it at least one interval later
+	// whatever the latency.
+	q.pacer.sent(now)
 	d.metrics.attempts.WithLabelValues(q.dest.Name).Inc()
 	d.metrics.latency.WithLabelValues(q.dest.Name).Observe(time.Since(t0).Seconds())
 
@@ -477,6 +481,14 @@ func (p *pacer) reserve(now time.Time) time.Duration {
 	}
 	p.next = now.Add(p.interval)
 	return 0
+}
+
+// sent records that an attempt ended at t: the next may start one
+// interval later.
+func (p *pacer) sent(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next = maxTime(p.next, t.Add(p.interval))
 }
 
 // hold stops all messages until t (Retry-After).
