@@ -94,11 +94,11 @@ func (s *Store) commitAppends(batch []*appendReq) {
 
 func (s *Store) insertEvents(batch []*appendReq) error {
 	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
+	conn, tx, err := s.begin(ctx, s.journalSync)
 	if err != nil {
 		return fmt.Errorf("store: journal: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
+	defer func() { _ = tx.Rollback(); _ = conn.Close() }()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (received_at, query, body) VALUES (?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("store: journal: %w", err)
@@ -115,6 +115,7 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: journal: commit: %w", err)
 	}
+	s.wrote()
 	return nil
 }
 

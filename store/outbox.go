@@ -157,10 +157,11 @@ func insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notification) err
 
 // tx runs fn in a write transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	conn, tx, err := s.begin(ctx, "NORMAL")
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	defer conn.Close()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("store: %w", err)
@@ -168,6 +169,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.wrote()
 	return nil
 }
 

@@ -64,13 +64,22 @@ type Store struct {
 	path    string
 	w       *sql.DB // one connection: every write
 	r       *sql.DB // readers
+	c       *sql.DB // one connection: background checkpoints
 	logger  *slog.Logger
 	metrics *metrics
+
+	// journalSync is the synchronous mode of journal commits; other
+	// commits use NORMAL (see Store.begin).
+	journalSync string
 
 	maxBatch int
 	appends  chan *appendReq
 	appended chan struct{} // signalled after each journal commit
 	done     chan struct{} // closed when the journal writer has stopped
+
+	committed     chan struct{} // signalled after each write transaction
+	stopCheckpt   chan struct{}
+	checkpointerr chan struct{} // closed when the checkpointer has stopped
 
 	mu     sync.RWMutex // Append holds it shared, Close exclusively
 	closed bool
@@ -97,12 +106,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	path := filepath.Join(o.Dir, FileName)
 	s := &Store{
-		path:     path,
-		logger:   o.Logger,
-		metrics:  newMetrics(o.Registerer),
-		maxBatch: o.MaxBatch,
-		appended: make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		path:        path,
+		logger:      o.Logger,
+		metrics:     newMetrics(o.Registerer),
+		maxBatch:    o.MaxBatch,
+		journalSync: sync,
+		appended:    make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	if o.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
@@ -116,7 +126,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	common := "?_busy_timeout=10000"
 	var err error
 	if !o.ReadOnly {
-		s.w, err = sql.Open("sqlite", path+common+"&_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate")
+		// Commits never checkpoint: a checkpoint writes and syncs the
+		// database file, and on a busy disk that can take long enough to
+		// hold up the answers waiting on a journal commit. The
+		// checkpointer does it in the background on its own connection.
+		s.w, err = sql.Open("sqlite", path+common+"&_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate"+
+			"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)")
 		if err != nil {
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
@@ -152,10 +167,83 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		close(s.done)
 		return s, nil
 	}
+	s.c, err = sql.Open("sqlite", path+common+"&_synchronous="+sync)
+	if err != nil {
+		_ = s.w.Close()
+		_ = s.r.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	s.c.SetMaxOpenConns(1)
 	s.metrics.register(o.Registerer, s)
 	s.appends = make(chan *appendReq, o.MaxBatch)
+	s.committed = make(chan struct{}, 1)
+	s.stopCheckpt = make(chan struct{})
+	s.checkpointerr = make(chan struct{})
 	go s.journalWriter()
+	go s.checkpointer()
 	return s, nil
+}
+
+// begin starts a write transaction on the writer connection with the
+// given synchronous mode. The mode is set per transaction, on the pinned
+// connection: journal commits use the configured mode (FULL by default:
+// an acknowledged callback survives power loss), the outbox's own commits
+// use NORMAL. Those cannot lose an acknowledged callback: the write-ahead
+// log is sequential, so the next journal commit's sync covers them, and a
+// power loss before it can only undo processing marks, which causes
+// repeated processing (a duplicate page), never a lost one.
+func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, error) {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return conn, tx, nil
+}
+
+// checkpointEvery is how often the checkpointer folds the write-ahead log
+// into the database when there were writes.
+const checkpointEvery = time.Second
+
+// checkpointer runs passive checkpoints, which never block the writer, so
+// the write-ahead log stays short.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointerr)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	dirty := false
+	for {
+		select {
+		case <-s.stopCheckpt:
+			return
+		case <-s.committed:
+			dirty = true
+		case <-t.C:
+			if !dirty {
+				continue
+			}
+			dirty = false
+			if _, err := s.c.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				s.logger.Warn("checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+// wrote tells the checkpointer there is something to checkpoint.
+func (s *Store) wrote() {
+	select {
+	case s.committed <- struct{}{}:
+	default:
+	}
 }
 
 // Path returns the database file's path.
@@ -172,6 +260,11 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.done
 	var errs []error
+	if s.c != nil {
+		close(s.stopCheckpt)
+		<-s.checkpointerr
+		errs = append(errs, s.c.Close())
+	}
 	if s.w != nil {
 		// Fold the write-ahead log into the database so the file is whole.
 		if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {

@@ -409,3 +409,28 @@ func TestSweep(t *testing.T) {
 		t.Errorf("windows left (-want +got):\n%s", d)
 	}
 }
+
+// BenchmarkAppend measures journal appends from many goroutines sharing
+// commits, without HTTP.
+func BenchmarkAppend(b *testing.B) {
+	for _, mode := range []string{SyncNormal, SyncFull} {
+		b.Run("sync="+mode, func(b *testing.B) {
+			s, err := Open(context.Background(), Options{Dir: b.TempDir(), Sync: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			raw := callback.Raw{Query: sendQuery, Body: body("g", 1), ReceivedAt: t0}
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Append(context.Background(), raw); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -258,7 +258,7 @@ func waitDrained(t *testing.T, d *testutil.Daemon) {
 
 func pending(t *testing.T, d *testutil.Daemon) int {
 	t.Helper()
-	return len(deliveries(t, d, "state=pending"))
+	return len(outboxRows(t, d, "state=pending"))
 }
 
 type delivery struct {
@@ -269,7 +269,7 @@ type delivery struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func deliveries(t *testing.T, d *testutil.Daemon, query string) []delivery {
+func outboxRows(t *testing.T, d *testutil.Daemon, query string) []delivery {
 	t.Helper()
 	resp, err := http.Get(d.URL("/api/v1/deliveries?limit=1000&" + query))
 	if err != nil {
@@ -308,7 +308,7 @@ func unprocessed(t *testing.T, d *testutil.Daemon) int {
 func checkWindows(t *testing.T, d *testutil.Daemon, window time.Duration) {
 	t.Helper()
 	byKey := map[string][]time.Time{}
-	for _, n := range deliveries(t, d, "") {
+	for _, n := range outboxRows(t, d, "") {
 		byKey[n.GroupKey] = append(byKey[n.GroupKey], n.CreatedAt)
 	}
 	if len(byKey) == 0 {

@@ -21,8 +21,13 @@ func main() {
 const usage = `imalert turns Tencent Cloud IM callbacks into pages.
 
 Usage:
-  imalert serve [--config FILE] [--listen ADDR]   run the daemon
+  imalert serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+                                                  run the daemon
   imalert check --config FILE                     validate config and rules
+  imalert deliveries [--config FILE] [--state dead] [--receiver NAME]
+                     [--limit N] [--json] [--requeue ID]
+                                                  list the outbox (dead letters
+                                                  by default), requeue one
   imalert version                                 print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
@@ -45,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = serve
 	case "check":
 		cmd = check
+	case "deliveries":
+		cmd = deliveries
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0
