@@ -382,10 +382,13 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 }
 
 // finish records an outcome, retrying while the store fails: a delivered
-// notification that is not marked would be sent again.
+// notification that is not marked would be sent again. The write itself is
+// not cut short by shutdown, only the retries are.
 func (d *Dispatcher) finish(ctx context.Context, logger *slog.Logger, o store.Outcome) {
 	for {
-		err := d.store.Finish(ctx, o)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := d.store.Finish(fctx, o)
+		cancel()
 		if err == nil || errors.Is(err, store.ErrNotPending) {
 			return
 		}

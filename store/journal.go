@@ -99,7 +99,7 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 		return fmt.Errorf("store: journal: %w", err)
 	}
 	defer func() { _ = tx.Rollback(); _ = conn.Close() }()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (received_at, query, body) VALUES (?, ?, ?)`)
+	stmt, err := s.txStmt(ctx, tx, qInsertEvent)
 	if err != nil {
 		return fmt.Errorf("store: journal: %w", err)
 	}
@@ -122,8 +122,12 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 // Unprocessed returns up to limit unprocessed journal entries with ids
 // above after, oldest first.
 func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, received_at, query, body FROM events
-		WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?`, after, limit)
+	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at, query, body FROM events
+		WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("store: unprocessed: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unprocessed: %w", err)
 	}

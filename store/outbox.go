@@ -89,18 +89,19 @@ type Batch struct {
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if b.Through > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE events SET processed_at = ?
-				WHERE id > ? AND id <= ? AND processed_at IS NULL`, nanos(b.ProcessedAt), b.After, b.Through); err != nil {
+			stmt, err := s.txStmt(ctx, tx, qMarkProcessed)
+			if err != nil {
+				return err
+			}
+			if _, err := stmt.ExecContext(ctx, nanos(b.ProcessedAt), b.After, b.Through); err != nil {
 				return err
 			}
 		}
-		if err := insertNotifications(ctx, tx, b.Notifications); err != nil {
+		if err := s.insertNotifications(ctx, tx, b.Notifications); err != nil {
 			return err
 		}
 		if len(b.Windows) > 0 {
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO windows (key, start_at, end_at, suppressed, first_at, last_at)
-				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET start_at = excluded.start_at,
-				end_at = excluded.end_at, suppressed = excluded.suppressed, first_at = excluded.first_at, last_at = excluded.last_at`)
+			stmt, err := s.txStmt(ctx, tx, qUpsertWindow)
 			if err != nil {
 				return err
 			}
@@ -126,12 +127,11 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 	})
 }
 
-func insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notification) error {
+func (s *Store) insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notification) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO notifications
-		(uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := s.txStmt(ctx, tx, qInsertNotification)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,11 @@ func (s *Store) queryNotifications(ctx context.Context, withEvent bool, query st
 		cols += ", e.id, e.received_at, e.query, e.body"
 		from += " LEFT JOIN events e ON e.id = n.event_id"
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT "+cols+" FROM "+from+" "+query, args...)
+	stmt, err := s.prepare(ctx, s.r, "SELECT "+cols+" FROM "+from+" "+query)
+	if err != nil {
+		return nil, fmt.Errorf("store: notifications: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: notifications: %w", err)
 	}
@@ -433,7 +437,7 @@ func (s *Store) Reroute(ctx context.Context, at time.Time, seqs []int64, replace
 			}
 			out = append(out, replacements[i])
 		}
-		return insertNotifications(ctx, tx, out)
+		return s.insertNotifications(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err

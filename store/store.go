@@ -83,6 +83,59 @@ type Store struct {
 
 	mu     sync.RWMutex // Append holds it shared, Close exclusively
 	closed bool
+
+	stmtMu sync.Mutex
+	stmts  map[stmtKey]*sql.Stmt
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// prepare returns a prepared statement for query on db, prepared once:
+// SQLite's parser is a noticeable share of the CPU of a short transaction.
+// Use it only for queries from a fixed set.
+func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	k := stmtKey{db, query}
+	if st, ok := s.stmts[k]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[stmtKey]*sql.Stmt{}
+	}
+	s.stmts[k] = st
+	return st, nil
+}
+
+// Writer statements prepared at Open: the writer's only connection is
+// busy inside a transaction, so they cannot be prepared on demand.
+const (
+	qInsertEvent        = `INSERT INTO events (received_at, query, body) VALUES (?, ?, ?)`
+	qMarkProcessed      = `UPDATE events SET processed_at = ? WHERE id > ? AND id <= ? AND processed_at IS NULL`
+	qInsertNotification = `INSERT INTO notifications (uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpsertWindow       = `INSERT INTO windows (key, start_at, end_at, suppressed, first_at, last_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET start_at = excluded.start_at, end_at = excluded.end_at,
+		suppressed = excluded.suppressed, first_at = excluded.first_at, last_at = excluded.last_at`
+)
+
+var writerStatements = []string{qInsertEvent, qMarkProcessed, qInsertNotification, qUpsertWindow}
+
+// txStmt returns query, one of writerStatements, for tx.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[stmtKey{s.w, query}]
+	s.stmtMu.Unlock()
+	if !ok {
+		return tx.PrepareContext(ctx, query)
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 // Open opens (creating if needed) the database in o.Dir.
@@ -166,6 +219,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closed = true // no appends
 		close(s.done)
 		return s, nil
+	}
+	for _, q := range writerStatements {
+		if _, err := s.prepare(ctx, s.w, q); err != nil {
+			_ = s.w.Close()
+			_ = s.r.Close()
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
 	}
 	s.c, err = sql.Open("sqlite", path+common+"&_synchronous="+sync)
 	if err != nil {
@@ -260,6 +320,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.done
 	var errs []error
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	if s.c != nil {
 		close(s.stopCheckpt)
 		<-s.checkpointerr
