@@ -53,6 +53,9 @@ type Options struct {
 	// ReadOnly opens an existing database for reading only, as the CLI
 	// does next to a running daemon. No journal writer is started.
 	ReadOnly bool
+	// Exclusive locks the data directory: a second Open with Exclusive
+	// fails while the first is open. serve sets it; the CLI does not.
+	Exclusive bool
 	// MaxBatch bounds the journal appends sharing one commit; default 1024.
 	MaxBatch   int
 	Logger     *slog.Logger
@@ -86,6 +89,8 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[stmtKey]*sql.Stmt
+
+	lock *os.File // held while open, with Exclusive
 }
 
 type stmtKey struct {
@@ -158,6 +163,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, errors.New("store: no data directory")
 	}
 	path := filepath.Join(o.Dir, FileName)
+	opened := false
 	s := &Store{
 		path:        path,
 		logger:      o.Logger,
@@ -173,6 +179,18 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 	} else if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	if o.Exclusive && !o.ReadOnly {
+		lock, err := lockDir(o.Dir)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
+		defer func() {
+			if !opened {
+				_ = lock.Close()
+			}
+		}()
 	}
 	// busy_timeout matters only for other processes (the CLI reading next to
 	// the daemon): inside the daemon there is one writer connection.
@@ -241,6 +259,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.checkpointerr = make(chan struct{})
 	go s.journalWriter()
 	go s.checkpointer()
+	opened = true
 	return s, nil
 }
 
@@ -339,6 +358,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.w.Close())
 	}
 	errs = append(errs, s.r.Close())
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

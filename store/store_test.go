@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,6 +132,32 @@ func TestJournal(t *testing.T) {
 	if got, _ := s.Unprocessed(context.Background(), rest[9].ID, 5); len(got) != 5 || got[0].ID != rest[10].ID {
 		t.Errorf("Unprocessed after a cursor returned %d entries", len(got))
 	}
+}
+
+// Only one daemon may use a data directory; the CLI may open it beside.
+func TestExclusive(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	a, err := Open(ctx, Options{Dir: dir, Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, Options{Dir: dir, Exclusive: true}); err == nil || !strings.Contains(err.Error(), "in use by another imalert") {
+		t.Fatalf("second exclusive open: %v", err)
+	}
+	cli, err := Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("non-exclusive open beside: %v", err)
+	}
+	_ = cli.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, Options{Dir: dir, Exclusive: true})
+	if err != nil {
+		t.Fatalf("exclusive open after close: %v", err)
+	}
+	_ = b.Close()
 }
 
 func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {

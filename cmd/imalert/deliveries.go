@@ -70,7 +70,7 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !ok {
 			return fmt.Errorf("deliveries: no dead letter %q", *requeue)
 		}
-		fmt.Fprintf(stdout, "%s: pending again; a running imalert delivers it within a minute\n", *requeue)
+		fmt.Fprintf(stdout, "%s: pending again; a running imalert picks it up within 30 seconds\n", *requeue)
 		return nil
 	}
 	rows, err := db.Deliveries(ctx, store.Filter{State: st, Receiver: *receiver, Limit: *limit})

@@ -61,7 +61,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := alert.NewMetrics(reg)
-	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Logger: logger.With("component", "store"), Registerer: reg})
+	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Exclusive: true,
+		Logger: logger.With("component", "store"), Registerer: reg})
 	if err != nil {
 		return err
 	}
