@@ -71,7 +71,7 @@ func (t *Throttler) DecideRule(now time.Time, r *rules.Rule, key string) Decisio
 	if r.Threshold.Count == 0 && !r.FirstSeen && r.Throttle <= 0 {
 		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
 	}
-	return t.update(r.StateKey+"\x00"+key, func(st *keyState) (Decision, time.Duration) {
+	return t.update(now, r.StateKey+"\x00"+key, func(st *keyState) (Decision, time.Duration) {
 		d := decideSteps(st, now, r)
 		if r.FirstSeen { // "ever": kept until evicted
 			return d, gocache.NoExpiration
@@ -117,6 +117,12 @@ func (p *Pipeline) Evaluate(ev *callback.Event, buf []*rules.Rule) ([]Outcome, [
 	outs := make([]Outcome, 0, len(buf))
 	for _, r := range buf {
 		o := Outcome{Rule: r, Key: r.GroupKey(ev)}
+		if r.Digest > 0 {
+			// Summarised per interval instead: no per-event decision.
+			o.Decision = Decision{Reason: ReasonDigest, Until: ev.ReceivedAt}
+			outs = append(outs, o)
+			continue
+		}
 		o.Decision = p.throttle.DecideRule(ev.ReceivedAt, r, o.Key)
 		if o.Decision.Notify {
 			o.Notifications, o.RenderErr = notifications(ev, r, o.Key, o.Decision, cat)
@@ -161,6 +167,9 @@ func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, ca
 			Throttle:    carried,
 			Reason:      d.Reason,
 			CreatedAt:   ev.ReceivedAt,
+
+			Fallback:      r.Fallback,
+			FallbackAfter: r.FallbackAfter,
 		}
 		if r.Threshold.Count > 0 {
 			n.Threshold = ThresholdCount{Count: d.Count, Within: r.Threshold.Within}

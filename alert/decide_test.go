@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,7 +18,7 @@ func compile(t *testing.T, src string) *rules.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"console": true, "ops-slack": true}})
+	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"console": true, "ops-slack": true, "a": true, "b": true, "fb": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +208,19 @@ func TestDecideMaxKeys(t *testing.T) {
 	}
 }
 
-type recorder struct{ got []*Notification }
-
-func (r *recorder) Enqueue(_ context.Context, n *Notification) error {
-	r.got = append(r.got, n)
-	return nil
+// evaluate runs events through p's decisions, as the pipeline does for
+// each journal entry, and returns the notifications they produce.
+func evaluate(p *Pipeline, evs ...*callback.Event) []*Notification {
+	var got []*Notification
+	var buf []*rules.Rule
+	for _, ev := range evs {
+		var outs []Outcome
+		outs, buf = p.Evaluate(ev, buf[:0])
+		for _, o := range outs {
+			got = append(got, o.Notifications...)
+		}
+	}
+	return got
 }
 
 func exceptionEvent(t *testing.T, at time.Time, from string) *callback.Event {
@@ -247,18 +254,17 @@ func TestPipelineProcess(t *testing.T) {
     title: "{{.Count}} blocked from {{.From}} ({{meaning .ErrorCode}}): {{.ErrorInfo}}"
     body: "{{if .Suppressed}}{{.Suppressed}} more since {{clock .Since}}{{end}}"
 `)
-	out := &recorder{}
-	p := NewPipeline(PipelineOptions{Rules: e, Out: out})
-	var buf []*rules.Rule
+	p := NewPipeline(PipelineOptions{Rules: e})
+	var evs []*callback.Event
 	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 40 * time.Second, 31 * time.Minute, 31*time.Minute + time.Second, 31*time.Minute + 2*time.Second} {
-		buf = p.Process(context.Background(), exceptionEvent(t, t0.Add(at), "bot_1"), buf[:0])
+		evs = append(evs, exceptionEvent(t, t0.Add(at), "bot_1"))
 	}
-	buf = p.Process(context.Background(), exceptionEvent(t, t0, "jared"), buf[:0]) // no match
-	_ = buf
-	if len(out.got) != 2 {
-		t.Fatalf("%d notifications, want 2", len(out.got))
+	evs = append(evs, exceptionEvent(t, t0, "jared")) // no match
+	got := evaluate(p, evs...)
+	if len(got) != 2 {
+		t.Fatalf("%d notifications, want 2", len(got))
 	}
-	n := out.got[0]
+	n := got[0]
 	if n.Receiver != "ops-slack" || n.Severity != "critical" || n.Reason != ReasonFirst || n.Threshold.Count != 3 || n.GroupKey != `From_Account="bot_1"` {
 		t.Errorf("first page: %+v", n)
 	}
@@ -270,7 +276,7 @@ func TestPipelineProcess(t *testing.T) {
 	if diff := cmp.Diff(wantTitle, n.Title); diff != "" {
 		t.Errorf("title (-want +got):\n%s", diff)
 	}
-	second := out.got[1]
+	second := got[1]
 	if second.Throttle.Suppressed != 2 || !second.Throttle.First.Equal(t0.Add(30*time.Second)) || !second.Throttle.Last.Equal(t0.Add(40*time.Second)) {
 		t.Errorf("second page carries %+v, want the 2 events held at 0:30 and 0:40", second.Throttle)
 	}
@@ -282,8 +288,7 @@ func TestPipelineProcess(t *testing.T) {
 // A template that fails on an event still pages, with the standard layout.
 func TestPipelineRenderFailureStillPages(t *testing.T) {
 	e := compile(t, "rules:\n  - name: r\n    receivers: [console]\n    throttle: 0s\n    title: '{{if eq .From \"a\"}}{{index .MsgTypes 3}}{{end}}'\n")
-	out := &recorder{}
-	p := NewPipeline(PipelineOptions{Rules: e, Out: out})
+	p := NewPipeline(PipelineOptions{Rules: e})
 	outs, _ := p.Evaluate(exceptionEvent(t, t0, "a"), nil)
 	if len(outs) != 1 || outs[0].RenderErr == nil || len(outs[0].Notifications) != 1 || outs[0].Notifications[0].Title != (Rendered{}) {
 		t.Fatalf("outcomes %+v", outs)

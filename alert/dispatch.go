@@ -3,18 +3,20 @@ package alert
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/store"
 )
 
 // Retry is a receiver's retry policy.
 type Retry struct {
 	Initial     time.Duration // first backoff
 	Max         time.Duration // backoff cap
-	GiveUpAfter time.Duration // stop retrying a notification this long after its first attempt
+	GiveUpAfter time.Duration // a notification failing this long after it was created is dead-lettered
 }
 
 // DefaultRetry is used for receivers that set no retry policy.
@@ -27,169 +29,483 @@ type Destination struct {
 	Retry    Retry
 	// Timeout bounds one attempt.
 	Timeout time.Duration
+	// Pace is the least time between two messages to the destination (Slack
+	// takes about one message per second per channel); 0: no pacing.
+	Pace time.Duration
+	// PaceKey makes receivers that post to the same place (one Slack
+	// channel, one webhook) share pacing and Retry-After; empty: Name.
+	PaceKey string
+	// IncidentTTL: with a ThreadNotifier, a notification continues the
+	// incident of the same rule and group key if that incident's last
+	// message is more recent than this; 0: every notification is new.
+	IncidentTTL time.Duration
 }
 
-// Dispatcher delivers notifications asynchronously, one queue and one
-// worker per receiver, so a slow or failing receiver never delays another.
+// ThreadNotifier is a Notifier that can continue an earlier message about
+// the same incident (reply in its thread or update it). prev is the handle
+// returned for the incident's previous message, or empty; the returned
+// handle is passed as prev next time.
+type ThreadNotifier interface {
+	Notifier
+	NotifyThread(ctx context.Context, n *Notification, prev string) (ref string, err error)
+}
+
+// DispatcherOptions configure a Dispatcher.
+type DispatcherOptions struct {
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	Store        *store.Store
+	Destinations []Destination
+	// Limits are the parser's limits for re-parsing journal entries.
+	Limits callback.Limits
+	// Redact scrubs secrets from error text before it is stored or logged.
+	Redact func(string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MergeLimit bounds the notifications merged into one message;
+	// default 1000.
+	MergeLimit int
+	// IdlePoll is how often an idle queue looks at the outbox for work it
+	// was not told about (a dead letter requeued from the command line);
+	// default 30s.
+	IdlePoll time.Duration
+}
+
+// Dispatcher delivers the outbox: one queue and one worker per receiver, so
+// a slow or failing receiver never delays another. A worker makes one
+// attempt at a time, oldest notification first; it merges the pending
+// notifications for the same rule and group key into that attempt, paces
+// its destination, backs off with jitter on failure, honours Retry-After,
+// reroutes to a rule's fallback receiver, and dead-letters what fails past
+// its receiver's give_up_after. Every outcome is recorded in the store, so
+// a restart resumes exactly the undelivered notifications.
 type Dispatcher struct {
+	o       DispatcherOptions
 	logger  *slog.Logger
 	metrics *Metrics
+	store   *store.Store
 	queues  map[string]*queue
-	wg      sync.WaitGroup
+	now     func() time.Time
 
-	mu     sync.RWMutex // Enqueue holds it shared; Close exclusively
-	closed bool
+	drainOnce sync.Once
+	drain     chan struct{}
+	drainMu   sync.Mutex
+	deadline  time.Time
 }
 
 type queue struct {
-	dest Destination
-	ch   chan *Notification
+	dest  Destination
+	pacer *pacer
+	wake  chan struct{}
+
+	// Owned by the queue's worker.
+	backoff      time.Duration
+	notBefore    time.Time
+	failingSince time.Time
+	lastErr      string
 }
 
-// QueueSize is how many notifications each receiver's queue holds before
-// Enqueue blocks.
-const QueueSize = 1024
-
-// NewDispatcher returns a dispatcher for dests. Call Run to start delivering.
-func NewDispatcher(logger *slog.Logger, m *Metrics, dests []Destination) *Dispatcher {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// NewDispatcher returns a dispatcher; call Run to start delivering.
+func NewDispatcher(o DispatcherOptions) *Dispatcher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if m == nil {
-		m = NewMetrics(nil)
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
-	d := &Dispatcher{logger: logger, metrics: m, queues: make(map[string]*queue, len(dests))}
-	for _, dest := range dests {
-		if dest.Retry == (Retry{}) {
-			dest.Retry = DefaultRetry
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
+	}
+	if o.MergeLimit <= 0 {
+		o.MergeLimit = 1000
+	}
+	if o.IdlePoll <= 0 {
+		o.IdlePoll = 30 * time.Second
+	}
+	d := &Dispatcher{
+		o: o, logger: o.Logger, metrics: o.Metrics, store: o.Store, now: o.Now,
+		queues: make(map[string]*queue, len(o.Destinations)),
+		drain:  make(chan struct{}),
+	}
+	pacers := map[string]*pacer{}
+	for _, dest := range o.Destinations {
+		if dest.Retry.Initial <= 0 {
+			dest.Retry.Initial = DefaultRetry.Initial
+		}
+		if dest.Retry.Max <= 0 {
+			dest.Retry.Max = max(DefaultRetry.Max, dest.Retry.Initial)
+		}
+		if dest.Retry.GiveUpAfter <= 0 {
+			dest.Retry.GiveUpAfter = DefaultRetry.GiveUpAfter
 		}
 		if dest.Timeout <= 0 {
 			dest.Timeout = 30 * time.Second
 		}
-		d.queues[dest.Name] = &queue{dest: dest, ch: make(chan *Notification, QueueSize)}
+		if dest.PaceKey == "" {
+			dest.PaceKey = dest.Name
+		}
+		p, ok := pacers[dest.PaceKey]
+		if !ok {
+			p = &pacer{}
+			pacers[dest.PaceKey] = p
+		}
+		p.interval = max(p.interval, dest.Pace)
+		d.queues[dest.Name] = &queue{dest: dest, pacer: p, wake: make(chan struct{}, 1), backoff: dest.Retry.Initial}
 	}
 	return d
 }
 
-// ErrUnknownReceiver is returned by Enqueue for a receiver it has no queue for.
-var ErrUnknownReceiver = errors.New("alert: unknown receiver")
-
-// ErrClosed is returned by Enqueue after Close.
-var ErrClosed = errors.New("alert: dispatcher closed")
-
-// Enqueue hands n to its receiver's queue, waiting while the queue is full
-// until ctx ends.
-func (d *Dispatcher) Enqueue(ctx context.Context, n *Notification) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.closed {
-		return ErrClosed
+// Wake tells receiver's worker that new notifications are in the outbox.
+func (d *Dispatcher) Wake(receiver string) {
+	if q, ok := d.queues[receiver]; ok {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
-	q, ok := d.queues[n.Receiver]
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownReceiver, n.Receiver)
-	}
+}
+
+// Drain makes Run return once every queue is empty, or has nothing it may
+// attempt before deadline. What is left stays in the outbox for the next
+// start; ending Run's ctx cuts attempts in flight short.
+func (d *Dispatcher) Drain(deadline time.Time) {
+	d.drainMu.Lock()
+	d.deadline = deadline
+	d.drainMu.Unlock()
+	d.drainOnce.Do(func() { close(d.drain) })
+}
+
+func (d *Dispatcher) draining() (bool, time.Time) {
 	select {
-	case q.ch <- n:
-		d.metrics.queued.WithLabelValues(n.Receiver).Inc()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-d.drain:
+		d.drainMu.Lock()
+		defer d.drainMu.Unlock()
+		return true, d.deadline
+	default:
+		return false, time.Time{}
 	}
 }
 
-// Close stops Enqueue; Run then delivers what is queued and returns. Close
-// must not be called while an Enqueue may be blocked on a full queue.
-func (d *Dispatcher) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return
-	}
-	d.closed = true
-	for _, q := range d.queues {
-		close(q.ch)
-	}
-}
-
-// Run delivers until Close has been called and the queues are empty, or
-// until ctx ends; it returns once every worker has stopped. A notification
-// whose retries are cut short by ctx is logged as undelivered.
+// Run delivers until ctx ends, or until Drain has been called and the
+// queues are drained. It returns once every worker has stopped.
 func (d *Dispatcher) Run(ctx context.Context) {
+	if counts, err := d.store.PendingCounts(ctx); err == nil {
+		for r, n := range counts {
+			if _, ok := d.queues[r]; !ok {
+				d.logger.Warn("pending notifications for a receiver no longer configured", "receiver", r, "count", n)
+			} else if n > 0 {
+				d.logger.Info("resuming delivery", "receiver", r, "pending", n)
+			}
+		}
+	}
+	var wg sync.WaitGroup
 	for _, q := range d.queues {
-		d.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer d.wg.Done()
+			defer wg.Done()
 			d.work(ctx, q)
 		}()
 	}
-	d.wg.Wait()
+	wg.Wait()
+}
+
+// sleep waits for dur, or until ctx ends; a drain or wake signal ends it
+// early too (wake may be nil). It reports whether ctx is still live.
+func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	drain := d.drain
+	if ok, _ := d.draining(); ok {
+		drain = nil // already draining: do not spin on the closed channel
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	case <-drain:
+	}
+	return true
 }
 
 func (d *Dispatcher) work(ctx context.Context, q *queue) {
 	logger := d.logger.With("receiver", q.dest.Name)
-	for {
-		select {
-		case <-ctx.Done():
-			if left := len(q.ch); left > 0 {
-				logger.Warn("undelivered notifications at shutdown", "count", left)
+	for ctx.Err() == nil {
+		head, ok, err := d.store.NextPending(ctx, q.dest.Name)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("reading the outbox failed", "err", err)
+				d.sleep(ctx, retryDelay, nil)
 			}
-			return
-		case n, ok := <-q.ch:
-			if !ok {
+			continue
+		}
+		draining, deadline := d.draining()
+		if !ok {
+			if draining {
 				return
 			}
-			d.metrics.queued.WithLabelValues(q.dest.Name).Dec()
-			d.deliver(ctx, logger, q.dest, n)
+			d.sleep(ctx, d.o.IdlePoll, q.wake)
+			continue
+		}
+		now := d.now()
+		if now.Before(q.notBefore) { // backing off
+			if draining && q.notBefore.After(deadline) {
+				logger.Info("leaving undelivered notifications for the next start", "next_attempt", q.notBefore)
+				return
+			}
+			d.sleep(ctx, q.notBefore.Sub(now), nil)
+			continue // the head may have changed, or more merged in
+		}
+		if wait := q.pacer.reserve(now); wait > 0 { // paced, or Retry-After
+			if draining && now.Add(wait).After(deadline) {
+				logger.Info("leaving undelivered notifications for the next start", "next_attempt", now.Add(wait))
+				return
+			}
+			d.sleep(ctx, wait, nil)
+			continue
+		}
+		d.deliver(ctx, logger, q, head)
+	}
+}
+
+// deliver makes one attempt at head, merged with the pending notifications
+// like it, and records the outcome.
+func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification) {
+	rows, err := d.store.PendingLike(ctx, q.dest.Name, head.Rule, head.GroupKey, d.o.MergeLimit)
+	if err != nil || len(rows) == 0 {
+		if err != nil && ctx.Err() == nil {
+			logger.Error("reading the outbox failed", "err", err)
+			d.sleep(ctx, retryDelay, nil)
+		}
+		return
+	}
+	group := make([]*Notification, 0, len(rows))
+	for _, r := range rows {
+		n, err := decode(r, d.o.Limits)
+		if err != nil {
+			logger.Warn("notification partly unreadable", "notification", n, "err", err)
+		}
+		group = append(group, n)
+	}
+	n := merge(group)
+	merged := make([]int64, 0, len(group)-1)
+	for _, g := range group[1:] {
+		merged = append(merged, g.seq)
+	}
+
+	var incident *store.Incident
+	prev := ""
+	tn, threads := q.dest.Notifier.(ThreadNotifier)
+	if threads && q.dest.IncidentTTL > 0 {
+		incident = &store.Incident{Receiver: q.dest.Name, Rule: n.Rule, GroupKey: n.GroupKey}
+		if inc, ok, err := d.store.Incident(ctx, q.dest.Name, n.Rule, n.GroupKey); err == nil && ok && d.now().Sub(inc.Last) < q.dest.IncidentTTL {
+			prev = inc.Ref
+		}
+	}
+
+	actx, cancel := context.WithTimeout(ctx, q.dest.Timeout)
+	t0 := time.Now()
+	var ref string
+	if threads {
+		ref, err = tn.NotifyThread(actx, n, prev)
+	} else {
+		err = q.dest.Notifier.Notify(actx, n)
+	}
+	cancel()
+	now := d.now()
+	// Pace from the end of the attempt: the destination has then seen the
+	// request, so the next one reaches it at least one interval later
+	// whatever the latency.
+	q.pacer.sent(now)
+	d.metrics.attempts.WithLabelValues(q.dest.Name).Inc()
+	d.metrics.latency.WithLabelValues(q.dest.Name).Observe(time.Since(t0).Seconds())
+
+	if err == nil {
+		q.backoff, q.notBefore, q.failingSince, q.lastErr = q.dest.Retry.Initial, time.Time{}, time.Time{}, ""
+		d.finish(ctx, logger, store.Outcome{Seq: n.seq, Merged: merged, State: store.Sent, At: now, Attempted: true,
+			Data: encode(n).Data, Ref: ref, Incident: incident})
+		d.metrics.deliveries.WithLabelValues(q.dest.Name, "sent").Inc()
+		if len(merged) > 0 {
+			d.metrics.merged.WithLabelValues(q.dest.Name).Add(float64(len(merged)))
+		}
+		if head.Attempts > 0 {
+			logger.Info("delivered after retries", "notification", n, "attempts", head.Attempts+1, "merged", len(merged))
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		// Cut short by shutdown: not the destination's fault, and the
+		// notification stays pending for the next start.
+		return
+	}
+
+	retryable, reason, after := classify(err)
+	msg := d.o.Redact(err.Error())
+	d.metrics.failures.WithLabelValues(q.dest.Name, reason).Inc()
+	if msg != q.lastErr {
+		logger.Warn("delivery attempt failed", "notification", n, "attempt", head.Attempts+1, "retryable", retryable, "err", msg)
+		q.lastErr = msg
+	}
+	if q.failingSince.IsZero() {
+		q.failingSince = now
+	}
+	if !retryable || now.Sub(n.CreatedAt) >= q.dest.Retry.GiveUpAfter {
+		if n.Fallback != "" && d.queues[n.Fallback] != nil {
+			// The primary cannot take it: the fallback gets it now rather
+			// than after a wait that cannot help.
+			d.reroute(ctx, logger, q, now, []*Notification{n}, group)
+			return
+		}
+		d.finish(ctx, logger, store.Outcome{Seq: n.seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
+			Error: msg, Data: encode(n).Data})
+		d.metrics.deliveries.WithLabelValues(q.dest.Name, "dead").Inc()
+		d.metrics.dead.WithLabelValues(q.dest.Name).Inc()
+		logger.Error("notification given up: dead letter", "notification", n, "attempts", head.Attempts+1, "retryable", retryable, "err", msg)
+		return
+	}
+	if err := d.store.Attempt(ctx, n.seq, now, msg); err != nil && ctx.Err() == nil {
+		logger.Error("recording an attempt failed", "err", err)
+	}
+	wait := jitter(q.backoff)
+	if after > wait {
+		wait = after
+	}
+	q.notBefore = now.Add(wait)
+	q.backoff = min(q.backoff*2, q.dest.Retry.Max)
+	if after > 0 {
+		q.pacer.hold(now.Add(after))
+	}
+	d.rerouteFailing(ctx, logger, q, now)
+}
+
+// finish records an outcome, retrying while the store fails: a delivered
+// notification that is not marked would be sent again. The write itself is
+// not cut short by shutdown, only the retries are.
+func (d *Dispatcher) finish(ctx context.Context, logger *slog.Logger, o store.Outcome) {
+	for {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := d.store.Finish(fctx, o)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrNotPending) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Error("recording a delivery failed; retrying", "err", err)
+		if !d.sleep(ctx, retryDelay, nil) {
+			return
 		}
 	}
 }
 
-// deliver makes attempts until one succeeds, a failure is permanent, the
-// retry policy gives up, or ctx ends. It logs a failed attempt only when
-// the error differs from the previous one.
-func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, dest Destination, n *Notification) {
-	start := time.Now()
-	backoff := dest.Retry.Initial
-	lastErr := ""
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, dest.Timeout)
-		t0 := time.Now()
-		err := dest.Notifier.Notify(actx, n)
-		cancel()
-		d.metrics.attempts.WithLabelValues(dest.Name).Inc()
-		d.metrics.latency.WithLabelValues(dest.Name).Observe(time.Since(t0).Seconds())
-		if err == nil {
-			d.metrics.deliveries.WithLabelValues(dest.Name, "sent").Inc()
-			if attempt > 1 {
-				logger.Info("delivered after retries", "notification", n, "attempts", attempt)
-			}
-			return
-		}
-		retryable, reason, after := classify(err)
-		d.metrics.failures.WithLabelValues(dest.Name, reason).Inc()
-		if msg := err.Error(); msg != lastErr {
-			logger.Warn("delivery attempt failed", "notification", n, "attempt", attempt, "retryable", retryable, "err", msg)
-			lastErr = msg
-		}
-		if !retryable || ctx.Err() != nil || time.Since(start) > dest.Retry.GiveUpAfter {
-			d.metrics.deliveries.WithLabelValues(dest.Name, "failed").Inc()
-			logger.Error("notification not delivered", "notification", n, "attempts", attempt, "err", err.Error())
-			return
-		}
-		wait := jitter(backoff)
-		if after > wait {
-			wait = after
-		}
-		select {
-		case <-ctx.Done():
-			d.metrics.deliveries.WithLabelValues(dest.Name, "failed").Inc()
-			logger.Error("notification not delivered: shutting down", "notification", n, "attempts", attempt)
-			return
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, dest.Retry.Max)
+// rerouteFailing hands the receiver's pending notifications whose rule has
+// a fallback to that fallback, once the receiver has been failing for the
+// rule's fallback time.
+func (d *Dispatcher) rerouteFailing(ctx context.Context, logger *slog.Logger, q *queue, now time.Time) {
+	failing := now.Sub(q.failingSince)
+	rows, err := d.store.Pending(ctx, q.dest.Name, d.o.MergeLimit)
+	if err != nil {
+		return
 	}
+	var due []*Notification
+	for _, r := range rows {
+		n, _ := decode(r, d.o.Limits)
+		if n.Fallback != "" && d.queues[n.Fallback] != nil && failing >= n.FallbackAfter {
+			due = append(due, n)
+		}
+	}
+	if len(due) > 0 {
+		d.reroute(ctx, logger, q, now, due, nil)
+	}
+}
+
+// reroute moves ns to their fallback receivers. merged, when set, are the
+// notifications folded into ns[0]; they move with it.
+func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, ns []*Notification, merged []*Notification) {
+	var seqs []int64
+	var repl []store.Notification
+	for _, n := range ns {
+		c := *n
+		c.ID, c.Receiver, c.CreatedAt, c.Fallback, c.FallbackAfter = newID(), n.Fallback, now, "", 0
+		c.seq = 0
+		seqs = append(seqs, n.seq)
+		repl = append(repl, encode(&c))
+	}
+	if len(merged) > 1 {
+		// The merged content went to the fallback as one notification;
+		// the rest of the group is done with it.
+		for _, m := range merged[1:] {
+			c := *m
+			c.ID, c.Receiver, c.CreatedAt, c.Fallback, c.FallbackAfter = newID(), ns[0].Fallback, now, "", 0
+			c.seq = 0
+			seqs = append(seqs, m.seq)
+			repl = append(repl, encode(&c))
+		}
+	}
+	out, err := d.store.Reroute(ctx, now, seqs, repl)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Error("rerouting to the fallback failed", "err", err)
+		}
+		return
+	}
+	woken := map[string]bool{}
+	for _, r := range out {
+		d.metrics.rerouted.WithLabelValues(q.dest.Name, r.Receiver).Inc()
+		if !woken[r.Receiver] {
+			woken[r.Receiver] = true
+			d.Wake(r.Receiver)
+		}
+	}
+	logger.Warn("notifications rerouted to fallback", "count", len(out), "failing_for", now.Sub(q.failingSince).Round(time.Millisecond))
+}
+
+// pacer spaces the messages to one destination.
+type pacer struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time // no message before this
+	held     time.Time // Retry-After: no message before this
+}
+
+// reserve takes the next slot if it is open at now and returns 0;
+// otherwise it returns how long until the next slot. The caller sends
+// right after a successful reservation.
+func (p *pacer) reserve(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at := maxTime(p.next, p.held)
+	if now.Before(at) {
+		return at.Sub(now)
+	}
+	p.next = now.Add(p.interval)
+	return 0
+}
+
+// sent records that an attempt ended at t: the next may start one
+// interval later.
+func (p *pacer) sent(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next = maxTime(p.next, t.Add(p.interval))
+}
+
+// hold stops all messages until t (Retry-After).
+func (p *pacer) hold(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = maxTime(p.held, t)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // jitter spreads d over [d/2, d) so that retries of many notifications do

@@ -14,7 +14,11 @@ type Metrics struct {
 	deliveries        *prometheus.CounterVec
 	failures          *prometheus.CounterVec
 	latency           *prometheus.HistogramVec
-	queued            *prometheus.GaugeVec
+	dead              *prometheus.CounterVec
+	merged            *prometheus.CounterVec
+	rerouted          *prometheus.CounterVec
+	digests           *prometheus.CounterVec
+	unparsable        prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics with r (nil: not registered).
@@ -42,7 +46,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_delivery_attempts_total", Help: "Delivery attempts, by receiver.",
 		}, []string{"receiver"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "imalert_deliveries_total", Help: "Notifications finished, by receiver and result (sent, failed).",
+			Name: "imalert_deliveries_total", Help: "Notifications finished, by receiver and result (sent, dead).",
 		}, []string{"receiver", "result"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_delivery_failures_total", Help: "Failed delivery attempts, by receiver and reason.",
@@ -51,13 +55,25 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_delivery_duration_seconds", Help: "Duration of delivery attempts, by receiver.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"receiver"}),
-		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "imalert_delivery_queue_length", Help: "Notifications waiting for delivery, by receiver.",
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_delivery_dead_letters_total", Help: "Notifications given up and kept as dead letters, by receiver.",
 		}, []string{"receiver"}),
+		merged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_delivery_merged_total", Help: "Notifications merged into another one for the same rule and key while their receiver was backed up, by receiver.",
+		}, []string{"receiver"}),
+		rerouted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_delivery_rerouted_total", Help: "Notifications handed to a rule's fallback receiver, by failing receiver and fallback.",
+		}, []string{"receiver", "fallback"}),
+		digests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_digests_total", Help: "Digests closed, by rule.",
+		}, []string{"rule"}),
+		unparsable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imalert_journal_unparsable_total", Help: "Journal entries the current parser refuses; they are marked processed.",
+		}),
 	}
 	if r != nil {
 		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions,
-			m.attempts, m.deliveries, m.failures, m.latency, m.queued)
+			m.attempts, m.deliveries, m.failures, m.latency, m.dead, m.merged, m.rerouted, m.digests, m.unparsable)
 	}
 	return m
 }

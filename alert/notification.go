@@ -20,11 +20,12 @@ type Notification struct {
 	Severity string
 	GroupKey string // the rule's group_by values, e.g. GroupId="@TGS#2J4SZEAEL"
 
-	Event       *callback.Event
-	CodeMeaning string // catalogue meaning of Event.ErrorCode
+	Event       *callback.Event // nil for a digest
+	CodeMeaning string          // catalogue meaning of Event.ErrorCode
 
 	// Throttle carries what the rule's throttle held back since the previous
-	// page of the same rule and group key.
+	// page of the same rule and group key. Notifications merged into this
+	// one add their events here too.
 	Throttle Throttled
 	// Reason is why the decision paged: first, window_expired, no_throttle
 	// or first_seen.
@@ -38,6 +39,19 @@ type Notification struct {
 	Title, Body Rendered
 
 	CreatedAt time.Time
+
+	// Merged counts the notifications for the same rule and group key
+	// folded into this one while its destination was backed up.
+	Merged int
+	// Digest is set, and Event nil, for a rule's periodic summary.
+	Digest *Digest
+	// Fallback is the receiver that takes this notification over once its
+	// own receiver has been failing for FallbackAfter.
+	Fallback      string
+	FallbackAfter time.Duration
+
+	seq     int64 // position in the outbox
+	eventID int64 // journal entry of Event
 }
 
 // ThresholdCount is how many matching events reached a rule's threshold.
@@ -65,12 +79,18 @@ type Throttled struct {
 
 // LogValue keeps payload content out of logs: only identifiers are logged.
 func (n *Notification) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("id", n.ID),
 		slog.String("rule", n.Rule),
 		slog.String("receiver", n.Receiver),
-		slog.Int64("error_code", n.Event.ErrorCode),
-	)
+	}
+	if n.Event != nil {
+		attrs = append(attrs, slog.Int64("error_code", n.Event.ErrorCode))
+	}
+	if n.Digest != nil {
+		attrs = append(attrs, slog.Int("digest_events", n.Digest.Total))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // Notifier delivers a notification in one attempt. It classifies a failure

@@ -4,35 +4,47 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/store"
 )
 
-// Enqueuer takes notifications for delivery.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, n *Notification) error
+// Waker is told after each commit which receivers got new notifications.
+type Waker interface {
+	Wake(receiver string)
 }
 
-// Pipeline runs events through the rules and the throttle and hands the
-// resulting notifications to delivery. Events are processed one at a time,
-// in arrival order, by Run.
+// Pipeline runs journaled callbacks through the rules, the throttle and the
+// digests, and writes the resulting notifications to the outbox in the same
+// transaction that marks the callbacks processed. Events are processed in
+// journal order, in batches, by Run; a restart resumes with the first
+// unprocessed entry.
 type Pipeline struct {
 	logger    *slog.Logger
 	metrics   *Metrics
 	rules     atomic.Pointer[rules.Engine]
 	throttle  *Throttler
 	catalogue *callback.Catalogue
-	out       Enqueuer
-	in        chan *callback.Event
+	store     *store.Store
+	out       Waker
+	limits    callback.Limits
+	batchSize int
+	now       func() time.Time
 
-	mu      sync.RWMutex // Ingest holds it shared; Stop exclusively
-	stopped bool
-	stop    chan struct{}
+	// Owned by Run.
+	cursor  int64
+	digests map[string]*digestState
+	buf     []*rules.Rule
+
+	stopOnce sync.Once
+	stop     chan struct{}
 }
 
 // PipelineOptions configure a Pipeline.
@@ -43,12 +55,19 @@ type PipelineOptions struct {
 	Catalogue *callback.Catalogue
 	// MaxKeys bounds the throttle state (throttle.max_keys).
 	MaxKeys int
-	Out     Enqueuer
-	// Backlog is how many accepted events may wait for processing.
-	Backlog int
+	Store   *store.Store
+	Out     Waker
+	// Limits are the parser's limits for re-parsing journal entries.
+	Limits callback.Limits
+	// BatchSize bounds the journal entries processed per transaction;
+	// default 256.
+	BatchSize int
+	// Now is the clock for digest intervals; nil means time.Now. Throttle
+	// decisions use each event's receive time.
+	Now func() time.Time
 }
 
-// NewPipeline returns a pipeline; call Run to start processing.
+// NewPipeline returns a pipeline; call Restore, then Run.
 func NewPipeline(o PipelineOptions) *Pipeline {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -59,16 +78,23 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 	if o.Catalogue == nil {
 		o.Catalogue = callback.NewCatalogue()
 	}
-	if o.Backlog <= 0 {
-		o.Backlog = 4096
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	p := &Pipeline{
 		logger:    o.Logger,
 		metrics:   o.Metrics,
 		throttle:  NewThrottler(ThrottlerOptions{MaxKeys: o.MaxKeys, OnEvict: o.Metrics.throttleEvictions.Inc}),
 		catalogue: o.Catalogue,
+		store:     o.Store,
 		out:       o.Out,
-		in:        make(chan *callback.Event, o.Backlog),
+		limits:    o.Limits,
+		batchSize: o.BatchSize,
+		now:       o.Now,
+		digests:   map[string]*digestState{},
 		stop:      make(chan struct{}),
 	}
 	p.rules.Store(o.Rules)
@@ -78,80 +104,301 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 // SetRules swaps in a new rule set for the events processed from now on.
 func (p *Pipeline) SetRules(e *rules.Engine) { p.rules.Store(e) }
 
-// ErrBacklogFull means the pipeline cannot take the event now; the caller
-// must not acknowledge it.
-var ErrBacklogFull = errors.New("alert: event backlog full")
-
-// ErrStopped means the pipeline no longer takes events.
-var ErrStopped = errors.New("alert: pipeline stopped")
-
-// Ingest queues ev for processing without waiting for it.
-func (p *Pipeline) Ingest(ev *callback.Event) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.stopped {
-		return ErrStopped
+// Ingest journals a callback; it returns once the entry is committed, and
+// only then may the callback be acknowledged. ev is the callback as parsed
+// for the answer; the pipeline parses the journal entry again when it
+// processes it, so a live event and a replayed one take the same path.
+func (p *Pipeline) Ingest(ctx context.Context, raw callback.Raw, _ *callback.Event) error {
+	if _, err := p.store.Append(ctx, raw); err != nil {
+		return fmt.Errorf("alert: ingest: %w", err)
 	}
-	select {
-	case p.in <- ev:
-		return nil
-	default:
-		return ErrBacklogFull
-	}
+	return nil
 }
 
-// Stop makes Ingest refuse new events; Run then processes what was already
-// taken and returns.
-func (p *Pipeline) Stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.stopped {
-		p.stopped = true
-		close(p.stop)
+// Restore loads the decision state (throttle windows, threshold counts,
+// first-seen marks) and the open digests from the store. Call it once,
+// before Run.
+func (p *Pipeline) Restore(ctx context.Context) error {
+	ws, err := p.store.Windows(ctx)
+	if err != nil {
+		return err
 	}
+	now := p.now()
+	for _, w := range ws { // most recently kept last: evicted last when over max_keys
+		var ks KeyState
+		if err := json.Unmarshal(w.Data, &ks); err != nil {
+			p.logger.Warn("dropping unreadable decision state", "err", err)
+			continue
+		}
+		p.throttle.Restore(now, w.Key, ks, w.KeepUntil)
+	}
+	ds, err := p.store.Digests(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		var st digestState
+		if err := json.Unmarshal(d.Data, &st); err != nil || st.Digest == nil {
+			p.logger.Warn("dropping unreadable digest", "rule", d.Rule)
+			continue
+		}
+		st.Digest.init()
+		p.digests[d.Rule] = &st
+	}
+	n, err := p.store.CountUnprocessed(ctx)
+	if err != nil {
+		return err
+	}
+	p.logger.Info("state restored", "throttle_windows", p.throttle.Len(), "digests", len(p.digests), "unprocessed_events", n)
+	return nil
 }
 
-// Run processes events until Stop has been called and every taken event is
-// processed, or until ctx ends.
+// Stop makes Run process every journal entry committed so far and return.
+func (p *Pipeline) Stop() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+// retryDelay is the pause after a failed store operation.
+const retryDelay = time.Second
+
+// digestGrace delays closing a digest a little past its end, so that
+// callbacks received just before the end but committed just after it are
+// still counted in it.
+const digestGrace = time.Second
+
+// Run processes journal entries as they are committed, until Stop has been
+// called and every committed entry is processed, or until ctx ends.
 func (p *Pipeline) Run(ctx context.Context) {
-	var buf []*rules.Rule
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			if n := len(p.in); n > 0 {
-				p.logger.Warn("unprocessed events at shutdown", "count", n)
+		n, err := p.step(ctx)
+		if err != nil {
+			p.logger.Error("processing failed; will retry", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.stop:
+				return
+			case <-time.After(retryDelay):
 			}
-			return
-		case ev := <-p.in:
-			buf = p.Process(ctx, ev, buf[:0])
+			continue
+		}
+		if n == p.batchSize {
+			continue // more may be waiting
+		}
+		select {
 		case <-p.stop:
+			// Server stopped: finish what was acknowledged.
 			for {
-				select {
-				case ev := <-p.in:
-					buf = p.Process(ctx, ev, buf[:0])
-				default:
+				n, err := p.step(ctx)
+				if err != nil {
+					p.logger.Error("processing failed at shutdown; resumes at next start", "err", err)
+					return
+				}
+				if n < p.batchSize {
 					return
 				}
 			}
+		default:
+		}
+		timer.Reset(p.nextDigestDue())
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.stop:
+		case <-p.store.Appended():
+		case <-timer.C:
 		}
 	}
 }
 
-// Process runs one event through the rules and decisions and enqueues its
-// notifications. buf is scratch space, returned for reuse.
-func (p *Pipeline) Process(ctx context.Context, ev *callback.Event, buf []*rules.Rule) []*rules.Rule {
-	p.metrics.events.WithLabelValues(callback.CommandLabel(ev.Command)).Inc()
-	outs, buf := p.Evaluate(ev, buf)
-	for _, o := range outs {
-		p.record(o)
-		for _, n := range o.Notifications {
-			p.metrics.notifications.WithLabelValues(n.Rule, n.Receiver).Inc()
-			if err := p.out.Enqueue(ctx, n); err != nil {
-				p.logger.Error("notification not queued", "notification", n, "err", err)
-			}
+// nextDigestDue returns how long until the first open digest closes.
+func (p *Pipeline) nextDigestDue() time.Duration {
+	wait := time.Hour
+	now := p.now()
+	for _, st := range p.digests {
+		if d := st.Digest.End.Add(digestGrace).Sub(now); d < wait {
+			wait = max(d, 0)
 		}
 	}
-	return buf
+	return wait
+}
+
+// step processes one batch of journal entries and closes due digests, in
+// one transaction. It returns how many entries it read.
+func (p *Pipeline) step(ctx context.Context) (int, error) {
+	evs, err := p.store.Unprocessed(ctx, p.cursor, p.batchSize)
+	if err != nil {
+		return 0, err
+	}
+	now := p.now()
+	b := newBatch(p.cursor, now)
+	p.throttle.Track()
+	defer p.throttle.Untrack()
+	for _, e := range evs {
+		ev, err := e.Parse(p.limits)
+		if err != nil {
+			// Accepted once, refused by today's parser: processed, counted.
+			b.after = append(b.after, p.metrics.unparsable.Inc)
+			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
+			continue
+		}
+		p.process(b, e.ID, ev)
+	}
+	if len(evs) > 0 {
+		b.Through = evs[len(evs)-1].ID
+	}
+	for rule, st := range p.digests {
+		if !now.Before(st.Digest.End.Add(digestGrace)) {
+			p.closeDigest(b, rule, now)
+		}
+	}
+	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digestUndo) == 0 {
+		return 0, nil
+	}
+	for _, key := range p.throttle.Touched() {
+		w := store.Window{Key: key} // no state left (evicted): delete it
+		if ks, keep, ok := p.throttle.State(key); ok {
+			w.KeepUntil = keep
+			w.Data, _ = json.Marshal(ks) // plain data: cannot fail
+		}
+		b.Windows = append(b.Windows, w)
+	}
+	for rule := range b.digestUndo {
+		d := store.Digest{Rule: rule}
+		if st, ok := p.digests[rule]; ok {
+			d.Data, _ = json.Marshal(st) // plain data: cannot fail
+		}
+		b.Digests = append(b.Digests, d)
+	}
+	if err := p.store.Commit(ctx, &b.Batch); err != nil {
+		p.rollback(b)
+		return 0, err
+	}
+	if b.Through > 0 {
+		p.cursor = b.Through
+	}
+	for _, f := range b.after {
+		f()
+	}
+	woken := map[string]bool{}
+	for _, n := range b.Notifications {
+		if !woken[n.Receiver] && p.out != nil {
+			woken[n.Receiver] = true
+			p.out.Wake(n.Receiver)
+		}
+	}
+	return len(evs), nil
+}
+
+// batch is a store batch being built, with what undoes its effect on the
+// in-memory digests should the commit fail (the throttler tracks its own).
+type batch struct {
+	store.Batch
+	digestUndo map[string]*digestState // nil: the rule had no open digest
+	after      []func()                // metric updates, applied once committed
+}
+
+func newBatch(after int64, now time.Time) *batch {
+	return &batch{
+		Batch:      store.Batch{After: after, ProcessedAt: now},
+		digestUndo: map[string]*digestState{},
+	}
+}
+
+func (p *Pipeline) rollback(b *batch) {
+	p.throttle.Rollback(b.ProcessedAt)
+	for rule, st := range b.digestUndo {
+		if st == nil {
+			delete(p.digests, rule)
+		} else {
+			p.digests[rule] = st
+		}
+	}
+}
+
+// process runs one event through the rules, decisions and digests, adding
+// what it decides to b.
+func (p *Pipeline) process(b *batch, id int64, ev *callback.Event) {
+	command := callback.CommandLabel(ev.Command)
+	b.after = append(b.after, func() { p.metrics.events.WithLabelValues(command).Inc() })
+	var outs []Outcome
+	outs, p.buf = p.Evaluate(ev, p.buf[:0])
+	for _, o := range outs {
+		b.after = append(b.after, func() { p.record(o) })
+		if o.Decision.Reason == ReasonDigest {
+			p.addToDigest(b, o.Rule, ev)
+			continue
+		}
+		for _, n := range o.Notifications {
+			n.eventID = id
+			b.Notifications = append(b.Notifications, encode(n))
+			rule, recv := n.Rule, n.Receiver
+			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })
+		}
+	}
+}
+
+// digestState is a rule's open digest, as persisted.
+type digestState struct {
+	Digest        *Digest       `json:"digest"`
+	Receivers     []string      `json:"receivers"`
+	Severity      string        `json:"severity"`
+	RuleFile      string        `json:"rule_file"`
+	RuleLine      int           `json:"rule_line"`
+	Fallback      string        `json:"fallback,omitempty"`
+	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
+}
+
+func (p *Pipeline) touchDigest(b *batch, rule string) {
+	if _, seen := b.digestUndo[rule]; seen {
+		return
+	}
+	if st, ok := p.digests[rule]; ok {
+		c := *st
+		c.Digest = st.Digest.clone()
+		b.digestUndo[rule] = &c
+	} else {
+		b.digestUndo[rule] = nil
+	}
+}
+
+func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
+	p.touchDigest(b, r.Name)
+	st, ok := p.digests[r.Name]
+	if ok && !ev.ReceivedAt.Before(st.Digest.End) {
+		p.closeDigest(b, r.Name, ev.ReceivedAt)
+		ok = false
+	}
+	if !ok {
+		severity := r.Severity
+		if severity == "" {
+			severity = callback.SeverityWarning
+		}
+		st = &digestState{
+			Digest: NewDigest(ev.ReceivedAt, r.Digest), Receivers: r.Receivers, Severity: severity,
+			RuleFile: r.File, RuleLine: r.Line, Fallback: r.Fallback, FallbackAfter: r.FallbackAfter,
+		}
+		p.digests[r.Name] = st
+	}
+	st.Digest.Add(ev)
+}
+
+// closeDigest turns the rule's open digest into one notification per
+// receiver.
+func (p *Pipeline) closeDigest(b *batch, rule string, now time.Time) {
+	p.touchDigest(b, rule)
+	st := p.digests[rule]
+	delete(p.digests, rule)
+	b.after = append(b.after, func() { p.metrics.digests.WithLabelValues(rule).Inc() })
+	for _, recv := range st.Receivers {
+		n := &Notification{
+			ID: newID(), Receiver: recv, Rule: rule, RuleFile: st.RuleFile, RuleLine: st.RuleLine,
+			Severity: st.Severity, Digest: st.Digest.clone(), CreatedAt: now,
+			Fallback: st.Fallback, FallbackAfter: st.FallbackAfter,
+		}
+		b.Notifications = append(b.Notifications, encode(n))
+		b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })
+	}
 }
 
 func newID() string {

@@ -21,6 +21,7 @@ const (
 	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
 	ReasonFirstSeen      Reason = "first_seen"      // first_seen: the key is new, and pages this once
 	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
+	ReasonDigest         Reason = "digest"          // the rule summarises its events per interval
 )
 
 // Decision is the verdict on one matching event.
@@ -64,6 +65,10 @@ type keyState struct {
 	next int         // where the next hit goes once hits is full
 
 	seen bool
+
+	// keep is until when the state is worth keeping, on the decision
+	// clock: what the store keeps it for.
+	keep time.Time
 }
 
 // throttleStep applies the throttle policy p to st at now.
@@ -93,7 +98,7 @@ func throttleStep(st *keyState, now time.Time, p ThrottlePolicy) Decision {
 			}
 		}
 	}
-	*st = keyState{start: now, end: now.Add(next), window: next, hits: st.hits, next: st.next, seen: st.seen}
+	*st = keyState{start: now, end: now.Add(next), window: next, hits: st.hits, next: st.next, seen: st.seen, keep: st.keep}
 	d.Until, d.Window = st.end, next
 	return d
 }
@@ -116,7 +121,15 @@ type Throttler struct {
 	elems   map[string]*list.Element
 
 	evicted func() // called once per eviction
+
+	// undo, while tracking (Track), holds the state of each key before its
+	// first change; nil for a key that had none.
+	undo map[string]*keyState
 }
+
+// DefaultCarry is how long a key's suppressed count outlives its window by
+// default.
+const DefaultCarry = 24 * time.Hour
 
 // ThrottlerOptions configure a Throttler.
 type ThrottlerOptions struct {
@@ -131,7 +144,7 @@ func NewThrottler(o ThrottlerOptions) *Throttler {
 		o.MaxKeys = 100_000
 	}
 	if o.Carry <= 0 {
-		o.Carry = 24 * time.Hour
+		o.Carry = DefaultCarry
 	}
 	if o.OnEvict == nil {
 		o.OnEvict = func() {}
@@ -153,7 +166,7 @@ func (t *Throttler) Decide(now time.Time, key string, window time.Duration) Deci
 	if window <= 0 {
 		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
 	}
-	return t.update(key, func(st *keyState) (Decision, time.Duration) {
+	return t.update(now, key, func(st *keyState) (Decision, time.Duration) {
 		d := throttleStep(st, now, ThrottlePolicy{Window: window})
 		return d, t.throttleLife(st, now)
 	})
@@ -162,20 +175,23 @@ func (t *Throttler) Decide(now time.Time, key string, window time.Duration) Deci
 // update runs step on key's state (a new, empty state for an unknown key)
 // under the lock, then stores the state for as long as step says:
 // gocache.NoExpiration to keep it until evicted.
-func (t *Throttler) update(key string, step func(st *keyState) (Decision, time.Duration)) Decision {
+func (t *Throttler) update(now time.Time, key string, step func(st *keyState) (Decision, time.Duration)) Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var st *keyState
-	if v, ok := t.cache.Get(key); ok {
+	v, existed := t.cache.Get(key)
+	if existed {
 		st = v.(*keyState)
 	} else {
 		t.makeRoom()
 		st = &keyState{}
 	}
+	t.saveUndo(key, st, existed)
 	d, life := step(st)
 	if life == 0 {
 		life = time.Second
 	}
+	st.keep = keepFor(now, life)
 	t.cache.Set(key, st, life)
 	t.remember(key)
 	return d

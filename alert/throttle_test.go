@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"github.com/imalert/imalert/rules"
 	"testing"
 	"time"
 )
@@ -67,5 +68,100 @@ func TestThrottleMaxKeys(t *testing.T) {
 	}
 	if d := th.Decide(now, "key-0", time.Hour); !d.Notify {
 		t.Error("oldest key was kept")
+	}
+}
+
+// A restored state throttles, counts and carries exactly as the state it
+// was saved from; the keep time says when saved state is worth restoring.
+func TestThrottleRestore(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 13, 52, 40, 0, time.UTC)
+	const win = 10 * time.Minute
+	a := NewThrottler(ThrottlerOptions{})
+	a.Decide(t0, "k", win)
+	a.Decide(t0.Add(time.Second), "k", win)
+	a.Decide(t0.Add(2*time.Second), "k", win)
+	w, keep, ok := a.State("k")
+	if !ok || w.Suppressed != 2 || !w.End.Equal(t0.Add(win)) {
+		t.Fatalf("State = %+v %v", w, ok)
+	}
+	if want := t0.Add(2*time.Second + (win - 2*time.Second) + DefaultCarry); !keep.Equal(want) {
+		t.Errorf("keep = %v, want the window's end plus the carry time, %v", keep, want)
+	}
+	b := NewThrottler(ThrottlerOptions{})
+	b.Restore(t0.Add(3*time.Second), "k", w, keep)
+	if d := b.Decide(t0.Add(4*time.Second), "k", win); d.Notify || d.Suppressed != 3 {
+		t.Errorf("restored window: %+v, want throttled with 3 suppressed", d)
+	}
+	d := b.Decide(t0.Add(win), "k", win)
+	if !d.Notify || d.Carried.Suppressed != 3 || !d.Carried.First.Equal(t0.Add(time.Second)) || !d.Carried.Since.Equal(t0) {
+		t.Errorf("after the restored window: %+v", d)
+	}
+	// State kept until before now is not restored; state kept beyond it is.
+	c := NewThrottler(ThrottlerOptions{})
+	now := t0.Add(win + time.Second)
+	c.Restore(now, "stale", KeyState{Start: t0, End: t0.Add(win)}, t0.Add(win))
+	c.Restore(now, "counted", KeyState{Start: t0, End: t0.Add(win), Window: win, Suppressed: 1, First: t0, Last: t0}, now.Add(time.Hour))
+	if _, _, ok := c.State("stale"); ok {
+		t.Error("state kept until before now was restored")
+	}
+	if d := c.Decide(t0.Add(win+2*time.Second), "counted", win); !d.Notify || d.Carried.Suppressed != 1 {
+		t.Errorf("carried count lost: %+v", d)
+	}
+	c.Forget("counted")
+	if _, _, ok := c.State("counted"); ok {
+		t.Error("Forget kept the key")
+	}
+}
+
+// Threshold counts and first-seen marks survive a save and restore, so a
+// restart neither forgets a burst in progress nor pages a seen key again.
+func TestThrottleRestoreThresholdAndFirstSeen(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	burst := rule(t, "threshold: {count: 3, within: 1m}\nthrottle: 10m")
+	seen := rule(t, "first_seen: true")
+	a := NewThrottler(ThrottlerOptions{})
+	a.DecideRule(t0, burst, "k")
+	a.DecideRule(t0.Add(10*time.Second), burst, "k")
+	a.DecideRule(t0, seen, "k")
+	b := NewThrottler(ThrottlerOptions{})
+	for _, r := range []*rules.Rule{burst, seen} {
+		key := r.StateKey + "\x00k"
+		ks, keep, ok := a.State(key)
+		if !ok {
+			t.Fatalf("no state for %s", key)
+		}
+		b.Restore(t0.Add(15*time.Second), key, ks, keep)
+	}
+	if d := b.DecideRule(t0.Add(20*time.Second), burst, "k"); !d.Notify || d.Count != 3 {
+		t.Errorf("third event of the burst after a restore: %+v, want a page at count 3", d)
+	}
+	if d := b.DecideRule(t0.Add(time.Hour), seen, "k"); d.Notify || d.Reason != ReasonSeenBefore {
+		t.Errorf("first-seen key after a restore: %+v, want seen_before", d)
+	}
+	if _, keep, _ := b.State(seen.StateKey + "\x00k"); keep.Before(t0.Add(300 * 24 * time.Hour)) {
+		t.Errorf("first-seen mark kept only until %v", keep)
+	}
+}
+
+// A failed commit undoes every decision made since Track.
+func TestThrottleRollback(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	th := NewThrottler(ThrottlerOptions{})
+	th.Decide(t0, "old", time.Hour)
+	th.Track()
+	th.Decide(t0.Add(time.Second), "old", time.Hour) // suppressed 1
+	th.Decide(t0.Add(time.Second), "new", time.Hour)
+	if got := len(th.Touched()); got != 2 {
+		t.Fatalf("Touched = %d keys, want 2", got)
+	}
+	th.Rollback(t0.Add(2 * time.Second))
+	if st, _, _ := th.State("old"); st.Suppressed != 0 {
+		t.Errorf("old key after rollback: %+v, want its state before", st)
+	}
+	if _, _, ok := th.State("new"); ok {
+		t.Error("new key survived the rollback")
+	}
+	if len(th.Touched()) != 0 {
+		t.Error("still tracking after rollback")
 	}
 }

@@ -32,6 +32,7 @@ type Config struct {
 	Codes        []Code // error-code catalogue entries (codes:)
 	Callback     Callback
 	Admin        Admin
+	Journal      Journal
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -87,6 +88,7 @@ type wire struct {
 	Codes        yaml.Node   `yaml:"codes"`
 	Callback     Callback    `yaml:"callback"`
 	Admin        Admin       `yaml:"admin"`
+	Journal      Journal     `yaml:"journal"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -105,6 +107,7 @@ var defaults = wire{
 	Throttle: Throttle{MaxKeys: 100_000},
 	Log:      Log{Level: "info", Format: "text"},
 	Callback: defaultCallback,
+	Journal:  defaultJournal,
 }
 
 //go:embed default.yaml
@@ -159,10 +162,14 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Log:          w.Log,
 		Callback:     w.Callback,
 		Admin:        w.Admin,
+		Journal:      w.Journal,
 		File:         file,
 	}
+	if c.DataDir == "" {
+		errs = append(errs, doc.Errorf(yamlfile.At(doc.Root, "data_dir"), "data_dir must not be empty: the journal and the outbox live there"))
+	}
 	dir := filepath.Dir(file)
-	if file != BuiltinName && !filepath.IsAbs(c.DataDir) {
+	if file != BuiltinName && c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(dir, c.DataDir)
 	}
 	for _, p := range w.RuleFiles {
@@ -248,6 +255,7 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	if s.MaxBodyBytes < 1024 || s.MaxBodyBytes > 64<<20 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("server"), "max_body_bytes"), "server.max_body_bytes must be between 1024 and 67108864"))
 	}
+	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -86,6 +87,20 @@ func TestParseBad(t *testing.T) {
 			`ca-file.yaml:16: receiver "plain": ca_file needs tls: starttls or tls`,
 			`ca-file.yaml:16: receiver "plain": ca_file: no PEM certificate in testdata/good.yaml`,
 		}},
+		{"delivery-errors.yaml", []string{
+			`delivery-errors.yaml:1: data_dir must not be empty`,
+			`delivery-errors.yaml:4: journal.retention must be at least 1h`,
+			`delivery-errors.yaml:4: journal.sync: want full or normal, got "sometimes"`,
+			`delivery-errors.yaml:9: receiver "a": retry.max must be at least retry.initial`,
+			`delivery-errors.yaml:10: receiver "a": repeats: thread needs token and channel`,
+			`delivery-errors.yaml:15: receiver "b": repeats: want new, thread or update, got "sometimes"`,
+			`delivery-errors.yaml:16: negative duration "-1s"`,
+			`delivery-errors.yaml:19: receiver "c": url must be an http:// or https:// URL`,
+			`delivery-errors.yaml:20: receiver "c": secret is empty: environment variable UNSET_HOOK_SECRET is not set`,
+			`delivery-errors.yaml:21: receiver "c": retry.initial must be positive`,
+			`delivery-errors.yaml:21: receiver "c": retry.give_up_after must be at least retry.initial`,
+			`delivery-errors.yaml:22: receiver "d": url is required`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -105,6 +120,58 @@ func TestParseBad(t *testing.T) {
 				t.Errorf("got %d errors, want %d:\n%s", len(es), len(tt.want), got)
 			}
 		})
+	}
+}
+
+// The delivery keys: journal, retry, pace, Slack repeats and the webhook
+// receiver, including the retry line of the issue exactly as written.
+func TestParseDelivery(t *testing.T) {
+	c, err := parseFile(t, "testdata/delivery.yaml", map[string]string{
+		"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B2/secretpart",
+		"SLACK_TOKEN":       "xoxb-token-value",
+		"HOOK_URL":          "https://hooks.example.com/imalert?key=abcdef",
+		"HOOK_SECRET":       "shared-hmac-secret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/var/lib/imalert" || c.Journal.Retention.D() != 72*time.Hour || c.Journal.Sync != "normal" {
+		t.Errorf("data_dir %q journal %+v", c.DataDir, c.Journal)
+	}
+	type got struct {
+		Retry Retry
+		Pace  time.Duration
+	}
+	want := map[string]got{
+		"ops-slack": {Retry{200 * time.Millisecond, 2 * time.Second, 24 * time.Hour}, time.Second},
+		"ops-bot":   {Retry{500 * time.Millisecond, time.Minute, 24 * time.Hour}, 2 * time.Second},
+		"ops-mail":  {DefaultRetry, 0},
+		"hook":      {DefaultRetry, 100 * time.Millisecond},
+	}
+	for _, r := range c.Receivers {
+		if g := (got{r.Retry, r.Pace}); g != want[r.Name] {
+			t.Errorf("receiver %s: %+v, want %+v", r.Name, g, want[r.Name])
+		}
+	}
+	if s := c.Receivers[0].Slack; s.Repeats != RepeatsNew || s.IncidentTTL.D() != DefaultIncidentTTL {
+		t.Errorf("slack defaults: %+v", s)
+	}
+	if s := c.Receivers[1].Slack; s.Repeats != RepeatsThread || s.IncidentTTL.D() != 12*time.Hour {
+		t.Errorf("slack bot: %+v", s)
+	}
+	h := c.Receivers[3].Webhook
+	if h == nil || h.URL.Reveal() != "https://hooks.example.com/imalert?key=abcdef" || h.Secret.Reveal() != "shared-hmac-secret" || h.Timeout.D() != 10*time.Second {
+		t.Fatalf("webhook = %+v", h)
+	}
+	secrets := map[string]bool{}
+	for _, s := range c.Secrets() {
+		secrets[s.Reveal()] = true
+	}
+	if !secrets["shared-hmac-secret"] || !secrets["https://hooks.example.com/imalert?key=abcdef"] {
+		t.Error("webhook secrets are not redacted")
+	}
+	if d := Default(); d.Journal != defaultJournal || d.DataDir != "./data" {
+		t.Errorf("built-in journal %+v data_dir %q", d.Journal, d.DataDir)
 	}
 }
 

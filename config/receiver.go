@@ -21,6 +21,7 @@ const (
 	TypeConsole = "console"
 	TypeSlack   = "slack"
 	TypeEmail   = "email"
+	TypeWebhook = "webhook"
 )
 
 // Receiver is a named destination for pages. Exactly one of the typed
@@ -31,6 +32,10 @@ type Receiver struct {
 	Console *ConsoleReceiver
 	Slack   *SlackReceiver
 	Email   *EmailReceiver
+	Webhook *WebhookReceiver
+	// Retry and Pace are the receiver's delivery policy, defaults applied.
+	Retry Retry
+	Pace  time.Duration
 	// Line is where the receiver is defined, for messages about it.
 	Line int
 }
@@ -52,6 +57,10 @@ type SlackReceiver struct {
 	// Slack's syntax (<!here>, <!subteam^S0123>, <@U0123>); everything
 	// from a payload is escaped.
 	Mention []string `yaml:"mention"`
+	// Repeats is what a repeat of an open incident does with a token:
+	// RepeatsNew, RepeatsThread or RepeatsUpdate.
+	Repeats     string            `yaml:"repeats"`
+	IncidentTTL yamlfile.Duration `yaml:"incident_ttl"`
 }
 
 // TLS modes of an email receiver.
@@ -113,10 +122,11 @@ func decodeReceiver(doc *yamlfile.Doc, n *yaml.Node) (Receiver, yamlfile.Errors)
 		w := struct {
 			receiverHeadFields `yaml:",inline"`
 			SlackReceiver      `yaml:",inline"`
-		}{SlackReceiver: SlackReceiver{Timeout: defaultReceiverTimeout}}
+		}{SlackReceiver: SlackReceiver{Timeout: defaultReceiverTimeout, Repeats: RepeatsNew, IncidentTTL: yamlfile.Duration(DefaultIncidentTTL)}}
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.Slack = &w.SlackReceiver
 		errs = append(errs, r.Slack.validate(doc, n, head.Name)...)
+		errs = append(errs, r.Slack.validateRepeats(doc, n, head.Name)...)
 	case TypeEmail:
 		w := struct {
 			receiverHeadFields `yaml:",inline"`
@@ -125,18 +135,34 @@ func decodeReceiver(doc *yamlfile.Doc, n *yaml.Node) (Receiver, yamlfile.Errors)
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.Email = &w.EmailReceiver
 		errs = append(errs, r.Email.validate(doc, n, head.Name)...)
+	case TypeWebhook:
+		w := struct {
+			receiverHeadFields `yaml:",inline"`
+			WebhookReceiver    `yaml:",inline"`
+		}{WebhookReceiver: WebhookReceiver{Timeout: defaultReceiverTimeout}}
+		errs = append(errs, doc.Decode(n, &w)...)
+		r.Webhook = &w.WebhookReceiver
+		errs = append(errs, r.Webhook.validate(doc, n, head.Name)...)
 	case "":
-		errs = append(errs, doc.Errorf(n, "receiver %q: type is required (console, slack or email)", head.Name))
+		errs = append(errs, doc.Errorf(n, "receiver %q: type is required (console, slack, email or webhook)", head.Name))
 	default:
-		errs = append(errs, doc.Errorf(typeNode, "receiver %q: unknown type %q (want console, slack or email)", head.Name, head.Type))
+		errs = append(errs, doc.Errorf(typeNode, "receiver %q: unknown type %q (want console, slack, email or webhook)", head.Name, head.Type))
 	}
+	defaultPace := time.Duration(0)
+	if head.Type == TypeSlack {
+		defaultPace = DefaultSlackPace
+	}
+	var derrs yamlfile.Errors
+	r.Retry, r.Pace, derrs = head.deliveryFields.resolve(doc, n, head.Name, defaultPace)
+	errs = append(errs, derrs...)
 	return r, errs
 }
 
 // receiverHeadFields are the keys every receiver type shares.
 type receiverHeadFields struct {
-	Name string `yaml:"name"`
-	Type string `yaml:"type"`
+	Name           string `yaml:"name"`
+	Type           string `yaml:"type"`
+	deliveryFields `yaml:",inline"`
 }
 
 func (s *SlackReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
@@ -276,6 +302,8 @@ func (r Receiver) secrets() []Secret {
 		return []Secret{r.Slack.WebhookURL, r.Slack.Token}
 	case r.Email != nil:
 		return []Secret{r.Email.Password}
+	case r.Webhook != nil:
+		return []Secret{r.Webhook.URL, r.Webhook.Secret}
 	}
 	return nil
 }

@@ -35,6 +35,13 @@ type Rule struct {
 	Severity  string // empty: take the error code's default severity
 	Receivers []string
 	GroupBy   []string // wire names
+	// Digest, when set, replaces per-event pages with one summary per
+	// interval.
+	Digest time.Duration
+	// Fallback receives the rule's notifications once a receiver has been
+	// failing for FallbackAfter.
+	Fallback      string
+	FallbackAfter time.Duration
 
 	// Throttle is the window during which repeats for one group key are
 	// held back and counted; 0 pages every time.
@@ -325,6 +332,7 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		}
 		r.GroupBy = append(r.GroupBy, w)
 	}
+	errs = append(errs, compileDelivery(doc, s, opts, r)...)
 
 	// Conditions.
 	mc := &matchCompiler{doc: doc, label: label}

@@ -34,6 +34,8 @@ type Spec struct {
 	Receivers yamlfile.StringList `yaml:"receivers"`
 	Title     string              `yaml:"title"`
 	Body      string              `yaml:"body"`
+	Digest    yamlfile.Duration   `yaml:"digest"`
+	Fallback  *FallbackSpec       `yaml:"fallback"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`

@@ -17,6 +17,9 @@ import (
 func (s *Server) registerAdmin(g *gin.RouterGroup) {
 	g.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{})))
 	g.POST("/-/reload", s.handleReload)
+	if s.o.Deliveries != nil {
+		g.GET("/api/v1/deliveries", s.handleDeliveries)
+	}
 }
 
 // registerHealth registers the health endpoints, which answer without a

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 )
 
@@ -110,11 +109,10 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 			}
 		}
 		it.Event.ReceivedAt = now
-		if err := s.o.Ingester.Ingest(it.Event); err != nil {
+		raw := callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now}
+		if err := s.o.Ingester.Ingest(c.Request.Context(), raw, it.Event); err != nil {
 			s.dedup.Release(key)
-			if !errors.Is(err, alert.ErrBacklogFull) {
-				s.logger.Error("ingest failed", "err", err)
-			}
+			s.logger.Error("ingest failed: callback not acknowledged", "err", err)
 			fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
 			return "busy"
 		}

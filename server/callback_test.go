@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,29 +16,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 )
+
+// errJournal stands for an ingest that could not make the event durable.
+var errJournal = errors.New("store: journal: disk full")
 
 type recorder struct {
 	mu     sync.Mutex
 	events []*callback.Event
+	raws   []callback.Raw
 	err    error
 	failAt int // when > 0, Ingest fails once failAt events were taken
 }
 
-func (r *recorder) Ingest(ev *callback.Event) error {
+func (r *recorder) Ingest(_ context.Context, raw callback.Raw, ev *callback.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
 		return r.err
 	}
 	if r.failAt > 0 && len(r.events) >= r.failAt {
-		return alert.ErrBacklogFull
+		return errJournal
 	}
 	r.events = append(r.events, ev)
+	r.raws = append(r.raws, raw)
 	return nil
 }
 
@@ -119,6 +127,26 @@ func TestCallbackAcceptsEverySample(t *testing.T) {
 			for _, ev := range rec.events {
 				if ev.Command != cmd || !ev.ReceivedAt.Equal(fixedNow) {
 					t.Fatalf("event command %s at %v, want %s at %v", ev.Command, ev.ReceivedAt, cmd, fixedNow)
+				}
+			}
+			// The journal gets each event as received (a Push batch: each
+			// of its events), and parsing it again gives the same event.
+			if len(rec.raws) != len(rec.events) {
+				t.Fatalf("%d journal entries for %d events", len(rec.raws), len(rec.events))
+			}
+			for i, raw := range rec.raws {
+				if raw.Query != strings.TrimPrefix(target, "/callback?") || !raw.ReceivedAt.Equal(fixedNow) {
+					t.Fatalf("raw = %q %v", raw.Query, raw.ReceivedAt)
+				}
+				if !callback.IsBatch(cmd) && !bytes.Equal(raw.Body, body) {
+					t.Fatalf("raw body = %q, want the body as received", raw.Body)
+				}
+				again, err := raw.Parse(callback.Limits{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(rec.events[i], again); d != "" {
+					t.Errorf("re-parsed raw %d differs (-live +replayed):\n%s", i, d)
 				}
 			}
 		})
@@ -218,10 +246,10 @@ func TestCallbackRejects(t *testing.T) {
 	}
 }
 
-// A full backlog is not acknowledged: IM sees a failure instead of an OK
-// for an event that would be dropped.
+// A callback the journal could not take is not acknowledged: IM sees a
+// failure, and retries, instead of an OK for an event that would be lost.
 func TestCallbackBusy(t *testing.T) {
-	s := newTestServer(t, &recorder{err: alert.ErrBacklogFull})
+	s := newTestServer(t, &recorder{err: errJournal})
 	body := `{"GroupId":"g","ErrorCode":10023}`
 	w := post(t, s.Handler(), sendQuery, strings.NewReader(body), int64(len(body)))
 	var a answer

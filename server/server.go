@@ -19,11 +19,12 @@ import (
 	"github.com/imalert/imalert/callback"
 )
 
-// Ingester takes an accepted callback event for asynchronous processing.
-// It must not wait on any notification; an error means the event was not
-// taken and must not be acknowledged.
+// Ingester takes an accepted callback for asynchronous processing: raw is
+// the request as received (for the journal), ev its parse. It returns once
+// the callback is durably taken and must not wait on any notification; an
+// error means it was not taken and must not be acknowledged.
 type Ingester interface {
-	Ingest(ev *callback.Event) error
+	Ingest(ctx context.Context, raw callback.Raw, ev *callback.Event) error
 }
 
 // Options configure a Server.
@@ -47,6 +48,8 @@ type Options struct {
 	Ingester Ingester
 	// Reloader serves POST /-/reload; nil answers 404.
 	Reloader Reloader
+	// Deliveries, when set, serves GET /api/v1/deliveries.
+	Deliveries DeliveryLister
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -50,7 +50,8 @@ func Render(p *page.Page) string {
 			fmt.Fprintf(&b, "  %-9s %s\n", "Info", p.ErrorInfo)
 		}
 		for _, f := range p.Fields {
-			fmt.Fprintf(&b, "  %-9s %s\n", f.Label, f.Value)
+			// Digest tables are multi-line values: indent their rows.
+			fmt.Fprintf(&b, "  %-9s %s\n", f.Label, strings.ReplaceAll(f.Value, "\n", "\n            "))
 		}
 		if p.Excerpt != "" {
 			fmt.Fprintf(&b, "  %-9s %s\n", "Message", p.Excerpt)

@@ -126,7 +126,7 @@ var htmlTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{end}}{{if .BodyHTML}}<div style="margin:4px 0;white-space:pre-wrap">{{.BodyHTML}}</div>
 {{else}}<p style="margin:4px 0"><b>{{.Headline}}</b>{{if .ErrorInfo}}<br>{{.ErrorInfo}}{{end}}</p>
 <table style="border-collapse:collapse">
-{{range .Fields}}<tr><td style="padding:2px 12px 2px 0;color:#616061">{{.Label}}</td><td style="padding:2px 0">{{.Value}}</td></tr>
+{{range .Fields}}<tr><td style="padding:2px 12px 2px 0;color:#616061">{{.Label}}</td><td style="padding:2px 0;white-space:pre-line">{{.Value}}</td></tr>
 {{end}}</table>
 {{if .Excerpt}}<blockquote style="margin:8px 0;padding:4px 8px;border-left:3px solid #ddd;color:#444">{{.Excerpt}}</blockquote>{{end}}
 {{end}}{{range .Footer}}<p style="margin:2px 0;color:#616061;font-size:12px">{{.}}</p>

@@ -58,6 +58,9 @@ const TimeLayout = "2006-01-02 15:04:05.000 MST"
 
 // Build lays out n.
 func Build(n *alert.Notification) *Page {
+	if n.Digest != nil {
+		return buildDigest(n)
+	}
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
@@ -142,6 +145,9 @@ func Build(n *alert.Notification) *Page {
 		p.Footer = append(p.Footer, "first seen: later events with this key do not page")
 	} else if t.Window > 0 {
 		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))
+	}
+	if n.Merged > 0 {
+		p.Footer = append(p.Footer, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
 	if n.GroupKey != "" {
 		p.Footer = append(p.Footer, "key "+Clean(n.GroupKey, MaxField))

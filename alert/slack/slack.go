@@ -26,12 +26,13 @@ type Notifier struct {
 	channel    string
 	client     *http.Client
 	mention    string // the receiver's configured mentions, the only live ones
+	repeats    string // config.Repeats*: what a repeat of an open incident does
 }
 
 // New returns a Notifier for cfg. client must carry a timeout; slack-go's
 // default client has none.
 func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
-	n := &Notifier{client: client, channel: cfg.Channel, mention: Mentions(cfg.Mention)}
+	n := &Notifier{client: client, channel: cfg.Channel, mention: Mentions(cfg.Mention), repeats: cfg.Repeats}
 	if cfg.WebhookURL.IsSet() {
 		n.webhookURL = cfg.WebhookURL.Reveal()
 		return n

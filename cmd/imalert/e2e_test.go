@@ -157,7 +157,7 @@ func TestEndToEnd(t *testing.T) {
 
 // The daemon runs on its built-in defaults and prints the page to stdout.
 func TestServeDefaults(t *testing.T) {
-	d := testutil.StartDaemon(t, nil, "serve", "--listen", "127.0.0.1:0")
+	d := testutil.StartDaemon(t, nil, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 	postSample(t, d.URL("/callback"+sampleQuery), "../../callback/testdata/samples/send-msg-exception.doc-sample.json")
 	if !d.WaitStdout("PAGE [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared", 1, 5*time.Second) {
 		t.Fatalf("no console page; stdout:\n%s", d.Stdout())

@@ -21,10 +21,15 @@ func main() {
 const usage = `imalert turns Tencent Cloud IM callbacks into pages.
 
 Usage:
-  imalert serve [--config FILE] [--listen ADDR]   run the daemon
+  imalert serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+                                                  run the daemon
   imalert check --config FILE                     validate config and rules
   imalert test [--config FILE] [--at TIME] [--expect FILE] EVENTS.jsonl
                                                   dry-run callbacks through the rules; sends nothing
+  imalert deliveries [--config FILE] [--state dead] [--receiver NAME]
+                     [--limit N] [--json] [--requeue ID]
+                                                  list the outbox (dead letters
+                                                  by default), requeue one
   imalert version                                 print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
@@ -49,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = check
 	case "test":
 		cmd = dryRun
+	case "deliveries":
+		cmd = deliveries
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

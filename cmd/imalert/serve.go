@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -21,9 +23,11 @@ import (
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/alert/webhook"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
+	"github.com/imalert/imalert/store"
 )
 
 // serve runs the daemon until ctx ends (SIGINT or SIGTERM).
@@ -32,6 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: built-in config and rules)")
 	listen := fs.String("listen", "", "listen address, overriding the config's listen")
+	dataDir := fs.String("data-dir", "", "data directory, overriding the config's data_dir")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -48,7 +53,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	logger := slog.New(config.NewRedactor(cfg.Secrets()...).Handler(newLogger(stderr, cfg.Log).Handler()))
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	redactor := config.NewRedactor(cfg.Secrets()...)
+	logger := slog.New(redactor.Handler(newLogger(stderr, cfg.Log).Handler()))
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
@@ -56,15 +65,37 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := alert.NewMetrics(reg)
-	dispatcher := alert.NewDispatcher(logger.With("component", "delivery"), metrics, destinations(cfg, stdout))
+	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Exclusive: true,
+		Logger: logger.With("component", "store"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("closing the store failed", "err", err)
+		}
+	}()
+	dispatcher := alert.NewDispatcher(alert.DispatcherOptions{
+		Logger:       logger.With("component", "delivery"),
+		Metrics:      metrics,
+		Store:        st,
+		Destinations: destinations(cfg, stdout),
+		Redact:       redactor.Redact,
+	})
+	limits := callbackLimits(cfg.Callback.Limits)
 	pipeline := alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
 		Rules:     s.rules,
 		Catalogue: s.catalogue,
+		Store:     st,
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
+		Limits:    limits,
 	})
+	if err := pipeline.Restore(ctx); err != nil {
+		return err
+	}
 	// SIGHUP and changed rule files reload the rules until shutdown. The
 	// signal is caught before the daemon says it listens.
 	hup := make(chan os.Signal, 1)
@@ -85,7 +116,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
 		Ingester:          pipeline,
 		Reloader:          reload,
-		Limits:            callbackLimits(cfg.Callback.Limits),
+		Deliveries:        st,
+		Limits:            limits,
 		Verifiers:         verifiers(cfg),
 		TrustedProxies:    cfg.Server.TrustedProxies,
 		AllowNets:         cfg.Callback.AllowNets,
@@ -121,18 +153,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "admin_addr", adminAddr, "tls", cfg.Server.TLS.Enabled(),
 		"callback_path", cfg.CallbackPath, "config", source, "apps", cfg.AppIDs(), "signed_apps", len(verifiers(cfg)),
-		"admin_token", cfg.Admin.Token.IsSet(), "rules", len(s.rules.Rules()), "receivers", len(cfg.Receivers))
+		"admin_token", cfg.Admin.Token.IsSet(), "rules", len(s.rules.Rules()), "receivers", len(cfg.Receivers),
+		"data", st.Path())
 
-	// Delivery outlives the server and the pipeline so that accepted work
-	// drains on shutdown; hardStop cuts it off after the shutdown timeout.
+	// Processing and delivery outlive the server so that accepted work
+	// drains on shutdown; hardStop cuts them off after the shutdown
+	// timeout, and what is left resumes from the store at the next start.
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	defer hardStop()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); dispatcher.Run(hardCtx) }()
 	pipeDone := make(chan struct{})
-	go func() { defer wg.Done(); defer close(pipeDone); pipeline.Run(hardCtx) }()
-
+	go func() { defer close(pipeDone); pipeline.Run(hardCtx) }()
+	deliveryDone := make(chan struct{})
+	go func() { defer close(deliveryDone); dispatcher.Run(hardCtx) }()
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); sweep(ctx, logger, st, cfg.Journal.Retention.D()) }()
 	reloadCtx, stopReload := context.WithCancel(ctx)
 	reloadDone := make(chan struct{})
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
@@ -143,16 +177,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger.Info("shutting down")
 	pipeline.Stop()
 	<-pipeDone
-	dispatcher.Close()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	deadline := time.Now().Add(cfg.Server.ShutdownTimeout.D())
+	dispatcher.Drain(deadline)
 	select {
-	case <-done:
-	case <-time.After(cfg.Server.ShutdownTimeout.D()):
-		logger.Warn("shutdown timeout: abandoning deliveries in flight")
+	case <-deliveryDone:
+	case <-time.After(time.Until(deadline)):
+		logger.Warn("shutdown timeout: deliveries in flight resume at the next start")
 		hardStop()
-		<-done
+		<-deliveryDone
 	}
+	<-sweepDone
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -186,24 +220,72 @@ func callbackLimits(l config.Limits) callback.Limits {
 }
 
 // destinations builds one delivery destination per configured receiver.
+// Receivers that post to the same place share a pace key, so they share
+// pacing and Retry-After.
 func destinations(cfg *config.Config, stdout io.Writer) []alert.Destination {
 	out := make([]alert.Destination, 0, len(cfg.Receivers))
 	cons := console.New(stdout) // receivers of type console share stdout
 	for _, r := range cfg.Receivers {
-		d := alert.Destination{Name: r.Name}
+		d := alert.Destination{
+			Name:  r.Name,
+			Retry: alert.Retry{Initial: r.Retry.Initial, Max: r.Retry.Max, GiveUpAfter: r.Retry.GiveUpAfter},
+			Pace:  r.Pace,
+		}
 		switch {
 		case r.Console != nil:
 			d.Notifier = cons
+			d.PaceKey = "console"
 		case r.Slack != nil:
 			d.Notifier = slack.New(r.Slack, &http.Client{Timeout: r.Slack.Timeout.D()})
 			d.Timeout = r.Slack.Timeout.D()
+			if r.Slack.WebhookURL.IsSet() {
+				d.PaceKey = "slack-webhook " + digest(r.Slack.WebhookURL.Reveal())
+			} else {
+				d.PaceKey = "slack " + r.Slack.APIURL + " " + r.Slack.Channel
+				if r.Slack.Repeats != config.RepeatsNew {
+					d.IncidentTTL = r.Slack.IncidentTTL.D()
+				}
+			}
 		case r.Email != nil:
 			d.Notifier = email.New(r.Email)
 			d.Timeout = r.Email.Timeout.D()
+			d.PaceKey = "smtp " + net.JoinHostPort(r.Email.SMTPHost, strconv.Itoa(r.Email.SMTPPort))
+		case r.Webhook != nil:
+			d.Notifier = webhook.New(r.Webhook, &http.Client{Timeout: r.Webhook.Timeout.D()})
+			d.Timeout = r.Webhook.Timeout.D()
+			d.PaceKey = "webhook " + digest(r.Webhook.URL.Reveal())
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// digest identifies a secret URL without holding it.
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+// sweepEvery is how often retention runs.
+const sweepEvery = time.Hour
+
+// sweep applies retention at start and then every sweepEvery until ctx
+// ends.
+func sweep(ctx context.Context, logger *slog.Logger, st *store.Store, retention time.Duration) {
+	for {
+		now := time.Now()
+		n, err := st.Sweep(ctx, store.SweepOptions{Before: now.Add(-retention), Now: now})
+		if err != nil && ctx.Err() == nil {
+			logger.Error("retention sweep failed", "err", err)
+		} else if n != (store.Swept{}) {
+			logger.Info("retention sweep", "events", n.Events, "notifications", n.Notifications, "windows", n.Windows, "incidents", n.Incidents)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sweepEvery):
+		}
+	}
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {

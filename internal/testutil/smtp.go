@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,7 @@ type SMTP struct {
 
 	srv *smtp.Server
 	ln  net.Listener
+	tls *tls.Config // nil: no STARTTLS
 
 	mu     sync.Mutex
 	mails  []Mail
@@ -69,25 +71,47 @@ func newSMTP(t testing.TB, tlsConfig *tls.Config) *SMTP {
 	if err != nil {
 		t.Fatalf("smtp: listen: %v", err)
 	}
-	s := &SMTP{ln: ln, Addr: ln.Addr().String(), notify: make(chan struct{}, 1)}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+	s := &SMTP{Addr: ln.Addr().String(), notify: make(chan struct{}, 1), tls: tlsConfig}
+	s.serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (s *SMTP) serve(ln net.Listener) {
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s}, nil
 	}))
-	s.srv.Domain = "localhost"
-	s.srv.AllowInsecureAuth = tlsConfig == nil
-	s.srv.TLSConfig = tlsConfig
-	s.srv.ReadTimeout = 10 * time.Second
-	s.srv.WriteTimeout = 10 * time.Second
-	go func() { _ = s.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = s.srv.Close() })
-	return s
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = s.tls == nil
+	srv.TLSConfig = s.tls
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	s.mu.Lock()
+	s.srv, s.ln = srv, ln
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+}
+
+// Restart brings a closed server back on the same address, as a relay
+// coming back after an outage.
+func (s *SMTP) Restart(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		t.Fatalf("smtp: listen again: %v", err)
+	}
+	s.serve(ln)
 }
 
 // Host and Port split Addr.
 func (s *SMTP) Host() string { h, _, _ := net.SplitHostPort(s.Addr); return h }
 
 // Port returns the listening port.
-func (s *SMTP) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+func (s *SMTP) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
 
 // Refuse makes the next messages fail at DATA with these errors, in order.
 func (s *SMTP) Refuse(errs ...*smtp.SMTPError) {
@@ -97,7 +121,12 @@ func (s *SMTP) Refuse(errs ...*smtp.SMTPError) {
 }
 
 // Close stops the server: later connections are refused.
-func (s *SMTP) Close() { _ = s.srv.Close() }
+func (s *SMTP) Close() {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	_ = srv.Close()
+}
 
 // Mails returns the messages accepted so far.
 func (s *SMTP) Mails() []Mail {

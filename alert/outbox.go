@@ -1,0 +1,129 @@
+package alert
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/store"
+)
+
+// record is what the outbox keeps of a notification beyond the store's
+// columns. The event itself stays in the journal and is parsed again, with
+// the current parser, when the notification is delivered.
+type record struct {
+	RuleFile      string        `json:"rule_file,omitempty"`
+	RuleLine      int           `json:"rule_line,omitempty"`
+	Severity      string        `json:"severity"`
+	CodeMeaning   string        `json:"code_meaning,omitempty"`
+	Throttle      Throttled     `json:"throttle"`
+	Merged        int           `json:"merged,omitempty"`
+	Digest        *Digest       `json:"digest,omitempty"`
+	Fallback      string        `json:"fallback,omitempty"`
+	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
+	// Rendered at decision time: a reload that changes the rule's
+	// templates does not change a page already decided.
+	Reason    Reason         `json:"reason,omitempty"`
+	Threshold ThresholdCount `json:"threshold,omitzero"`
+	Title     Rendered       `json:"title,omitzero"`
+	Body      Rendered       `json:"body,omitzero"`
+}
+
+// encode turns n into an outbox row.
+func encode(n *Notification) store.Notification {
+	data, _ := json.Marshal(record{ // plain data: cannot fail
+		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
+		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
+		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
+	})
+	return store.Notification{
+		Seq: n.seq, ID: n.ID, Receiver: n.Receiver, Rule: n.Rule, GroupKey: n.GroupKey,
+		EventID: n.eventID, CreatedAt: n.CreatedAt, Data: data,
+	}
+}
+
+// decode turns an outbox row back into a notification. It never fails: a
+// notification whose data or event cannot be read any more is still
+// delivered (or listed), with what is left.
+func decode(row store.Notification, lim callback.Limits) (*Notification, error) {
+	var rec record
+	err := json.Unmarshal(row.Data, &rec)
+	n := &Notification{
+		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
+		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
+		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
+		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
+		seq: row.Seq, eventID: row.EventID,
+	}
+	if n.Severity == "" {
+		n.Severity = callback.SeverityWarning
+	}
+	if n.Digest != nil {
+		n.Digest.init()
+		return n, err
+	}
+	if row.Event != nil {
+		ev, perr := row.Event.Parse(lim)
+		if perr == nil {
+			n.Event = ev
+			return n, err
+		}
+		if err == nil {
+			err = perr
+		}
+	}
+	// The journal entry is gone or no longer parses: say so rather than
+	// lose the page.
+	n.Event = &callback.Event{Command: "unknown", ReceivedAt: n.CreatedAt}
+	if row.Event != nil {
+		n.Event.ReceivedAt = row.Event.Raw.ReceivedAt
+	}
+	return n, err
+}
+
+// merge folds later notifications for the same receiver, rule and group key
+// into the first, so a backed-up destination gets one message instead of
+// many: counts add up, and the first event stays the one shown.
+func merge(group []*Notification) *Notification {
+	head := *group[0]
+	if head.Digest != nil {
+		head.Digest = head.Digest.clone()
+	}
+	for _, o := range group[1:] {
+		if head.Digest != nil && o.Digest != nil {
+			head.Digest.Merge(o.Digest)
+			head.Merged += 1 + o.Merged
+			continue
+		}
+		t := &head.Throttle
+		if t.Since.IsZero() && head.Event != nil {
+			t.Since = head.Event.ReceivedAt
+		}
+		t.Suppressed += 1 + o.Throttle.Suppressed
+		head.Merged += 1 + o.Merged
+		at := o.CreatedAt
+		if o.Event != nil && !o.Event.ReceivedAt.IsZero() {
+			at = o.Event.ReceivedAt
+		}
+		for _, x := range []time.Time{o.Throttle.First, at} {
+			if !x.IsZero() && (t.First.IsZero() || x.Before(t.First)) {
+				t.First = x
+			}
+		}
+		for _, x := range []time.Time{o.Throttle.Last, at} {
+			if x.After(t.Last) {
+				t.Last = x
+			}
+		}
+	}
+	return &head
+}
+
+// init makes a decoded digest's maps usable.
+func (d *Digest) init() {
+	for _, m := range []*map[string]int{&d.ByCode, &d.ByGroupType, &d.Groups, &d.Senders} {
+		if *m == nil {
+			*m = map[string]int{}
+		}
+	}
+}

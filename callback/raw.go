@@ -1,0 +1,32 @@
+package callback
+
+import (
+	"net/url"
+	"time"
+)
+
+// Raw is a callback exactly as it was received. The journal keeps it in this
+// form so that a replay parses it again with the parser of the day, not with
+// whatever the parser made of it when it arrived.
+type Raw struct {
+	Query      string // the request URL's raw query string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// Parse parses r's query and body, and stamps the event with ReceivedAt.
+func (r Raw) Parse(lim Limits) (*Event, error) {
+	// As url.URL.Query does for the live request: malformed pairs are
+	// dropped, the rest is kept.
+	vals, _ := url.ParseQuery(r.Query)
+	q, err := ParseQuery(vals)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Parse(q, r.Body, lim)
+	if err != nil {
+		return nil, err
+	}
+	ev.ReceivedAt = r.ReceivedAt
+	return ev, nil
+}

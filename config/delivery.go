@@ -1,0 +1,153 @@
+package config
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/imalert/imalert/internal/yamlfile"
+)
+
+// Journal configures the journal of callbacks and the outbox in data_dir.
+type Journal struct {
+	// Retention is how long processed callbacks and finished notifications
+	// are kept (sent, merged, rerouted, dead letters).
+	Retention yamlfile.Duration `yaml:"retention"`
+	// Sync is "full" (every commit survives power loss) or "normal" (every
+	// commit survives a crash of imalert; the last ones may not survive
+	// power loss).
+	Sync string `yaml:"sync"`
+}
+
+var defaultJournal = Journal{Retention: yamlfile.Duration(7 * 24 * time.Hour), Sync: "full"}
+
+func (j Journal) validate(doc *yamlfile.Doc, n *yaml.Node) yamlfile.Errors {
+	var errs yamlfile.Errors
+	if j.Retention < yamlfile.Duration(time.Hour) {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "retention"), "journal.retention must be at least 1h"))
+	}
+	if j.Sync != "full" && j.Sync != "normal" {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "sync"), "journal.sync: want full or normal, got %q", j.Sync))
+	}
+	return errs
+}
+
+// RetrySpec is a receiver's retry policy as written.
+type RetrySpec struct {
+	Initial     yamlfile.Duration `yaml:"initial"`
+	Max         yamlfile.Duration `yaml:"max"`
+	GiveUpAfter yamlfile.Duration `yaml:"give_up_after"`
+}
+
+// Retry is a receiver's retry policy: the first backoff, the backoff cap,
+// and how long after its creation a failing notification is given up (dead
+// letter).
+type Retry struct {
+	Initial, Max, GiveUpAfter time.Duration
+}
+
+// Delivery defaults of every receiver.
+var (
+	DefaultRetry = Retry{Initial: time.Second, Max: time.Minute, GiveUpAfter: 24 * time.Hour}
+	// DefaultSlackPace keeps to Slack's one message per second per channel.
+	DefaultSlackPace = time.Second
+	// DefaultIncidentTTL is how long a Slack incident stays open for
+	// threaded or updated repeats.
+	DefaultIncidentTTL = 24 * time.Hour
+)
+
+// deliveryFields are the delivery keys every receiver type takes.
+type deliveryFields struct {
+	Retry *RetrySpec         `yaml:"retry"`
+	Pace  *yamlfile.Duration `yaml:"pace"`
+}
+
+// resolve validates the delivery keys and returns the policy with defaults
+// applied.
+func (f deliveryFields) resolve(doc *yamlfile.Doc, n *yaml.Node, name string, defaultPace time.Duration) (Retry, time.Duration, yamlfile.Errors) {
+	var errs yamlfile.Errors
+	r := DefaultRetry
+	_, rn := yamlfile.Lookup(n, "retry")
+	if s := f.Retry; s != nil {
+		for _, v := range []struct {
+			key string
+			d   yamlfile.Duration
+			dst *time.Duration
+		}{{"initial", s.Initial, &r.Initial}, {"max", s.Max, &r.Max}, {"give_up_after", s.GiveUpAfter, &r.GiveUpAfter}} {
+			if _, vn := yamlfile.Lookup(rn, v.key); vn == nil {
+				continue
+			}
+			if v.d <= 0 {
+				errs = append(errs, doc.Errorf(yamlfile.At(rn, v.key), "receiver %q: retry.%s must be positive", name, v.key))
+				continue
+			}
+			*v.dst = v.d.D()
+		}
+		if _, mn := yamlfile.Lookup(rn, "max"); mn == nil && r.Max < r.Initial {
+			r.Max = r.Initial
+		}
+		if r.Max < r.Initial {
+			errs = append(errs, doc.Errorf(yamlfile.At(rn, "max"), "receiver %q: retry.max must be at least retry.initial", name))
+		}
+		if r.GiveUpAfter < r.Initial {
+			errs = append(errs, doc.Errorf(yamlfile.At(rn, "give_up_after"), "receiver %q: retry.give_up_after must be at least retry.initial", name))
+		}
+	}
+	pace := defaultPace
+	if f.Pace != nil { // yamlfile.Duration refuses negative values
+		pace = f.Pace.D()
+	}
+	return r, pace, errs
+}
+
+// WebhookReceiver POSTs a JSON payload to a URL, optionally signed with
+// HMAC-SHA256.
+type WebhookReceiver struct {
+	URL     Secret            `yaml:"url"`
+	Secret  Secret            `yaml:"secret"`
+	Timeout yamlfile.Duration `yaml:"timeout"`
+}
+
+func (w *WebhookReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+	var errs yamlfile.Errors
+	_, un := yamlfile.Lookup(n, "url")
+	switch {
+	case un == nil:
+		errs = append(errs, doc.Errorf(n, "receiver %q: url is required", name))
+	case !w.URL.IsSet():
+		errs = append(errs, doc.EmptyError(un, "receiver "+quote(name)+": url"))
+	case !isHTTPURL(w.URL.Reveal()):
+		errs = append(errs, doc.Errorf(un, "receiver %q: url must be an http:// or https:// URL", name))
+	}
+	if _, sn := yamlfile.Lookup(n, "secret"); sn != nil && !w.Secret.IsSet() {
+		errs = append(errs, doc.EmptyError(sn, "receiver "+quote(name)+": secret"))
+	}
+	if w.Timeout <= 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "timeout"), "receiver %q: timeout must be positive", name))
+	}
+	return errs
+}
+
+// Slack repeat modes: what a repeat of an open incident does.
+const (
+	RepeatsNew    = "new"    // post a new message
+	RepeatsThread = "thread" // reply in the incident's thread
+	RepeatsUpdate = "update" // update the incident's message in place
+)
+
+func (s *SlackReceiver) validateRepeats(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+	var errs yamlfile.Errors
+	switch s.Repeats {
+	case RepeatsNew:
+	case RepeatsThread, RepeatsUpdate:
+		if !s.Token.IsSet() && s.WebhookURL.IsSet() {
+			errs = append(errs, doc.Errorf(yamlfile.At(n, "repeats"), "receiver %q: repeats: %s needs token and channel (a webhook returns no message to reply to)", name, s.Repeats))
+		}
+	default:
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "repeats"), "receiver %q: repeats: want new, thread or update, got %q", name, s.Repeats))
+	}
+	if s.IncidentTTL <= 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "incident_ttl"), "receiver %q: incident_ttl must be positive", name))
+	}
+	return errs
+}
