@@ -78,7 +78,7 @@ func TestCheckExample(t *testing.T) {
 	if code := run([]string{"check", "--config", "../../config.example.yaml"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("check config.example.yaml: exit %d\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "3 rule(s) in 1 file(s)") {
+	if !strings.Contains(stdout.String(), "4 rule(s) in 1 file(s)") {
 		t.Errorf("stdout = %q", stdout.String())
 	}
 }

@@ -26,21 +26,27 @@ import (
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/internal/yamlfile"
 	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/store"
 )
 
-// dryRun is `imalert test`: it runs a file of callbacks through the rules,
-// decisions and renderers serve would use, prints what would happen to each
-// and sends nothing. With --expect it compares its output with a golden
-// file and fails on any difference.
-func dryRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
+// dryRun is `imalert test`: it runs a file of callbacks, or the journal's
+// recent history, through the rules, decisions and renderers serve would
+// use, prints what would happen to each and sends nothing. With --expect it
+// compares its output with a golden file and fails on any difference.
+func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: the built-in config and rules)")
 	at := fs.String("at", "", "time of the first event without received_at, RFC 3339 (default: now)")
 	expect := fs.String("expect", "", "golden file the output must equal")
+	fromJournal := fs.Bool("from-journal", false, "read the callbacks from the journal in data_dir instead of a file")
+	since := fs.String("since", "24h", "with --from-journal: how far back to read (e.g. 30m, 24h, 7d)")
+	dataDir := fs.String("data-dir", "", "with --from-journal: data directory, overriding the config's data_dir")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: imalert test [--config FILE] [--at RFC3339] [--expect FILE] EVENTS.jsonl")
+		fmt.Fprintln(stderr, "       imalert test [--config FILE] --from-journal [--since 24h] [--data-dir DIR] [--expect FILE]")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the events file, as in the documented synopsis.
@@ -56,8 +62,13 @@ func dryRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		events = append(events, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if len(events) != 1 {
+	if (*fromJournal && len(events) != 0) || (!*fromJournal && len(events) != 1) {
 		fs.Usage()
+		return errUsage
+	}
+	back, err := yamlfile.ParseDuration(*since)
+	if err != nil {
+		fmt.Fprintf(stderr, "test: --since: %v\n", err)
 		return errUsage
 	}
 	now := time.Now().UTC().Truncate(time.Second)
@@ -74,21 +85,32 @@ func dryRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		printErrors(stderr, err)
 		return errReported
 	}
-	f, err := os.Open(events[0])
-	if err != nil {
-		return fmt.Errorf("test: %w", err)
-	}
-	defer f.Close()
-
 	var out bytes.Buffer
 	d := &dry{
 		setup:    s,
 		pipeline: alert.NewPipeline(alert.PipelineOptions{Rules: s.rules, Catalogue: s.catalogue, MaxKeys: s.cfg.Throttle.MaxKeys}),
 		w:        &out,
-		name:     events[0],
 		now:      now,
 	}
-	bad := d.run(f)
+	bad := 0
+	if *fromJournal {
+		dir := s.cfg.DataDir
+		if *dataDir != "" {
+			dir = *dataDir
+		}
+		d.name = "journal"
+		if bad, err = d.runJournal(ctx, dir, time.Now().Add(-back)); err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+	} else {
+		f, err := os.Open(events[0])
+		if err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+		defer f.Close()
+		d.name = events[0]
+		bad = d.run(f)
+	}
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return err
 	}
@@ -104,7 +126,7 @@ func dryRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, events[0])
+		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, d.name)
 		return errReported
 	}
 	return nil
@@ -147,6 +169,35 @@ func (d *dry) run(r io.Reader) (bad int) {
 		fmt.Fprintf(d.w, "%s:%d: cannot read: %v\n", d.name, line+1, err)
 	}
 	return bad
+}
+
+// runJournal runs every journaled callback received since since, oldest
+// first, each at its receive time. The database is opened read-only, so
+// this runs beside a serving daemon. It returns how many entries could not
+// be read.
+func (d *dry) runJournal(ctx context.Context, dir string, since time.Time) (int, error) {
+	st, err := store.Open(ctx, store.Options{Dir: dir, ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	n, bad := 0, 0
+	err = st.EventsSince(ctx, since, func(e store.Event) error {
+		n++
+		q, err := url.ParseQuery(e.Raw.Query)
+		if err != nil {
+			bad++
+			fmt.Fprintf(d.w, "event %d (journal #%d): cannot read its query\n\n", n, e.ID)
+			return nil
+		}
+		d.now = e.Raw.ReceivedAt
+		d.callback(fmt.Sprintf("journal #%d", e.ID), n, e.Raw.ReceivedAt, q, e.Raw.Body)
+		return nil
+	})
+	if n == 0 && err == nil {
+		fmt.Fprintf(d.w, "no callbacks in the journal of %s since %s\n", dir, since.UTC().Format(time.RFC3339))
+	}
+	return bad, err
 }
 
 // envelope is a line with the query and the time beside the body.
@@ -195,11 +246,18 @@ func (d *dry) event(n, line int, text []byte) error {
 		_ = json.Unmarshal(env.Body, &b)
 		q.Set("CallbackCommand", b.CallbackCommand)
 	}
-	fmt.Fprintf(d.w, "event %d (%s:%d) at %s\n", n, d.name, line, at.UTC().Format(time.RFC3339Nano))
-	evs, refusal := d.accept(q, env.Body)
+	d.callback(fmt.Sprintf("%s:%d", d.name, line), n, at, q, env.Body)
+	return nil
+}
+
+// callback runs one callback received at at, from where, through what the
+// server checks and then the rules, and prints what would happen.
+func (d *dry) callback(where string, n int, at time.Time, q url.Values, body []byte) {
+	fmt.Fprintf(d.w, "event %d (%s) at %s\n", n, where, at.UTC().Format(time.RFC3339Nano))
+	evs, refusal := d.accept(q, body)
 	if refusal != "" {
 		fmt.Fprintf(d.w, "  refused by the server: %s\n\n", refusal)
-		return nil
+		return
 	}
 	for _, ev := range evs { // several for a Push.* batch
 		ev.ReceivedAt = at
@@ -214,7 +272,6 @@ func (d *dry) event(n, line int, text []byte) error {
 		}
 	}
 	fmt.Fprintln(d.w)
-	return nil
 }
 
 // receivedAt reads received_at: RFC 3339, "+DURATION" after the previous

@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of imalert test")
@@ -165,5 +170,50 @@ func TestDryRunErrors(t *testing.T) {
 				t.Errorf("stdout should be empty:\n%s", stdout.String())
 			}
 		})
+	}
+}
+
+// --from-journal runs the journal's recent callbacks, each at its receive
+// time, through the rules: what was received before --since is left out.
+func TestDryRunFromJournal(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Options{Dir: dir, Sync: store.SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.doc-sample.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.TrimPrefix(sampleQuery, "?")
+	now := time.Now()
+	for _, at := range []time.Time{now.Add(-3 * time.Hour), now.Add(-time.Hour), now.Add(-time.Hour + time.Minute)} {
+		if _, err := st.Append(context.Background(), callback.Raw{Query: q, Body: body, ReceivedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"test", "--from-journal", "--data-dir", dir, "--since", "2h"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"event 1 (journal #2) at ",
+		"decision: page (first)",
+		"event 2 (journal #3) at ",
+		"decision: held (throttled): 1 suppressed in this 10m window",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "journal #1") || strings.Count(out, "\nevent ") != 1 {
+		t.Errorf("output has events from before --since:\n%s", out)
+	}
+	if code := run([]string{"test", "--from-journal", "events.jsonl"}, &stdout, &stderr); code != 2 {
+		t.Errorf("--from-journal with a file: exit %d, want 2", code)
 	}
 }
