@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/store"
 )
 
 const (
@@ -485,7 +487,9 @@ func TestAdminWithoutToken(t *testing.T) {
 // registerAdmin fails this test.
 func TestAdminRoutesGuarded(t *testing.T) {
 	public := map[string]bool{"POST /callback": true, "GET /-/healthy": true, "GET /-/ready": true}
-	x := newSecure(t, func(o *Options) { o.AdminToken = "tok" })
+	// Every optional admin endpoint registered.
+	withAll := func(o *Options) { o.Deliveries = noDeliveries{} }
+	x := newSecure(t, func(o *Options) { withAll(o); o.AdminToken = "tok" })
 	routes := x.s.engine.Routes()
 	if len(routes) <= len(public) {
 		t.Fatalf("only %d routes", len(routes))
@@ -500,7 +504,16 @@ func TestAdminRoutesGuarded(t *testing.T) {
 			t.Errorf("%s %s answers %d without the admin token", r.Method, r.Path, w.Code)
 		}
 	}
-	sep := newSecure(t, func(o *Options) { o.AdminToken = "tok"; o.SeparateAdmin = true })
+	for _, want := range []string{"POST /-/reload", "GET /metrics", "GET /api/v1/deliveries"} {
+		found := false
+		for _, r := range routes {
+			found = found || r.Method+" "+r.Path == want
+		}
+		if !found {
+			t.Errorf("%s is not registered: the guard test does not cover it", want)
+		}
+	}
+	sep := newSecure(t, func(o *Options) { withAll(o); o.AdminToken = "tok"; o.SeparateAdmin = true })
 	for _, r := range sep.s.engine.Routes() {
 		if !public[r.Method+" "+r.Path] {
 			t.Errorf("%s %s is on the callback listener with a separate admin listener", r.Method, r.Path)
@@ -521,4 +534,11 @@ func TestDedupWithoutEventTime(t *testing.T) {
 	if len(x.rec.events) != 2 {
 		t.Errorf("%d events processed, want 2 (the replay dropped)", len(x.rec.events))
 	}
+}
+
+// noDeliveries is an empty outbox.
+type noDeliveries struct{}
+
+func (noDeliveries) Deliveries(context.Context, store.Filter) ([]store.Notification, error) {
+	return nil, nil
 }
