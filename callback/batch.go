@@ -42,19 +42,9 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 		return one(body)
 	}
 	lim = lim.withDefaults()
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, &BodyError{Msg: "empty"}
-	}
-	if body[0] != '{' {
-		return nil, &BodyError{Msg: "not a JSON object"}
-	}
-	if err := checkDepth(body, lim.MaxDepth); err != nil {
+	top, err := decodeObject(body, lim)
+	if err != nil {
 		return nil, err
-	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
 	}
 	raw, ok := top["Events"]
 	if !ok {

@@ -149,19 +149,9 @@ func (l Limits) withDefaults() Limits {
 // Unknown fields are always kept.
 func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	lim = lim.withDefaults()
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, &BodyError{Msg: "empty"}
-	}
-	if body[0] != '{' {
-		return nil, &BodyError{Msg: "not a JSON object"}
-	}
-	if err := checkDepth(body, lim.MaxDepth); err != nil {
+	fields, err := decodeObject(body, lim)
+	if err != nil {
 		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
 	}
 	if len(fields) > lim.MaxFields {
 		return nil, &BodyError{Msg: fmt.Sprintf("%d fields, more than %d", len(fields), lim.MaxFields)}
@@ -193,6 +183,26 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	ev.Present &^= fieldCallbackCommand
 	ev.clipStrings(lim.MaxTextBytes)
 	return ev, nil
+}
+
+// decodeObject checks that body is one JSON object within lim's depth, and
+// splits it into its top-level fields.
+func decodeObject(body []byte, lim Limits) (map[string]json.RawMessage, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, &BodyError{Msg: "empty"}
+	}
+	if body[0] != '{' {
+		return nil, &BodyError{Msg: "not a JSON object"}
+	}
+	if err := checkDepth(body, lim.MaxDepth); err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
+	}
+	return fields, nil
 }
 
 // decodeField decodes one known top-level field into ev and returns which

@@ -84,7 +84,7 @@ func printable(v any) string {
 	case time.Time:
 		return formatTime(x)
 	case time.Duration:
-		return formatDuration(x)
+		return yamlfile.FormatDuration(x)
 	case nil:
 		return ""
 	}
@@ -129,7 +129,7 @@ func funcs(cat *callback.Catalogue) template.FuncMap {
 		"meaning":  func(code int64) string { return cat.Meaning(code) },
 		"severity": func(code int64) string { info, _ := cat.Lookup(code); return info.Severity },
 		"truncate": func(n int, v any) string { return escape.Truncate(printable(v), n) },
-		"duration": formatDuration,
+		"duration": yamlfile.FormatDuration,
 		"time":     formatTime,
 		"clock":    formatClock,
 		"upper":    func(v any) string { return strings.ToUpper(printable(v)) },
@@ -142,21 +142,6 @@ func funcs(cat *callback.Catalogue) template.FuncMap {
 			return def
 		},
 	}
-}
-
-// formatDuration writes d compactly: 10m, 1h30m, 45s, 2d.
-func formatDuration(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func formatTime(t time.Time) string {

@@ -3,7 +3,6 @@ package rules
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imalert/imalert/callback"
 )
@@ -184,16 +183,6 @@ func TestTemplateErrorPositions(t *testing.T) {
 	for _, want := range []string{`test.yaml:4: rule "r": title: unknown field .Nope`, `test.yaml:7: rule "r": body: function "nope" not defined`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v\nwant %q", err, want)
-		}
-	}
-}
-
-func TestFormatDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		10 * time.Minute: "10m", 90 * time.Minute: "1h30m", 2 * time.Hour: "2h", 48 * time.Hour: "2d", 45 * time.Second: "45s", 1500 * time.Millisecond: "1.5s",
-	} {
-		if got := formatDuration(d); got != want {
-			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

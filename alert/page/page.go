@@ -13,6 +13,7 @@ import (
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/yamlfile"
 )
 
 // Length limits for payload-derived values, in runes.
@@ -176,14 +177,5 @@ func clock(t time.Time) string {
 	return t.UTC().Format("15:04:05 MST")
 }
 
-// Duration formats d compactly: 10m, 1h30m, 45s.
-func Duration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// Duration formats d compactly: 10m, 1h30m, 45s, 2d.
+func Duration(d time.Duration) string { return yamlfile.FormatDuration(d) }
