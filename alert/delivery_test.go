@@ -313,26 +313,7 @@ func TestMergeWhileBackedUp(t *testing.T) {
 	}
 }
 
-func payloadText(v any) string {
-	var b strings.Builder
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x + "\n")
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return b.String()
-}
+func payloadText(v any) string { return strings.Join(testutil.JSONStrings(v), "\n") }
 
 // hook is a webhook receiving end that records payloads.
 type hook struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/testutil"
 	"github.com/imalert/imalert/rules"
 )
 
@@ -53,25 +54,11 @@ func TestMessageTemplatedHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			all = append(all, x)
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
 	var decoded any
-	_ = json.Unmarshal(raw, &decoded)
-	walk(decoded)
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	all := testutil.JSONStrings(decoded)
 	live := liveSequence.FindAllString(strings.Join(all, "\n"), -1)
 	for _, l := range live {
 		if l != "<!here>" && l != "<@U999>" {

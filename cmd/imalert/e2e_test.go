@@ -168,24 +168,8 @@ func TestServeDefaults(t *testing.T) {
 	}
 }
 
+// payloadText is every string of a Slack message as Slack reads it.
 func payloadText(t *testing.T, m testutil.SlackMessage) string {
 	t.Helper()
-	var b strings.Builder
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x + "\n")
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(m.Payload)
-	return b.String()
+	return strings.Join(testutil.JSONStrings(m.Payload), "\n")
 }
