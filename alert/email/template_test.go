@@ -2,22 +2,18 @@ package email
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imalert/imalert/alert"
-	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
-	"github.com/imalert/imalert/rules"
 )
 
 // A rule's templates reach mail escaped for each part: no markup from the
 // event in the HTML part, no extra header from a value in the subject.
 func TestMessageTemplatedHostile(t *testing.T) {
-	f, err := rules.ParseFile("rules.yaml", []byte(`rules:
+	e := testutil.CompileRules(t, `rules:
   - name: templated
     receivers: [ops-mail]
     title: "{{.ErrorCode}} from {{.From}}: {{.Text}}"
@@ -25,23 +21,8 @@ func TestMessageTemplatedHostile(t *testing.T) {
       Sender <{{.From}}> & friends
       {{.Text}}
       {{.CloudCustomData}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"ops-mail": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := callback.Parse(callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.ReceivedAt = time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
+`, "ops-mail")
+	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
 	outs, _ := alert.NewPipeline(alert.PipelineOptions{Rules: e}).Evaluate(ev, nil)
 	m, err := Message(&config.EmailReceiver{From: "imalert@example.com", To: []string{"oncall@example.com"}}, outs[0].Notifications[0])
 	if err != nil {

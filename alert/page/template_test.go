@@ -1,22 +1,19 @@
 package page_test
 
 import (
-	"os"
+	"github.com/imalert/imalert/internal/testutil"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/page"
-	"github.com/imalert/imalert/callback"
-	"github.com/imalert/imalert/rules"
 )
 
 // templated returns the notification the pipeline builds for the hostile
 // sample under a rule with title and body templates.
 func templated(t *testing.T) *alert.Notification {
 	t.Helper()
-	f, err := rules.ParseFile("rules.yaml", []byte(`rules:
+	e := testutil.CompileRules(t, `rules:
   - name: templated
     receivers: [console]
     throttle: 0s
@@ -26,23 +23,8 @@ func templated(t *testing.T) *alert.Notification {
       *Sender* {{.From}} in {{.GroupID}}
       > {{.Text}}
       custom: {{.CloudCustomData}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"console": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := callback.Parse(callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.ReceivedAt = time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
+`, "console")
+	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
 	p := alert.NewPipeline(alert.PipelineOptions{Rules: e})
 	outs, _ := p.Evaluate(ev, nil)
 	if len(outs) != 1 || len(outs[0].Notifications) != 1 || outs[0].RenderErr != nil {

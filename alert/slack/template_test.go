@@ -2,17 +2,13 @@ package slack
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/page"
-	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/testutil"
-	"github.com/imalert/imalert/rules"
 )
 
 // Slack control sequences: mentions, channel links, links.
@@ -21,30 +17,15 @@ var liveSequence = regexp.MustCompile(`<[!@#][^>]*>|<https?:[^>]*>`)
 // A rule's templates reach Slack with every event value escaped: only what
 // the template itself says can be live.
 func TestMessageTemplatedHostile(t *testing.T) {
-	f, err := rules.ParseFile("rules.yaml", []byte(`rules:
+	e := testutil.CompileRules(t, `rules:
   - name: templated
     receivers: [ops-slack]
     title: "<!here> {{.ErrorCode}} from {{.From}} {{.Field \"From_Account\"}} {{printf \"%s\" .Text}}"
     body: |
       *Sender* {{.From | truncate 100}} <@U999>
       > {{.Text}} {{.Excerpt}} {{.CloudCustomData}} {{upper .From}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"ops-slack": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := callback.Parse(callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.ReceivedAt = time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
+`, "ops-slack")
+	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
 	outs, _ := alert.NewPipeline(alert.PipelineOptions{Rules: e}).Evaluate(ev, nil)
 	text, att := Message(page.Build(outs[0].Notifications[0]))
 	raw, err := json.Marshal(struct {

@@ -1,0 +1,51 @@
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/rules"
+)
+
+// SampleTime is when SampleEvent's events are received.
+var SampleTime = time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
+
+// SampleEvent parses callback/testdata/samples/NAME as a
+// Group.CallbackSendMsgException of SdkAppid 1400000000 sent through the
+// REST API, received at SampleTime.
+func SampleEvent(t testing.TB, name string) *callback.Event {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(ModuleRoot(t), "callback", "testdata", "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException, OptPlatform: "RESTAPI"}
+	ev, err := callback.Parse(q, body, callback.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.ReceivedAt = SampleTime
+	return ev
+}
+
+// CompileRules compiles one rule file's source, whose rules may name the
+// given receivers.
+func CompileRules(t testing.TB, src string, receivers ...string) *rules.Engine {
+	t.Helper()
+	f, err := rules.ParseFile("rules.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := make(map[string]bool, len(receivers))
+	for _, r := range receivers {
+		known[r] = true
+	}
+	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
