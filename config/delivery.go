@@ -103,14 +103,25 @@ func (f deliveryFields) resolve(doc *yamlfile.Doc, n *yaml.Node, name string, de
 // WebhookReceiver POSTs a JSON payload to a URL, optionally signed with
 // HMAC-SHA256.
 type WebhookReceiver struct {
-	URL     Secret            `yaml:"url"`
-	Secret  Secret            `yaml:"secret"`
-	Timeout yamlfile.Duration `yaml:"timeout"`
+	URL        Secret            `yaml:"url"`
+	URLFile    string            `yaml:"url_file"`
+	Secret     Secret            `yaml:"secret"`
+	SecretFile string            `yaml:"secret_file"`
+	Timeout    yamlfile.Duration `yaml:"timeout"`
 }
 
 func (w *WebhookReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
-	var errs yamlfile.Errors
+	dir := configDir(doc.File)
+	what := "receiver " + quote(name)
+	errs := resolveSecret(doc, n, "url", &w.URL, w.URLFile, dir, what)
+	errs = append(errs, resolveSecret(doc, n, "secret", &w.Secret, w.SecretFile, dir, what)...)
+	if len(errs) > 0 {
+		return errs // a file problem, already reported
+	}
 	_, un := yamlfile.Lookup(n, "url")
+	if un == nil {
+		_, un = yamlfile.Lookup(n, "url_file")
+	}
 	switch {
 	case un == nil:
 		errs = append(errs, doc.Errorf(n, "receiver %q: url is required", name))
@@ -119,7 +130,7 @@ func (w *WebhookReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string)
 	case !isHTTPURL(w.URL.Reveal()):
 		errs = append(errs, doc.Errorf(un, "receiver %q: url must be an http:// or https:// URL", name))
 	}
-	if _, sn := yamlfile.Lookup(n, "secret"); sn != nil && !w.Secret.IsSet() {
+	if _, sn := yamlfile.Lookup(n, "secret"); sn != nil && !w.Secret.IsSet() && w.SecretFile == "" {
 		errs = append(errs, doc.EmptyError(sn, "receiver "+quote(name)+": secret"))
 	}
 	if w.Timeout <= 0 {

@@ -86,6 +86,8 @@ func TestSecretFiles(t *testing.T) {
 	write("bot", "xoxb-from-file")
 	write("pw", "mail-pw-from-file\n")
 	write("admin", "admin-token-from-file\n")
+	write("hook-url", "https://pager.example.com/hook/from-file\n")
+	write("hook-secret", "hmac-from-file\n")
 	cfg := `listen: 0.0.0.0:8443
 apps:
   - sdkappid: 1400000000
@@ -106,6 +108,10 @@ receivers:
     password_file: pw
     from: a@example.com
     to: [b@example.com]
+  - name: pager
+    type: webhook
+    url_file: hook-url
+    secret_file: hook-secret
 admin:
   listen: 127.0.0.1:9090
   token_file: admin
@@ -120,10 +126,12 @@ admin:
 		"token0": c.Apps[0].Tokens[0].Reveal(), "token1": c.Apps[0].Tokens[1].Reveal(),
 		"hook": c.Receivers[0].Slack.WebhookURL.Reveal(), "bot": c.Receivers[1].Slack.Token.Reveal(),
 		"pw": c.Receivers[2].Email.Password.Reveal(), "admin": c.Admin.Token.Reveal(),
+		"hook-url": c.Receivers[3].Webhook.URL.Reveal(), "hook-secret": c.Receivers[3].Webhook.Secret.Reveal(),
 	}
 	want := map[string]string{
 		"token0": "tok-new", "token1": "tok-old", "hook": "https://hooks.slack.com/services/T1/B2/from-file",
 		"bot": "xoxb-from-file", "pw": "mail-pw-from-file", "admin": "admin-token-from-file",
+		"hook-url": "https://pager.example.com/hook/from-file", "hook-secret": "hmac-from-file",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("secrets (-want +got):\n%s", diff)
@@ -197,6 +205,11 @@ receivers:
     password_file: empty
     from: a@example.com
     to: [b@example.com]
+  - name: w
+    type: webhook
+    url: https://example.com/hook
+    url_file: empty
+    secret_file: missing
 `
 	path := filepath.Join(dir, "bad.yaml")
 	_, err := Parse(path, []byte(src), env(nil))
@@ -225,11 +238,13 @@ receivers:
 		`:35: receiver "s": mention: "<http://evil|x>" is not a Slack mention`,
 		`:38: receiver "t": token_file: the file is empty`,
 		`:45: receiver "m": set password or password_file, not both`,
+		`:51: receiver "w": set url or url_file, not both`,
+		`:52: receiver "w": secret_file: ` + filepath.Join(dir, "missing") + `: no such file or directory`,
 	}
 	got := err.Error()
 	for _, w := range want {
 		if !strings.Contains(got, w) {
-			t.Errorf("missing error %q", w)
+			t.Errorf("missing error %q in\n%s", w, got)
 		}
 	}
 	if len(es) != len(want) {
