@@ -25,6 +25,8 @@ const (
 	secretBotToken   = "xoxb-bot-token-5d2b8e4f"
 	secretSMTPPass   = "smtp-password-9a1c3e5g"
 	secretAdminToken = "admin-token-2e4f6a8c"
+	secretHookPath   = "/webhook/pager-path-3c5e7a9b"
+	secretHookHMAC   = "webhook-hmac-secret-8b0d2f4h"
 )
 
 func writeSecretSetup(t *testing.T, slack *testutil.Slack, mail *testutil.SMTP, extra string) string {
@@ -39,7 +41,7 @@ func writeSecretSetup(t *testing.T, slack *testutil.Slack, mail *testutil.SMTP, 
     match:
       callback_command: Group.CallbackSendMsgException
     throttle: 1s
-    receivers: [ops-slack, ops-bot, ops-mail]
+    receivers: [ops-slack, ops-bot, ops-mail, pager]
 `,
 		"imalert.yaml": `listen: 127.0.0.1:0
 apps:
@@ -68,6 +70,10 @@ receivers:
     password_file: smtp.password
     from: imalert@example.com
     to: [oncall@example.com]
+  - name: pager
+    type: webhook
+    url: ` + slack.URL + secretHookPath + `
+    secret: ${PAGER_HMAC_SECRET}
 ` + extra,
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
@@ -94,8 +100,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	mail.Refuse(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again"})
 	cfg := writeSecretSetup(t, slack, mail, "")
 	secrets := []string{secretIMToken, secretBotToken, secretSMTPPass, secretAdminToken,
-		slack.WebhookURL(), strings.TrimPrefix(slack.WebhookURL(), slack.URL)}
-	env := []string{"IM_CALLBACK_TOKEN=" + secretIMToken, "SLACK_BOT_TOKEN=" + secretBotToken}
+		slack.WebhookURL(), strings.TrimPrefix(slack.WebhookURL(), slack.URL), secretHookPath, secretHookHMAC}
+	env := []string{"IM_CALLBACK_TOKEN=" + secretIMToken, "SLACK_BOT_TOKEN=" + secretBotToken, "PAGER_HMAC_SECRET=" + secretHookHMAC}
 
 	d := testutil.StartDaemon(t, env, "serve", "--config", cfg)
 	m := adminAddrRE.FindStringSubmatch(d.Stderr())
@@ -140,10 +146,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 	do("GET", d.URL("/-/healthy"), "", "", 200)
 
 	// Wait until every receiver failed once and the retries went through.
-	if len(slack.WaitMessages(2, 15*time.Second)) < 2 || len(mail.WaitMails(1, 15*time.Second)) < 1 {
+	if len(slack.WaitMessages(3, 15*time.Second)) < 3 || len(mail.WaitMails(1, 15*time.Second)) < 1 {
 		t.Fatalf("deliveries did not go through:\n%s", d.Stderr())
 	}
 	do("GET", adminURL+"/metrics", "", secretAdminToken, 200)
+	do("GET", adminURL+"/api/v1/deliveries?state=sent", "", secretAdminToken, 200)
+	do("GET", adminURL+"/api/v1/deliveries", "", "", 401)
 	d.Signal(15)
 	if code := d.Wait(10 * time.Second); code != 0 {
 		t.Errorf("exit code %d", code)
@@ -162,6 +170,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		t.Setenv("IM_CALLBACK_TOKEN", secretIMToken)
 		t.Setenv("SLACK_BOT_TOKEN", secretBotToken)
+		t.Setenv("PAGER_HMAC_SECRET", secretHookHMAC)
 		code := run([]string{"check", "--config", bad}, &stdout, &stderr)
 		if (code == 0) != (extra == "") {
 			t.Errorf("check exit %d for extra %q:\n%s", code, extra, stderr.String())
