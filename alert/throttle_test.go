@@ -2,9 +2,10 @@ package alert
 
 import (
 	"fmt"
-	"github.com/imalert/imalert/rules"
 	"testing"
 	"time"
+
+	"github.com/imalert/imalert/rules"
 )
 
 func TestThrottleDecide(t *testing.T) {

@@ -150,6 +150,11 @@ func Build(n *alert.Notification) *Page {
 	if n.Merged > 0 {
 		p.Footer = append(p.Footer, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
+	if ev.Truncated {
+		// Rules saw only the first callback.limits.max_text_bytes of some
+		// text: say so, since a condition on the rest could not match.
+		p.Footer = append(p.Footer, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
+	}
 	if n.GroupKey != "" {
 		p.Footer = append(p.Footer, "key "+Clean(n.GroupKey, MaxField))
 	}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/callback"
 )
 
 func TestClean(t *testing.T) {
@@ -49,5 +52,25 @@ func TestSlackEscape(t *testing.T) {
 	want := "&lt;!channel&gt; &amp; &lt;@U0123&gt; &lt;http://evil.example|click&gt;"
 	if got != want {
 		t.Errorf("Slack() = %q, want %q", got, want)
+	}
+}
+
+// A page says when the callback's text was cut before the rules saw it.
+func TestBuildTruncatedEvent(t *testing.T) {
+	body := `{"GroupId":"@TGS#1","ErrorCode":80002,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"` + strings.Repeat("x", 5000) + `"}}]}`
+	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}
+	for _, tt := range []struct {
+		max  int
+		want bool
+	}{{1024, true}, {1 << 14, false}} {
+		ev, err := callback.Parse(q, []byte(body), callback.Limits{MaxTextBytes: tt.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Build(&alert.Notification{Rule: "r", Severity: "warning", Event: ev})
+		got := strings.Contains(strings.Join(p.Footer, " · "), "cut to callback.limits.max_text_bytes")
+		if got != tt.want {
+			t.Errorf("max_text_bytes %d: footer %q, want the truncation line: %v", tt.max, p.Footer, tt.want)
+		}
 	}
 }

@@ -1,12 +1,12 @@
 package page_test
 
 import (
-	"github.com/imalert/imalert/internal/testutil"
 	"strings"
 	"testing"
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/page"
+	"github.com/imalert/imalert/internal/testutil"
 )
 
 // templated returns the notification the pipeline builds for the hostile
