@@ -173,3 +173,70 @@ func payloadText(t *testing.T, m testutil.SlackMessage) string {
 	t.Helper()
 	return strings.Join(testutil.JSONStrings(m.Payload), "\n")
 }
+
+// A rule's fallback through the real binary: Slack keeps failing, so after
+// the fallback time the page goes out by mail instead, and the outbox lists
+// the Slack notification as rerouted.
+func TestFallbackEndToEnd(t *testing.T) {
+	slack := testutil.NewSlack(t)
+	faults := make([]testutil.SlackFault, 200)
+	for i := range faults {
+		faults[i] = testutil.SlackFault{Status: 500}
+	}
+	slack.Fail(faults...)
+	smtp := testutil.NewSMTP(t)
+	dir := t.TempDir()
+	cfg := `listen: 127.0.0.1:0
+apps:
+  - sdkappid: 1400000000
+rule_files: [rules.yaml]
+receivers:
+  - name: ops-slack
+    type: slack
+    webhook_url: ` + slack.WebhookURL() + `
+    retry: {initial: 100ms, max: 200ms}
+    pace: 50ms
+  - name: ops-mail
+    type: email
+    smtp_host: 127.0.0.1
+    smtp_port: ` + strconv.Itoa(smtp.Port()) + `
+    tls: none
+    from: imalert@example.com
+    to: [oncall@example.com]
+`
+	rules := `rules:
+  - name: group-rate-limit
+    match: {error_code: 10023}
+    group_by: [GroupId]
+    receivers: [ops-slack]
+    fallback: {receiver: ops-mail, after: 1s}
+`
+	for name, content := range map[string]string{"imalert.yaml": cfg, "rules.yaml": rules} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "imalert.yaml")
+	d := testutil.StartDaemon(t, nil, "serve", "--config", path)
+	start := time.Now()
+	postSample(t, d.URL("/callback"+sampleQuery), "../../callback/testdata/samples/send-msg-exception.doc-sample.json")
+	mails := smtp.WaitMails(1, 10*time.Second)
+	if len(mails) != 1 {
+		t.Fatalf("no mail from the fallback:\n%s", d.Stderr())
+	}
+	took := time.Since(start)
+	if m := mails[0].Decode(t); !strings.Contains(m.Subject, "10023 group-rate-limit in @TGS#2J4SZEAEL") {
+		t.Errorf("fallback mail subject %q", m.Subject)
+	}
+	if took < time.Second {
+		t.Errorf("fallback after %v, before the rule's 1s", took)
+	}
+	if len(slack.Messages()) != 0 || len(slack.Attempts()) < 3 {
+		t.Errorf("Slack: %d messages, %d attempts; want none delivered and several tried", len(slack.Messages()), len(slack.Attempts()))
+	}
+	code, out, errOut := testutil.Run(t, nil, "deliveries", "--config", path, "--state", "rerouted")
+	if code != 0 || !strings.Contains(out, "rerouted") || !strings.Contains(out, "ops-slack") {
+		t.Errorf("deliveries --state rerouted: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("fallback mail %v after the callback, after %d Slack attempts", took.Round(10*time.Millisecond), len(slack.Attempts()))
+}
