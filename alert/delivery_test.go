@@ -520,3 +520,27 @@ func TestSlackIncidents(t *testing.T) {
 		})
 	}
 }
+
+// At Slack's default pace, one message a second per channel, a burst of
+// pages for one webhook goes out a second apart.
+func TestSlackDefaultPace(t *testing.T) {
+	fake := testutil.NewSlack(t)
+	r := newRig(t, perGroupRule, slackWebhook(t, "slack", fake.WebhookURL(), config.DefaultSlackPace,
+		alert.DefaultRetry, 2*time.Second))
+	const pages = 3
+	for i := range pages {
+		r.ingest(10023, "g"+strconv.Itoa(i), i)
+	}
+	r.start()
+	if msgs := fake.WaitMessages(pages, 10*time.Second); len(msgs) != pages {
+		t.Fatalf("%d of %d pages delivered", len(msgs), pages)
+	}
+	attempts := fake.Attempts()
+	for i := 1; i < len(attempts); i++ {
+		gap := attempts[i].Sub(attempts[i-1])
+		t.Logf("message %d %v after the previous one", i, gap.Round(time.Millisecond))
+		if gap < config.DefaultSlackPace-2*time.Millisecond {
+			t.Errorf("messages %d and %d %v apart, faster than the default pace %v", i-1, i, gap, config.DefaultSlackPace)
+		}
+	}
+}
