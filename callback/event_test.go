@@ -273,6 +273,11 @@ func TestParseQuery(t *testing.T) {
 			"", Query{AppID: 1, Command: "C2C.CallbackAfterSendMsg", Sign: "abc", RequestTime: "1669872112"}},
 		{"lower-case names", "sdkappid=1&callbackcommand=X.Y", "", Query{AppID: 1, Command: "X.Y"}},
 		{"missing app", "CallbackCommand=X.Y", "SdkAppid", Query{}},
+		// Which of two values counts must not depend on map order: refused.
+		{"app twice", "SdkAppid=1&SdkAppid=2&CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"app in two spellings", "sdkappid=1&SDKAPPID=2&CallbackCommand=X.Y", "SdkAppid", Query{}},
+		{"command in two spellings", "SdkAppid=1&CallbackCommand=X.Y&callbackcommand=Group.CallbackSendMsgException", "CallbackCommand", Query{}},
+		{"sign twice", "SdkAppid=1&CallbackCommand=X.Y&Sign=a&sign=b", "Sign", Query{}},
 		{"non-numeric app", "SdkAppid=abc&CallbackCommand=X.Y", "SdkAppid", Query{}},
 		{"zero app", "SdkAppid=0&CallbackCommand=X.Y", "SdkAppid", Query{}},
 		{"negative app", "SdkAppid=-1&CallbackCommand=X.Y", "SdkAppid", Query{}},

@@ -35,19 +35,30 @@ const (
 )
 
 // ParseQuery reads the envelope from q. Parameter order and extra parameters
-// are irrelevant; parameter names are matched exactly except for a
-// case-insensitive fallback, since IM's own documentation is inconsistent.
+// are irrelevant; parameter names match case-insensitively, since IM's own
+// documentation is inconsistent. A parameter given more than once, in any
+// spelling, is refused: which value counts must not depend on who reads it.
 func ParseQuery(q url.Values) (Query, error) {
+	var dup string
 	get := func(name string) string {
-		if v, ok := q[name]; ok && len(v) > 0 {
-			return v[0]
-		}
+		var vals []string
 		for k, v := range q {
-			if strings.EqualFold(k, name) && len(v) > 0 {
-				return v[0]
+			if strings.EqualFold(k, name) {
+				vals = append(vals, v...)
 			}
 		}
-		return ""
+		if len(vals) > 1 && dup == "" {
+			dup = name
+		}
+		if len(vals) == 0 {
+			return ""
+		}
+		return vals[0]
+	}
+	for _, name := range []string{"SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "Sign", "RequestTime"} {
+		if get(name); dup != "" {
+			return Query{}, &QueryError{Param: dup, Msg: "given more than once"}
+		}
 	}
 	var out Query
 	app := get("SdkAppid")

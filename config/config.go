@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 
 	"github.com/imalert/imalert/internal/yamlfile"
 )
+
+// callbackPathRE is a literal URL path: no route parameters (":x", "*x")
+// that the router would read as patterns, no query or fragment.
+var callbackPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~!$&'()+,;=@%-]+)+/?$|^/$`)
 
 // Config is the daemon configuration, validated and with defaults applied.
 type Config struct {
@@ -211,9 +216,9 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, doc.Errorf(at("listen"), "listen: want host:port, got %s", doc.Show(at("listen"), c.Listen)))
 	}
-	if !strings.HasPrefix(c.CallbackPath, "/") || strings.HasPrefix(c.CallbackPath, "/-/") ||
+	if !callbackPathRE.MatchString(c.CallbackPath) || strings.HasPrefix(c.CallbackPath, "/-/") ||
 		c.CallbackPath == "/metrics" || strings.HasPrefix(c.CallbackPath, "/api/") {
-		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a path starting with / outside /-/, /api/ and /metrics, got %s", doc.Show(at("callback_path"), c.CallbackPath)))
+		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a literal path starting with / (no :, *, ? or #) outside /-/, /api/ and /metrics, got %s", doc.Show(at("callback_path"), c.CallbackPath)))
 	}
 	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "http://") && !strings.HasPrefix(c.ExternalURL, "https://") {
 		errs = append(errs, doc.Errorf(at("external_url"), "external_url: want an http:// or https:// URL"))

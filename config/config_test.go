@@ -82,6 +82,7 @@ func TestParseBad(t *testing.T) {
 		{"syntax.yaml", []string{`syntax.yaml:2: did not find expected`}},
 		{"email-key-on-slack.yaml", []string{`email-key-on-slack.yaml:7: unknown key "smtp_host"`}},
 		{"no-apps.yaml", []string{`no-apps.yaml:1: apps: at least one app`}},
+		{"callback-path.yaml", []string{`callback-path.yaml:1: callback_path: want a literal path starting with / (no :, *, ? or #)`}},
 		{"ca-file.yaml", []string{
 			`ca-file.yaml:9: receiver "mail": ca_file: no such file or directory`,
 			`ca-file.yaml:16: receiver "plain": ca_file needs tls: starttls or tls`,
@@ -219,5 +220,37 @@ func TestRedactor(t *testing.T) {
 	got := r.Redact(`Post "https://hooks.slack.com/services/T1/B2/abcdef": EOF; path /services/T1/B2/abcdef; pw stays`)
 	if strings.Contains(got, "abcdef") || !strings.Contains(got, "pw stays") {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// ${VAR} works for any value: numbers read as numbers, and text that looks
+// like another YAML type stays the text it is.
+func TestEnvForAnyValue(t *testing.T) {
+	src := `apps:
+  - sdkappid: ${APP_ID}
+server:
+  max_body_bytes: ${MAX_BODY}
+receivers:
+  - name: mail
+    type: email
+    smtp_host: ${SMTP_HOST}
+    username: u
+    password: ${SMTP_PASSWORD}
+    from: a@example.com
+    to: [b@example.com]
+`
+	for _, pw := range []string{"123456", "true", "null", "~", "0x10", "a: b", "#not-a-comment"} {
+		c, err := Parse("x.yaml", []byte(src), env(map[string]string{
+			"APP_ID": "1400000000", "MAX_BODY": "2048", "SMTP_HOST": "1.5", "SMTP_PASSWORD": pw,
+		}))
+		if err != nil {
+			t.Fatalf("password %q: %v", pw, err)
+		}
+		if c.Apps[0].SdkAppID != 1400000000 || c.Server.MaxBodyBytes != 2048 || c.Receivers[0].Email.SMTPHost != "1.5" {
+			t.Errorf("numbers from the environment: app %d body %d host %q", c.Apps[0].SdkAppID, c.Server.MaxBodyBytes, c.Receivers[0].Email.SMTPHost)
+		}
+		if got := c.Receivers[0].Email.Password.Reveal(); got != pw {
+			t.Errorf("password from the environment = %q, want %q", got, pw)
+		}
 	}
 }

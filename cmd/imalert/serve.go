@@ -165,14 +165,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { defer close(pipeDone); pipeline.Run(hardCtx) }()
 	deliveryDone := make(chan struct{})
 	go func() { defer close(deliveryDone); dispatcher.Run(hardCtx) }()
+	// The sweep and the reloader stop with the server, whether a signal
+	// or a failure of the server ended it.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
 	sweepDone := make(chan struct{})
-	go func() { defer close(sweepDone); sweep(ctx, logger, st, cfg.Journal.Retention.D()) }()
+	go func() { defer close(sweepDone); sweep(sweepCtx, logger, st, cfg.Journal.Retention.D()) }()
 	reloadCtx, stopReload := context.WithCancel(ctx)
 	reloadDone := make(chan struct{})
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
 
 	err = srv.RunWithAdmin(ctx, ln, adminLn)
 	stopReload()
+	stopSweep()
 	<-reloadDone
 	logger.Info("shutting down")
 	pipeline.Stop()

@@ -176,9 +176,14 @@ func (d *Doc) ExpandEnv(lookup func(string) (string, bool)) {
 				}
 				d.expanded[n] = true
 				n.Value = val
-				// A value from the environment is a string; the target type
-				// decides how to read it.
-				n.Tag = "!!str"
+				// The target type decides how to read the value: a number
+				// for sdkappid, text for a password. Only YAML's null
+				// spellings are pinned as text, so that a secret "null"
+				// stays "null".
+				n.Tag = ""
+				if isNull(val) {
+					n.Tag = "!!str"
+				}
 				n.Style = 0
 			}
 		}
@@ -186,6 +191,14 @@ func (d *Doc) ExpandEnv(lookup func(string) (string, bool)) {
 	if d.Root != nil {
 		walk(d.Root)
 	}
+}
+
+func isNull(s string) bool {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return true
+	}
+	return false
 }
 
 // MissingEnv lists the unset environment variables n referred to.
