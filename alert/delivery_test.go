@@ -99,7 +99,7 @@ const sendQuery = "SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgExce
 func (r *rig) ingest(code int, group string, seq int) {
 	r.t.Helper()
 	body := fmt.Appendf(nil, `{"GroupId":%q,"Type":"Public","From_Account":"u","ErrorCode":%d,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"seq=%d"}}]}`, group, code, seq)
-	if err := r.p.Ingest(context.Background(), callback.Raw{Query: sendQuery, Body: body, ReceivedAt: time.Now()}, nil); err != nil {
+	if err := r.p.Ingest(context.Background(), []callback.Raw{{Query: sendQuery, Body: body, ReceivedAt: time.Now()}}, nil); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -104,12 +104,13 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 // SetRules swaps in a new rule set for the events processed from now on.
 func (p *Pipeline) SetRules(e *rules.Engine) { p.rules.Store(e) }
 
-// Ingest journals a callback; it returns once the entry is committed, and
-// only then may the callback be acknowledged. ev is the callback as parsed
-// for the answer; the pipeline parses the journal entry again when it
-// processes it, so a live event and a replayed one take the same path.
-func (p *Pipeline) Ingest(ctx context.Context, raw callback.Raw, _ *callback.Event) error {
-	if _, err := p.store.Append(ctx, raw); err != nil {
+// Ingest journals the events of one callback request, all or none; it
+// returns once they are committed, and only then may the request be
+// acknowledged. evs are the events as parsed for the answer; the pipeline
+// parses the journal entries again when it processes them, so a live event
+// and a replayed one take the same path.
+func (p *Pipeline) Ingest(ctx context.Context, raws []callback.Raw, _ []*callback.Event) error {
+	if _, err := p.store.AppendAll(ctx, raws); err != nil {
 		return fmt.Errorf("alert: ingest: %w", err)
 	}
 	return nil

@@ -49,7 +49,7 @@ func (w *wakes) Wake(r string) {
 func ingest(t *testing.T, p *Pipeline, raws ...callback.Raw) {
 	t.Helper()
 	for _, r := range raws {
-		if err := p.Ingest(context.Background(), r, nil); err != nil {
+		if err := p.Ingest(context.Background(), []callback.Raw{r}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

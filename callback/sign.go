@@ -97,12 +97,16 @@ func (v *Verifier) Verify(now time.Time, sign, requestTime string) AuthReason {
 	}
 	// Freshness is judged only for a correct signature, so an attacker
 	// cannot probe the clock without a token.
-	skew := now.Unix() - secs
-	w := int64(v.window / time.Second)
+	//
+	// The window is open, measured to the nanosecond: a request is fresh
+	// while |now - RequestTime| < window. With de-duplication at least
+	// twice the window, the first sighting of a request is then remembered
+	// for as long as a replay of it can pass this check.
+	skew := now.Sub(time.Unix(secs, 0))
 	switch {
-	case skew > w:
+	case skew >= v.window:
 		return AuthStale
-	case skew < -w:
+	case skew <= -v.window:
 		return AuthFuture
 	}
 	return AuthOK

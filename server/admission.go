@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"container/list"
 	"net/http"
 	"net/netip"
@@ -247,6 +248,11 @@ const (
 // the same lifetime, so insertion order is expiry order: a FIFO list gives
 // O(1) expiry and eviction. At most max keys are held; when full the oldest
 // is evicted early, and counted.
+//
+// A key is claimed before its event is journaled and settled after: a
+// duplicate arriving in between (IM retrying a slow answer) waits for the
+// outcome, so it is acknowledged only once the first copy is safe, and
+// processed itself if the first copy could not be taken.
 type deduper struct {
 	window time.Duration
 	max    int
@@ -258,61 +264,100 @@ type deduper struct {
 }
 
 type seenKey struct {
-	key string
-	at  time.Time
+	key  string
+	at   time.Time
+	done chan struct{} // closed when settled
+	ok   bool          // set before done closes: the event was taken
 }
 
 func newDeduper(window time.Duration, maxKeys int, evict func()) *deduper {
 	if maxKeys < 1 {
 		maxKeys = 100_000
 	}
+	if evict == nil {
+		evict = func() {}
+	}
 	return &deduper{window: window, max: maxKeys, evict: evict, seen: make(map[string]*list.Element), order: list.New()}
 }
 
-// Claim decides whether the event with key, arriving at now, is processed.
-// A first sighting is remembered; Release forgets it again when the event
-// could not be taken, so that IM's retry is processed.
+// Claim decides at once whether the event with key, arriving at now, is
+// processed, and settles a first sighting as taken. It is Acquire for
+// callers that take every event they claim.
 func (d *deduper) Claim(now time.Time, key string) DedupReason {
-	if d == nil || d.window <= 0 {
+	if !d.enabled() {
 		return DedupOff
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for e := d.order.Front(); e != nil; e = d.order.Front() {
-		sk := e.Value.(*seenKey)
-		if now.Sub(sk.at) < d.window {
-			break
-		}
-		d.order.Remove(e)
-		delete(d.seen, sk.key)
-	}
-	if _, ok := d.seen[key]; ok {
+	sk, dup, err := d.Acquire(context.Background(), now, key)
+	if err != nil || dup {
 		return DedupDuplicate
 	}
-	for d.order.Len() >= d.max {
-		e := d.order.Front()
-		d.order.Remove(e)
-		delete(d.seen, e.Value.(*seenKey).key)
-		d.evict()
-	}
-	d.seen[key] = d.order.PushBack(&seenKey{key: key, at: now})
+	d.Settle([]*seenKey{sk}, true)
 	return DedupFirst
 }
 
-func (d *deduper) enabled() bool { return d != nil && d.window > 0 }
+// Acquire claims key for an event arriving at now. It returns the claim,
+// to be settled once the event is taken or not; or dup when the key was
+// already taken inside the window. When the key's first sighting is still
+// being taken, Acquire waits for it (or for ctx): if it failed, the key is
+// claimed afresh for this event.
+func (d *deduper) Acquire(ctx context.Context, now time.Time, key string) (claim *seenKey, dup bool, err error) {
+	for {
+		d.mu.Lock()
+		for e := d.order.Front(); e != nil; e = d.order.Front() {
+			sk := e.Value.(*seenKey)
+			if now.Sub(sk.at) < d.window {
+				break
+			}
+			d.order.Remove(e)
+			delete(d.seen, sk.key)
+		}
+		if e, ok := d.seen[key]; ok {
+			first := e.Value.(*seenKey)
+			d.mu.Unlock()
+			select {
+			case <-first.done:
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			}
+			if first.ok {
+				return nil, true, nil
+			}
+			continue // the first sighting was not taken: claim it for this one
+		}
+		for d.order.Len() >= d.max {
+			e := d.order.Front()
+			d.order.Remove(e)
+			delete(d.seen, e.Value.(*seenKey).key)
+			d.evict()
+		}
+		sk := &seenKey{key: key, at: now, done: make(chan struct{})}
+		d.seen[key] = d.order.PushBack(sk)
+		d.mu.Unlock()
+		return sk, false, nil
+	}
+}
 
-// Release forgets key.
-func (d *deduper) Release(key string) {
-	if !d.enabled() {
+// Settle records whether the claimed events were taken. Keys of events not
+// taken are forgotten, so that IM's retry is processed.
+func (d *deduper) Settle(claims []*seenKey, taken bool) {
+	if len(claims) == 0 {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e, ok := d.seen[key]; ok {
-		d.order.Remove(e)
-		delete(d.seen, key)
+	for _, sk := range claims {
+		sk.ok = taken
+		if e, ok := d.seen[sk.key]; ok && !taken && e.Value.(*seenKey) == sk {
+			d.order.Remove(e)
+			delete(d.seen, sk.key)
+		}
+	}
+	d.mu.Unlock()
+	for _, sk := range claims {
+		close(sk.done)
 	}
 }
+
+func (d *deduper) enabled() bool { return d != nil && d.window > 0 }
 
 // Len returns the number of keys held, expired ones not yet dropped
 // included.

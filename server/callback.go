@@ -85,42 +85,68 @@ func (s *Server) callback(c *gin.Context) string {
 	return s.ingest(c, q, items)
 }
 
-// ingest hands each event of an accepted request on, once: an event whose
-// de-duplication key was seen inside the window is acknowledged without
-// being processed again. When an event cannot be taken the request fails
-// (IM retries it) and that event's key is released; events of the same
-// request already taken stay claimed, so the retry skips them.
+// ingest hands the events of an accepted request on, all in one call so
+// that a Push batch costs one journal commit, and each at most once: an
+// event whose de-duplication key was taken inside the window is
+// acknowledged without being processed again. If the events cannot be
+// taken the request fails (IM retries it) and their keys are forgotten.
 func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item) string {
+	ctx := c.Request.Context()
 	now := s.o.Now()
-	taken := 0
+	var claims []*seenKey
+	raws := make([]callback.Raw, 0, len(items))
+	evs := make([]*callback.Event, 0, len(items))
+	mine := map[string]bool{} // keys claimed by this request
 	for _, it := range items {
-		var key string
-		if s.dedup.enabled() {
-			key = it.DedupKey()
-			if !it.Event.Present.Has(callback.FieldEventTime) {
-				// Nothing in the body tells two identical alarms apart
-				// (Alert.RequestOverLimit has no time): the signature's
-				// time does, and a replay must reuse it.
-				key += "@" + q.RequestTime
+		if key := dedupKey(q, it); key != "" && s.dedup.enabled() {
+			if mine[key] {
+				s.sec.duplicates.Inc() // the same event twice in one batch
+				continue
 			}
-			if s.dedup.Claim(now, key) == DedupDuplicate {
+			claim, dup, err := s.dedup.Acquire(ctx, now, key)
+			if err != nil {
+				s.dedup.Settle(claims, false)
+				fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
+				return "busy"
+			}
+			if dup {
 				s.sec.duplicates.Inc()
 				continue
 			}
+			mine[key] = true
+			claims = append(claims, claim)
 		}
 		it.Event.ReceivedAt = now
-		raw := callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now}
-		if err := s.o.Ingester.Ingest(c.Request.Context(), raw, it.Event); err != nil {
-			s.dedup.Release(key)
+		raws = append(raws, callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now})
+		evs = append(evs, it.Event)
+	}
+	if len(raws) > 0 {
+		if err := s.o.Ingester.Ingest(ctx, raws, evs); err != nil {
+			s.dedup.Settle(claims, false)
 			s.logger.Error("ingest failed: callback not acknowledged", "err", err)
 			fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
 			return "busy"
 		}
-		taken++
 	}
+	s.dedup.Settle(claims, true)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", okBody)
-	if taken == 0 && len(items) > 0 {
+	if len(raws) == 0 && len(items) > 0 {
 		return "duplicate"
 	}
 	return "ok"
+}
+
+// dedupKey is the de-duplication key of an event, or "" when nothing in
+// the request can tell a retry from a new event. An event without
+// EventTime (Alert.RequestOverLimit, Sns.*) is told apart by the
+// signature's RequestTime, which a replay must reuse; without a signature
+// two identical such events are two events, and both are processed.
+func dedupKey(q callback.Query, it callback.Item) string {
+	if it.Event.Present.Has(callback.FieldEventTime) {
+		return it.DedupKey()
+	}
+	if q.RequestTime == "" {
+		return ""
+	}
+	return it.DedupKey() + "@" + q.RequestTime
 }

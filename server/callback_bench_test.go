@@ -22,7 +22,7 @@ import (
 
 type discard struct{}
 
-func (discard) Ingest(context.Context, callback.Raw, *callback.Event) error { return nil }
+func (discard) Ingest(context.Context, []callback.Raw, []*callback.Event) error { return nil }
 
 func BenchmarkCallback(b *testing.B) {
 	doc, err := os.ReadFile("../callback/testdata/samples/send-msg-exception.doc-sample.json")

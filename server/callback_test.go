@@ -30,20 +30,19 @@ type recorder struct {
 	events []*callback.Event
 	raws   []callback.Raw
 	err    error
-	failAt int // when > 0, Ingest fails once failAt events were taken
+	calls  int
 }
 
-func (r *recorder) Ingest(_ context.Context, raw callback.Raw, ev *callback.Event) error {
+// Ingest takes a request's events all or none, as the journal does.
+func (r *recorder) Ingest(_ context.Context, raws []callback.Raw, evs []*callback.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.calls++
 	if r.err != nil {
 		return r.err
 	}
-	if r.failAt > 0 && len(r.events) >= r.failAt {
-		return errJournal
-	}
-	r.events = append(r.events, ev)
-	r.raws = append(r.raws, raw)
+	r.events = append(r.events, evs...)
+	r.raws = append(r.raws, raws...)
 	return nil
 }
 

@@ -28,13 +28,15 @@ import (
 // baseline the journal's cost is measured against.
 type memIngester struct{ ch chan *callback.Event }
 
-func (m *memIngester) Ingest(_ context.Context, _ callback.Raw, ev *callback.Event) error {
-	select {
-	case m.ch <- ev:
-		return nil
-	default:
-		return fmt.Errorf("backlog full")
+func (m *memIngester) Ingest(_ context.Context, _ []callback.Raw, evs []*callback.Event) error {
+	for _, ev := range evs {
+		select {
+		case m.ch <- ev:
+		default:
+			return fmt.Errorf("backlog full")
+		}
 	}
+	return nil
 }
 
 // BenchmarkIngest measures callback ingest through real HTTP on loopback,

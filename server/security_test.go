@@ -263,20 +263,22 @@ func TestDedup(t *testing.T) {
 	}
 }
 
-// An event that could not be taken is not remembered: IM's retry is
-// processed. In a Push batch, the events taken before the failure are
-// remembered, so the retry processes only the rest.
+// Events that could not be taken are not remembered: IM's retry is
+// processed. A Push batch is taken in one call, all or none.
 func TestDedupReleasesOnFailure(t *testing.T) {
 	x := newSecure(t, nil)
 	q := signedQuery(signedApp, "Push.OfflinePush", tokenNow, fixedNow)
 	batch := `{"Events":[{"To_Account":"a"},{"To_Account":"b"},{"To_Account":"c"}]}`
-	x.rec.failAt = 1
+	x.rec.err = errJournal
 	if w := x.do(t, http.MethodPost, q, batch, nil, ""); w.Code != 503 {
 		t.Fatalf("first attempt: %d %s, want 503", w.Code, w.Body)
 	}
-	x.rec.failAt = 0
+	x.rec.err = nil
 	if w := x.do(t, http.MethodPost, q, batch, nil, ""); w.Code != 200 {
 		t.Fatalf("retry: %d %s", w.Code, w.Body)
+	}
+	if x.rec.calls != 2 {
+		t.Errorf("%d ingest calls for two requests of a 3-event batch, want 2 (one per request)", x.rec.calls)
 	}
 	var got []string
 	for _, ev := range x.rec.events {
@@ -541,4 +543,88 @@ type noDeliveries struct{}
 
 func (noDeliveries) Deliveries(context.Context, store.Filter) ([]store.Notification, error) {
 	return nil, nil
+}
+
+// gatedIngester holds the first Ingest until released, then fails it.
+type gatedIngester struct {
+	recorder
+	started, release chan struct{}
+	held             bool
+}
+
+func (g *gatedIngester) Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error {
+	g.mu.Lock()
+	first := !g.held
+	g.held = true
+	g.mu.Unlock()
+	if first {
+		close(g.started)
+		<-g.release
+		return errJournal
+	}
+	return g.recorder.Ingest(ctx, raws, evs)
+}
+
+// IM retries a callback whose answer is slow. The retry is not answered OK
+// while the first copy is still being written: it waits for the outcome,
+// and when the first copy fails it is taken itself, so an acknowledged
+// callback is always a journaled one.
+func TestDedupRetryWaitsForTheFirstCopy(t *testing.T) {
+	g := &gatedIngester{started: make(chan struct{}), release: make(chan struct{})}
+	x := newSecure(t, func(o *Options) { o.Ingester = g })
+	body := `{"CallbackCommand":"Group.CallbackSendMsgException","GroupId":"@TGS#1","Type":"Public","From_Account":"a","Random":1,"ErrorCode":10023,"EventTime":1670574414123}`
+	q := signedQuery(signedApp, callback.CommandSendMsgException, tokenNow, x.clk.Now())
+	first := make(chan int)
+	go func() { first <- x.do(t, http.MethodPost, q, body, nil, "").Code }()
+	<-g.started
+	retry := make(chan int)
+	go func() { retry <- x.do(t, http.MethodPost, q, body, nil, "").Code }()
+	select {
+	case code := <-retry:
+		t.Fatalf("the retry was answered %d while the first copy was still being written", code)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	if code := <-first; code != 503 {
+		t.Errorf("first copy answered %d, want 503 (not taken)", code)
+	}
+	if code := <-retry; code != 200 || len(g.events) != 1 {
+		t.Errorf("retry answered %d with %d events taken, want 200 and 1", code, len(g.events))
+	}
+}
+
+// Without a signature, nothing tells a retry of an event without EventTime
+// from a new one: identical alarms are each processed.
+func TestUnsignedIdenticalEventsWithoutTime(t *testing.T) {
+	x := newSecure(t, nil)
+	body := `{"CallbackCommand":"Alert.RequestOverLimit","ServiceName":"openim","Command":"batchsendmsg","Request":510,"Limit":200}`
+	q := "/callback?SdkAppid=" + strconv.FormatUint(unsignedApp, 10) + "&CallbackCommand=Alert.RequestOverLimit&contenttype=json"
+	x.do(t, http.MethodPost, q, body, nil, "")
+	x.clk.Add(2 * time.Minute)
+	x.do(t, http.MethodPost, q, body, nil, "")
+	if len(x.rec.events) != 2 {
+		t.Errorf("two unsigned alarms two minutes apart: %d processed, want 2", len(x.rec.events))
+	}
+}
+
+// At the smallest de-duplication window the config allows (twice the
+// freshness window), a replay is refused or recognised right up to the
+// edge of the signature's lifetime.
+func TestReplayAtTheWindowEdge(t *testing.T) {
+	x := newSecure(t, func(o *Options) {
+		o.Verifiers = map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow}, time.Minute)}
+		o.DedupWindow = 2 * time.Minute
+	})
+	rt := fixedNow.Add(time.Minute - time.Millisecond) // signed as far ahead as is accepted
+	q := signedQuery(signedApp, "Alert.RequestOverLimit", tokenNow, rt)
+	body := `{"CallbackCommand":"Alert.RequestOverLimit","Request":510}`
+	at := time.Duration(0)
+	for _, after := range []time.Duration{0, time.Minute, 2*time.Minute - 2*time.Millisecond, 2*time.Minute + 900*time.Millisecond} {
+		x.clk.Add(after - at)
+		at = after
+		x.do(t, http.MethodPost, q, body, nil, "")
+	}
+	if len(x.rec.events) != 1 {
+		t.Errorf("one signed request replayed to the edge: processed %d times, want 1", len(x.rec.events))
+	}
 }

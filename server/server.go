@@ -19,12 +19,13 @@ import (
 	"github.com/imalert/imalert/callback"
 )
 
-// Ingester takes an accepted callback for asynchronous processing: raw is
-// the request as received (for the journal), ev its parse. It returns once
-// the callback is durably taken and must not wait on any notification; an
-// error means it was not taken and must not be acknowledged.
+// Ingester takes the events of an accepted callback request for
+// asynchronous processing: raws as received (for the journal), evs their
+// parse. It returns once they are durably taken, all or none, and must not
+// wait on any notification; an error means they were not taken and the
+// request must not be acknowledged.
 type Ingester interface {
-	Ingest(ctx context.Context, raw callback.Raw, ev *callback.Event) error
+	Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error
 }
 
 // Options configure a Server.

@@ -10,8 +10,8 @@ import (
 )
 
 type appendReq struct {
-	raw  callback.Raw
-	id   int64
+	raws []callback.Raw
+	ids  []int64
 	err  error
 	done chan struct{}
 }
@@ -20,23 +20,36 @@ type appendReq struct {
 // committed. Concurrent calls share one commit. A callback must be
 // acknowledged only after Append returned without error.
 func (s *Store) Append(ctx context.Context, raw callback.Raw) (int64, error) {
-	req := &appendReq{raw: raw, done: make(chan struct{})}
+	ids, err := s.AppendAll(ctx, []callback.Raw{raw})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// AppendAll writes raws to the journal in one transaction, all or none
+// (the events of one request), and returns their ids once committed.
+func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, error) {
+	if len(raws) == 0 {
+		return nil, nil
+	}
+	req := &appendReq{raws: raws, done: make(chan struct{})}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
 	select {
 	case s.appends <- req:
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		return 0, fmt.Errorf("store: append: %w", ctx.Err())
+		return nil, fmt.Errorf("store: append: %w", ctx.Err())
 	}
 	s.mu.RUnlock()
 	// Once queued, the outcome is decided by the commit, which is bounded;
 	// waiting for it keeps the answer truthful.
 	<-req.done
-	return req.id, req.err
+	return req.ids, req.err
 }
 
 // Appended is signalled (without blocking, so at most one signal waits)
@@ -71,13 +84,17 @@ func (s *Store) commitAppends(batch []*appendReq) {
 	start := time.Now()
 	err := s.insertEvents(batch)
 	s.metrics.commitDuration.Observe(time.Since(start).Seconds())
-	s.metrics.batchSize.Observe(float64(len(batch)))
+	events := 0
+	for _, r := range batch {
+		events += len(r.raws)
+	}
+	s.metrics.batchSize.Observe(float64(events))
 	result := "ok"
 	if err != nil {
 		result = "error"
-		s.logger.Error("journal commit failed", "events", len(batch), "err", err)
+		s.logger.Error("journal commit failed", "events", events, "err", err)
 	}
-	s.metrics.appends.WithLabelValues(result).Add(float64(len(batch)))
+	s.metrics.appends.WithLabelValues(result).Add(float64(events))
 	for _, r := range batch {
 		if err != nil {
 			r.err = err
@@ -104,12 +121,17 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 		return fmt.Errorf("store: journal: %w", err)
 	}
 	for _, r := range batch {
-		res, err := stmt.ExecContext(ctx, nanos(r.raw.ReceivedAt), r.raw.Query, r.raw.Body)
-		if err != nil {
-			return fmt.Errorf("store: journal: %w", err)
-		}
-		if r.id, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("store: journal: %w", err)
+		r.ids = r.ids[:0]
+		for _, raw := range r.raws {
+			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body)
+			if err != nil {
+				return fmt.Errorf("store: journal: %w", err)
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("store: journal: %w", err)
+			}
+			r.ids = append(r.ids, id)
 		}
 	}
 	if err := tx.Commit(); err != nil {
