@@ -1,8 +1,8 @@
 package server
 
 import (
-	"context"
 	"container/list"
+	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
