@@ -147,7 +147,7 @@ var authReasons = map[callback.AuthReason]struct {
 // authenticate checks the signature of a callback for an app that
 // requires one. It answers 401 and returns false on failure.
 func (s *Server) authenticate(c *gin.Context, q callback.Query) bool {
-	v := s.o.Verifiers[q.AppID]
+	v := (*s.verifiers.Load())[q.AppID]
 	if v == nil {
 		return true
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -92,7 +93,12 @@ type Server struct {
 	sec        *securityMetrics
 	limiter    *rateLimiter
 	dedup      *deduper
+	verifiers  atomic.Pointer[map[uint64]*callback.Verifier]
 }
+
+// SetVerifiers replaces the signature checks of the apps, as a reload does
+// when tokens change: a revoked token stops working at once.
+func (s *Server) SetVerifiers(v map[uint64]*callback.Verifier) { s.verifiers.Store(&v) }
 
 func init() {
 	// gin prints debug warnings at engine creation unless in release mode.
@@ -123,6 +129,7 @@ func New(o Options) *Server {
 	for _, id := range o.Apps {
 		s.apps[id] = true
 	}
+	s.SetVerifiers(o.Verifiers)
 	if o.AdminToken != "" {
 		sum := sha256.Sum256([]byte(o.AdminToken))
 		s.adminToken = sum[:]

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
 )
 
@@ -44,7 +47,12 @@ type reloader struct {
 	metrics   reloadMetrics
 
 	mu       sync.Mutex
-	patterns []string // rule_files of the config last loaded
+	patterns []string       // rule_files of the config last loaded
+	cfg      *config.Config // the config last loaded
+
+	// setVerifiers, when set, applies the apps' tokens of a reloaded
+	// config, so that rotating or revoking a token needs no restart.
+	setVerifiers func(map[uint64]*callback.Verifier)
 }
 
 type reloadMetrics struct {
@@ -71,6 +79,7 @@ func newReloader(o reloaderOptions) *reloader {
 		receivers: o.Setup.cfg.ReceiverNames(),
 		apps:      o.Setup.cfg.AppIDs(),
 		patterns:  o.Setup.cfg.RuleFiles,
+		cfg:       o.Setup.cfg,
 		metrics: reloadMetrics{
 			success: prometheus.NewGauge(prometheus.GaugeOpts{
 				Name: "imalert_config_last_reload_successful", Help: "Whether the last reload of the rules succeeded (1) or kept the running rules (0).",
@@ -152,7 +161,41 @@ func (r *reloader) swap() error {
 	if !slices.Equal(r.apps, s.cfg.AppIDs()) || !maps(r.receivers, s.cfg.ReceiverNames()) {
 		r.logger.Warn("apps or receivers changed in the config: they change only with a restart")
 	}
+	if r.setVerifiers != nil {
+		if tokensChanged(r.cfg, s.cfg) {
+			r.logger.Info("callback tokens reloaded")
+		}
+		r.setVerifiers(verifiers(s.cfg))
+	}
+	if restartOnlyChanged(r.cfg, s.cfg) {
+		r.logger.Warn("listen, server, admin, callback admission, journal, throttle or log settings changed: they apply at the next restart")
+	}
+	r.cfg = s.cfg
 	return nil
+}
+
+// tokensChanged reports whether any app's tokens or the freshness window
+// differ between a and b.
+func tokensChanged(a, b *config.Config) bool {
+	if a.Callback.FreshnessWindow != b.Callback.FreshnessWindow || len(a.Apps) != len(b.Apps) {
+		return true
+	}
+	for i := range a.Apps {
+		if a.Apps[i].SdkAppID != b.Apps[i].SdkAppID || !slices.Equal(a.Apps[i].Tokens, b.Apps[i].Tokens) {
+			return true
+		}
+	}
+	return false
+}
+
+// restartOnlyChanged reports whether a and b differ in settings a reload
+// does not apply.
+func restartOnlyChanged(a, b *config.Config) bool {
+	ca, cb := a.Callback, b.Callback
+	ca.FreshnessWindow, cb.FreshnessWindow = 0, 0 // applied with the tokens
+	return a.Listen != b.Listen || a.CallbackPath != b.CallbackPath || a.DataDir != b.DataDir ||
+		!reflect.DeepEqual(a.Server, b.Server) || !reflect.DeepEqual(a.Admin, b.Admin) ||
+		!reflect.DeepEqual(ca, cb) || a.Journal != b.Journal || a.Throttle != b.Throttle || a.Log != b.Log
 }
 
 func maps(a, b map[string]bool) bool {

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/testutil"
 )
 
@@ -264,4 +266,42 @@ func waitLog(t *testing.T, d *testutil.Daemon, n int, substrs ...string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Rotating an app's token takes a reload, not a restart: after SIGHUP the
+// new token verifies and the revoked one is refused at once.
+func TestReloadRotatesTokens(t *testing.T) {
+	cfg, _ := reloadSetup(t, rateLimitRule("rate-limit"))
+	withToken := func(tokens string) string {
+		return "listen: 127.0.0.1:0\napps: [{sdkappid: 1400000000, tokens: [" + tokens + "]}]\nrule_files: [rules/*.yaml]\nreceivers: [{name: console, type: console}]\n"
+	}
+	writeFile(t, cfg, withToken("old-token-1a2b"))
+	d := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
+	post := func(token string) int {
+		t.Helper()
+		rt := strconv.FormatInt(time.Now().Unix(), 10)
+		body := `{"GroupId":"@TGS#R","Type":"Public","Random":` + strconv.FormatInt(sampleSeq.Add(1), 10) + `,"ErrorCode":10023,"EventTime":1}`
+		resp, err := http.Post(d.URL("/callback"+sampleQuery+"&RequestTime="+rt+"&Sign="+callback.Sign(token, rt)), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("old-token-1a2b"); got != 200 {
+		t.Fatalf("old token before the reload: %d", got)
+	}
+	writeFile(t, cfg, withToken("new-token-3c4d"))
+	d.Signal(syscall.SIGHUP)
+	waitLog(t, d, 1, "callback tokens reloaded")
+	if got := post("new-token-3c4d"); got != 200 {
+		t.Errorf("new token after the reload: %d, want 200", got)
+	}
+	if got := post("old-token-1a2b"); got != 401 {
+		t.Errorf("revoked token after the reload: %d, want 401", got)
+	}
+	// A change a reload does not apply is said, not silently ignored.
+	writeFile(t, cfg, withToken("new-token-3c4d")+"throttle: {max_keys: 7}\n")
+	d.Signal(syscall.SIGHUP)
+	waitLog(t, d, 1, "apply at the next restart")
 }

@@ -134,6 +134,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TLSKeyFile:    cfg.Server.TLS.KeyFile,
 	})
 
+	reload.setVerifiers = srv.SetVerifiers
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
