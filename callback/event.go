@@ -166,7 +166,9 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	for name, raw := range fields {
 		f, err := ev.decodeField(name, raw, lim)
 		if err != nil {
-			if strict {
+			// A limit is a limit for every command; a type quirk is
+			// tolerated outside the exception callback.
+			if strict || errors.Is(err, errOverLimit) {
 				return nil, &BodyError{Field: name, Msg: err.Error()}
 			}
 			f = 0 // keep the raw value instead
@@ -184,6 +186,10 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	ev.clipStrings(lim.MaxTextBytes)
 	return ev, nil
 }
+
+// errOverLimit marks a body refused for exceeding a Limit rather than for
+// its shape.
+var errOverLimit = errors.New("over the limit")
 
 // decodeObject checks that body is one JSON object within lim's depth, and
 // splits it into its top-level fields.

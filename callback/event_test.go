@@ -307,3 +307,20 @@ func TestParseQuery(t *testing.T) {
 		})
 	}
 }
+
+// Limits hold for every command, and for every string of a message.
+func TestParseLimitsEveryCommand(t *testing.T) {
+	many := `{"MsgBody":[` + strings.Repeat(`{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}},`, 300) + `{"MsgType":"TIMTextElem"}]}`
+	q := Query{AppID: 1, Command: "Group.CallbackAfterSendMsg"}
+	if _, err := Parse(q, []byte(many), Limits{}); err == nil || !strings.Contains(err.Error(), "more than 256") {
+		t.Errorf("301 elements in another command: err = %v, want the element limit", err)
+	}
+	longType := `{"GroupId":"g","MsgBody":[{"MsgType":"` + strings.Repeat("A", 5000) + `","MsgContent":{}}]}`
+	ev, err := Parse(sendMsgException, []byte(longType), Limits{MaxTextBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ev.MsgBody[0].Type); n > 1024 || !ev.Truncated {
+		t.Errorf("MsgType kept at %d bytes (truncated %v), want at most 1024", n, ev.Truncated)
+	}
+}
