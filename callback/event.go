@@ -168,7 +168,8 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 		if err != nil {
 			// A limit is a limit for every command; a type quirk is
 			// tolerated outside the exception callback.
-			if strict || errors.Is(err, errOverLimit) {
+			var ol overLimit
+			if strict || errors.As(err, &ol) {
 				return nil, &BodyError{Field: name, Msg: err.Error()}
 			}
 			f = 0 // keep the raw value instead
@@ -187,9 +188,11 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	return ev, nil
 }
 
-// errOverLimit marks a body refused for exceeding a Limit rather than for
-// its shape.
-var errOverLimit = errors.New("over the limit")
+// overLimit is an error for a body that exceeds a Limit, rather than one of
+// unexpected shape.
+type overLimit string
+
+func (e overLimit) Error() string { return string(e) }
 
 // decodeObject checks that body is one JSON object within lim's depth, and
 // splits it into its top-level fields.

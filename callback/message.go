@@ -96,7 +96,7 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 		return nil, fmt.Errorf("%s", jsonErrText(err))
 	}
 	if len(wire) > maxElems {
-		return nil, fmt.Errorf("%d elements, more than %d: %w", len(wire), maxElems, errOverLimit)
+		return nil, overLimit(fmt.Sprintf("%d elements, more than %d", len(wire), maxElems))
 	}
 	out := make([]MsgElement, 0, len(wire))
 	for i, w := range wire {
