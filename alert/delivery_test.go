@@ -544,3 +544,34 @@ func TestSlackDefaultPace(t *testing.T) {
 		}
 	}
 }
+// Five pages for one key pile up; Slack answers 404 (permanent): the merged
+// pages go to the fallback, which reports the 5 events once, not twice.
+func TestPermanentFailureMergedFallbackCountsOnce(t *testing.T) {
+	fake := testutil.NewSlack(t)
+	fake.Fail(testutil.SlackFault{Status: 404})
+	h := &hook{}
+	rules := strings.Replace(strings.Replace(fallbackRules, "after: 300ms", "after: 1h", 1), "group_by: [GroupId]\n    receivers: [slack]\n    fallback", "group_by: [GroupId]\n    throttle: 0s\n    receivers: [slack]\n    fallback", 1)
+	r := newRig(t, rules,
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: time.Hour}, time.Second), hookDest(t, "hook", h))
+	for i := range 5 {
+		r.ingest(10023, "g1", i)
+	}
+	r.start()
+	waitFor(t, "fallback", 5*time.Second, func() bool { return h.count() >= 1 })
+	time.Sleep(500 * time.Millisecond)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	total := 0
+	for _, p := range h.payloads {
+		n := 1
+		if p.Suppressed != nil {
+			n += p.Suppressed.Count
+		}
+		t.Logf("fallback payload: suppressed=%+v merged=%d", p.Suppressed, p.Merged)
+		total += n
+	}
+	t.Logf("slack states: %v, hook states: %v", r.states("slack"), r.states("hook"))
+	if total != 5 {
+		t.Errorf("fallback pages stand for %d events, want 5 (%d payloads)", total, len(h.payloads))
+	}
+}

@@ -355,8 +355,10 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	if !retryable || now.Sub(n.CreatedAt) >= q.dest.Retry.GiveUpAfter {
 		if n.Fallback != "" && d.queues[n.Fallback] != nil {
 			// The primary cannot take it: the fallback gets it now rather
-			// than after a wait that cannot help.
-			d.reroute(ctx, logger, q, now, []*Notification{n}, group)
+			// than after a wait that cannot help. The notifications move
+			// as they were, not merged: the fallback merges them itself,
+			// so nothing is counted twice.
+			d.reroute(ctx, logger, q, now, group)
 			return
 		}
 		d.finish(ctx, logger, store.Outcome{Seq: n.seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
@@ -419,13 +421,12 @@ func (d *Dispatcher) rerouteFailing(ctx context.Context, logger *slog.Logger, q 
 		}
 	}
 	if len(due) > 0 {
-		d.reroute(ctx, logger, q, now, due, nil)
+		d.reroute(ctx, logger, q, now, due)
 	}
 }
 
-// reroute moves ns to their fallback receivers. merged, when set, are the
-// notifications folded into ns[0]; they move with it.
-func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, ns []*Notification, merged []*Notification) {
+// reroute moves ns to their fallback receivers.
+func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, ns []*Notification) {
 	var seqs []int64
 	var repl []store.Notification
 	for _, n := range ns {
@@ -434,17 +435,6 @@ func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue,
 		c.seq = 0
 		seqs = append(seqs, n.seq)
 		repl = append(repl, encode(&c))
-	}
-	if len(merged) > 1 {
-		// The merged content went to the fallback as one notification;
-		// the rest of the group is done with it.
-		for _, m := range merged[1:] {
-			c := *m
-			c.ID, c.Receiver, c.CreatedAt, c.Fallback, c.FallbackAfter = newID(), ns[0].Fallback, now, "", 0
-			c.seq = 0
-			seqs = append(seqs, m.seq)
-			repl = append(repl, encode(&c))
-		}
 	}
 	out, err := d.store.Reroute(ctx, now, seqs, repl)
 	if err != nil {

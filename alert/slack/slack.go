@@ -47,20 +47,28 @@ func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
 
 // Notify implements alert.Notifier with one attempt.
 func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
-	text, att := Message(page.Build(n))
-	text = s.mention + text
 	if s.webhookURL != "" {
+		text, att := s.message(n)
 		// parse=none: Slack links nothing it was not given as <…>, and
 		// every <…> from a payload is escaped.
 		msg := &slack.WebhookMessage{Text: text, Attachments: []slack.Attachment{att}, Parse: "none"}
 		return classify("webhook", slack.PostWebhookCustomHTTPContext(ctx, s.webhookURL, s.client, msg))
 	}
-	_, _, err := s.api.PostMessageContext(ctx, s.channel,
-		slack.MsgOptionText(text, false),
-		slack.MsgOptionAttachments(att),
-		slack.MsgOptionParse(false),
-	)
+	_, _, err := s.api.PostMessageContext(ctx, s.channel, s.apiOptions(n)...)
 	return classify("chat.postMessage", err)
+}
+
+// message is n rendered for this receiver: its configured mentions, the
+// only live ones, lead the text.
+func (s *Notifier) message(n *alert.Notification) (string, slack.Attachment) {
+	text, att := Message(page.Build(n))
+	return s.mention + text, att
+}
+
+// apiOptions is n as a Web API message (new, reply or update alike).
+func (s *Notifier) apiOptions(n *alert.Notification) []slack.MsgOption {
+	text, att := s.message(n)
+	return []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionAttachments(att), slack.MsgOptionParse(false)}
 }
 
 // Colours of the attachment bar, by severity.

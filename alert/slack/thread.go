@@ -8,7 +8,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/imalert/imalert/alert"
-	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
 )
 
@@ -22,8 +21,7 @@ func (s *Notifier) NotifyThread(ctx context.Context, n *alert.Notification, prev
 	if s.api == nil {
 		return "", s.Notify(ctx, n)
 	}
-	text, att := Message(page.Build(n))
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionAttachments(att)}
+	opts := s.apiOptions(n)
 	if channel, ts, ok := strings.Cut(prev, " "); ok && channel != "" && ts != "" {
 		switch s.repeats {
 		case config.RepeatsThread:

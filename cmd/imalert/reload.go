@@ -141,7 +141,11 @@ func (r *reloader) swap() error {
 	}
 	var errs yamlfile.Errors
 	for _, rule := range s.rules.Rules() {
-		for _, name := range rule.Receivers {
+		names := rule.Receivers
+		if rule.Fallback != "" {
+			names = append(slices.Clone(names), rule.Fallback)
+		}
+		for _, name := range names {
 			if !r.receivers[name] {
 				errs = append(errs, &yamlfile.Error{File: rule.File, Line: rule.Line,
 					Msg: fmt.Sprintf("rule %q: receiver %q is new: receivers are set up at start; restart imalert to use it", rule.Name, name)})
