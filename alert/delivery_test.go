@@ -544,6 +544,7 @@ func TestSlackDefaultPace(t *testing.T) {
 		}
 	}
 }
+
 // Five pages for one key pile up; Slack answers 404 (permanent): the merged
 // pages go to the fallback, which reports the 5 events once, not twice.
 func TestPermanentFailureMergedFallbackCountsOnce(t *testing.T) {

@@ -306,6 +306,7 @@ func TestReloadRotatesTokens(t *testing.T) {
 	d.Signal(syscall.SIGHUP)
 	waitLog(t, d, 1, "apply at the next restart")
 }
+
 // A reload that points a rule's fallback at a receiver added since start
 // must fail like one naming it in receivers does.
 func TestReloadRefusesNewFallbackReceiver(t *testing.T) {
