@@ -66,7 +66,7 @@ func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...alert.Dest
 	}
 	reg := prometheus.NewRegistry()
 	m := alert.NewMetrics(reg)
-	d := alert.NewDispatcher(alert.DispatcherOptions{Metrics: m, Store: st, Destinations: dests})
+	d := alert.NewDispatcher(alert.DispatcherOptions{Metrics: m, Store: st, Destinations: dests, FallbackCheck: 100 * time.Millisecond})
 	p := alert.NewPipeline(alert.PipelineOptions{Metrics: m, Rules: engine, Store: st, Out: d})
 	if err := p.Restore(context.Background()); err != nil {
 		t.Fatal(err)
@@ -574,5 +574,27 @@ func TestPermanentFailureMergedFallbackCountsOnce(t *testing.T) {
 	t.Logf("slack states: %v, hook states: %v", r.states("slack"), r.states("hook"))
 	if total != 5 {
 		t.Errorf("fallback pages stand for %d events, want 5 (%d payloads)", total, len(h.payloads))
+	}
+}
+
+// Slack answers 429 with a day's Retry-After: the queue waits (an hour at
+// most), but the page whose rule has a fallback goes there after the
+// rule's fallback time, not after the wait.
+func TestFallbackDuringLongRetryAfter(t *testing.T) {
+	fake := testutil.NewSlack(t)
+	fake.Fail(testutil.SlackFault{Status: 429, RetryAfter: "86400"})
+	h := &hook{}
+	r := newRig(t, fallbackRules,
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: time.Hour}, time.Second),
+		hookDest(t, "hook", h))
+	r.ingest(10023, "g1", 1)
+	start := time.Now()
+	r.start()
+	waitFor(t, "the fallback", 5*time.Second, func() bool { return h.count() == 1 })
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("fallback after %v, want soon after the rule's 300ms", took)
+	}
+	if n := len(fake.Attempts()); n != 1 {
+		t.Errorf("%d Slack attempts, want 1: the Retry-After holds the queue", n)
 	}
 }

@@ -69,6 +69,9 @@ type DispatcherOptions struct {
 	// was not told about (a dead letter requeued from the command line);
 	// default 30s.
 	IdlePoll time.Duration
+	// FallbackCheck is how often a failing queue, while it waits (backoff,
+	// Retry-After), hands what is due to the rules' fallbacks; default 5s.
+	FallbackCheck time.Duration
 }
 
 // Dispatcher delivers the outbox: one queue and one worker per receiver, so
@@ -121,6 +124,9 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	}
 	if o.MergeLimit <= 0 {
 		o.MergeLimit = 1000
+	}
+	if o.FallbackCheck <= 0 {
+		o.FallbackCheck = 5 * time.Second
 	}
 	if o.IdlePoll <= 0 {
 		o.IdlePoll = 30 * time.Second
@@ -256,7 +262,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 				logger.Info("leaving undelivered notifications for the next start", "next_attempt", q.notBefore)
 				return
 			}
-			d.sleep(ctx, q.notBefore.Sub(now), nil)
+			d.sleep(ctx, d.whileFailing(ctx, logger, q, now, q.notBefore.Sub(now)), nil)
 			continue // the head may have changed, or more merged in
 		}
 		if wait := q.pacer.reserve(now); wait > 0 { // paced, or Retry-After
@@ -264,11 +270,22 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 				logger.Info("leaving undelivered notifications for the next start", "next_attempt", now.Add(wait))
 				return
 			}
-			d.sleep(ctx, wait, nil)
+			d.sleep(ctx, d.whileFailing(ctx, logger, q, now, wait), nil)
 			continue
 		}
 		d.deliver(ctx, logger, q, head)
 	}
+}
+
+// whileFailing reroutes what is due to fallbacks when q is failing, and
+// returns how long to wait: wait, but no longer than the next such check,
+// so a long wait does not hold a page past its rule's fallback time.
+func (d *Dispatcher) whileFailing(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, wait time.Duration) time.Duration {
+	if q.failingSince.IsZero() {
+		return wait
+	}
+	d.rerouteFailing(ctx, logger, q, now)
+	return min(wait, d.o.FallbackCheck)
 }
 
 // deliver makes one attempt at head, merged with the pending notifications

@@ -127,11 +127,16 @@ func Permanent(reason string, err error) error {
 	return &DeliveryError{Retryable: false, Reason: reason, Err: err}
 }
 
+// MaxRetryAfter caps a destination's requested wait: one absurd
+// Retry-After must not hold a queue, and everything pacing with it, for a
+// day.
+const MaxRetryAfter = time.Hour
+
 // classify reads the retry decision out of a Notify error.
 func classify(err error) (retryable bool, reason string, after time.Duration) {
 	var de *DeliveryError
 	if errors.As(err, &de) {
-		return de.Retryable, de.Reason, de.RetryAfter
+		return de.Retryable, de.Reason, min(de.RetryAfter, MaxRetryAfter)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true, "timeout", 0

@@ -124,7 +124,13 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Decisions run on each event's receive time: state is worth restoring
+	// if it still applies to the oldest event left to process, however
+	// long ago that arrived.
 	now := p.now()
+	if evs, err := p.store.Unprocessed(ctx, 0, 1); err == nil && len(evs) > 0 && evs[0].Raw.ReceivedAt.Before(now) {
+		now = evs[0].Raw.ReceivedAt
+	}
 	for _, w := range ws { // most recently kept last: evicted last when over max_keys
 		var ks KeyState
 		if err := json.Unmarshal(w.Data, &ks); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,5 +348,35 @@ func TestPipelineRestartKeepsThresholdCount(t *testing.T) {
 	runStep(t, p2)
 	if ns := outbox(t, st); len(ns) != 1 || ns[0].Threshold.Count != 3 {
 		t.Fatalf("after a restart the third event of the burst gave %d notifications, want 1 at count 3", len(ns))
+	}
+}
+
+// A page at t0 opens a 10m window; an event at t0+5s is journaled but not
+// processed when imalert dies; it restarts 15 minutes later. The event is
+// inside the window that was open when it arrived: it must not page.
+func TestPipelineRestoreAfterDowntime(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	engine := compile(t, strings.Replace(throttledRule, "throttle: 1h", "throttle: 10m", 1))
+	now := t0
+	clock := func() time.Time { return now }
+	p := NewPipeline(PipelineOptions{Rules: engine, Store: st, Now: clock})
+	if err := p.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, p, raw("g1", 1, t0))
+	runStep(t, p)
+	ingest(t, p, raw("g1", 2, t0.Add(5*time.Second))) // acknowledged, then kill -9
+	now = t0.Add(15 * time.Minute)
+	p2 := NewPipeline(PipelineOptions{Rules: engine, Store: st, Now: clock})
+	if err := p2.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runStep(t, p2)
+	ns := outbox(t, st)
+	for _, n := range ns {
+		t.Logf("%s %s reason=%s created=%v", n.Receiver, n.GroupKey, n.Reason, n.CreatedAt)
+	}
+	if len(ns) != 2 {
+		t.Errorf("%d notifications, want 2 (one page, two receivers): the replayed event paged again inside its window", len(ns))
 	}
 }

@@ -103,11 +103,9 @@ func (t *Throttler) Rollback(now time.Time) {
 			t.Forget(k)
 			continue
 		}
-		life := st.keep.Sub(now)
-		if life <= 0 {
-			t.Forget(k)
-			continue
-		}
+		// The state existed before the batch, which will be decided
+		// again: keep it whatever its age on the wall clock.
+		life := max(st.keep.Sub(now), time.Minute)
 		t.mu.Lock()
 		t.cache.Set(k, st, life)
 		t.remember(k)

@@ -166,3 +166,16 @@ func TestThrottleRollback(t *testing.T) {
 		t.Error("still tracking after rollback")
 	}
 }
+
+// A destination's Retry-After is honoured up to an hour, never a day.
+func TestClassifyCapsRetryAfter(t *testing.T) {
+	for _, tt := range []struct{ asked, want time.Duration }{
+		{7 * time.Second, 7 * time.Second},
+		{24 * time.Hour, MaxRetryAfter},
+	} {
+		_, _, after := classify(&DeliveryError{Retryable: true, Reason: "http_429", RetryAfter: tt.asked})
+		if after != tt.want {
+			t.Errorf("Retry-After %v: wait %v, want %v", tt.asked, after, tt.want)
+		}
+	}
+}
