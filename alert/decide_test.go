@@ -321,3 +321,22 @@ func BenchmarkDecideRule(b *testing.B) {
 		})
 	}
 }
+// In real time, a window that held nothing back ends; the next page is
+// window_expired, as the docs say and imalert test predicts.
+func TestReasonAfterQuietWindowMatchesDryRun(t *testing.T) {
+	e := compile(t, "rules:\n  - name: r\n    throttle: 1s\n    receivers: [a]\n")
+	r := e.Rules()[0]
+	th := NewThrottler(ThrottlerOptions{})
+	d1 := th.DecideRule(time.Now(), r, "k")
+	time.Sleep(1200 * time.Millisecond)
+	d2 := th.DecideRule(time.Now(), r, "k")
+	// the dry run: same decisions, decision clock moved but wall clock not
+	th2 := NewThrottler(ThrottlerOptions{})
+	base := time.Now()
+	th2.DecideRule(base, r, "k")
+	d3 := th2.DecideRule(base.Add(1200*time.Millisecond), r, "k")
+	t.Logf("daemon: %s then %s; dry run: then %s", d1.Reason, d2.Reason, d3.Reason)
+	if d2.Reason != d3.Reason {
+		t.Errorf("daemon decides %q, imalert test predicts %q", d2.Reason, d3.Reason)
+	}
+}

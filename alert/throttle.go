@@ -201,7 +201,10 @@ func (t *Throttler) update(now time.Time, key string, step func(st *keyState) (D
 // time: to the end of the window, and a carry period beyond it when the
 // window holds suppressed events (their count goes into the next page).
 func (t *Throttler) throttleLife(st *keyState, now time.Time) time.Duration {
-	life := st.end.Sub(now)
+	// One window past its end, the key still knows its window was there:
+	// the next page says window_expired (not first), and exponential
+	// backoff can tell a fire still burning from a new one.
+	life := st.end.Sub(now) + st.window
 	if st.suppressed > 0 {
 		life += t.carry
 	}

@@ -36,8 +36,23 @@ func buildDigest(n *alert.Notification) *Page {
 	}
 	table("Error codes", alert.Top(d.ByCode, 0), 0, 32)
 	table("Group types", alert.Top(d.ByGroupType, 0), 0, 32)
-	table("Top groups", alert.Top(d.Groups, DigestTop), 0, 64)
-	table("Top senders", alert.Top(d.Senders, DigestTop), 0, 64)
+	// "others" are the events of every group (sender) not listed: beyond
+	// the top few, and beyond the names a digest keeps.
+	top := func(m map[string]int, untracked int) ([]alert.Count, int) {
+		rows := alert.Top(m, DigestTop)
+		rest := untracked
+		for _, n := range m {
+			rest += n
+		}
+		for _, r := range rows {
+			rest -= r.Count
+		}
+		return rows, rest
+	}
+	groups, otherGroups := top(d.Groups, d.OtherGroups)
+	senders, otherSenders := top(d.Senders, d.OtherSenders)
+	table("Top groups", groups, otherGroups, 64)
+	table("Top senders", senders, otherSenders, 64)
 	p.Fields = append(p.Fields, Field{"Window", d.Start.UTC().Format(TimeLayout) + " – " + d.End.UTC().Format(TimeLayout)})
 	if n.Merged > 0 {
 		p.Footer = append(p.Footer, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "digest", "digests")))

@@ -12,7 +12,8 @@ import (
 )
 
 // A digest page: counts by error code and group type, the top five groups
-// and senders, the window; hostile names are cleaned.
+// and senders with the events of all others, the window; hostile names are
+// cleaned.
 func TestDigestPage(t *testing.T) {
 	start := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 	d := alert.NewDigest(start, 10*time.Minute)
@@ -37,7 +38,7 @@ func TestDigestPage(t *testing.T) {
 	want := []Field{
 		{"Error codes", "10023 ×12\n10016 ×2"},
 		{"Group types", "Public ×7\nPrivate ×4\nAVChatRoom ×3"},
-		{"Top groups", "@TGS#1 ×5\n@TGS#2 ×3\n@TGS#3 ×2\n@TGS#x0 ×1\n@TGS#x1 ×1"},
+		{"Top groups", "@TGS#1 ×5\n@TGS#2 ×3\n@TGS#3 ×2\n@TGS#x0 ×1\n@TGS#x1 ×1\nothers ×2"},
 		{"Top senders", "jared ×5\nzed ×4\namy ×3\nbob Subject: x ×2"},
 		{"Window", "2026-11-25 14:00:00.000 UTC – 2026-11-25 14:10:00.000 UTC"},
 	}

@@ -370,6 +370,8 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 		return fmt.Sprintf("page (%s): later events with this key do not page%s", d.Reason, threshold)
 	case alert.ReasonNoWindow:
 		return fmt.Sprintf("page (%s)%s", d.Reason, threshold)
+	case alert.ReasonDigest:
+		return fmt.Sprintf("counted (%s): into the rule's summary every %s, no page per event", d.Reason, page.Duration(r.Digest))
 	}
 	s := fmt.Sprintf("page (%s): repeats held back for %s, %s%s", d.Reason, page.Duration(d.Window), left(d.Until), threshold)
 	if c := d.Carried; c.Suppressed > 0 {
