@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -149,4 +150,26 @@ func dedupKey(q callback.Query, it callback.Item) string {
 		return ""
 	}
 	return it.DedupKey() + "@" + q.RequestTime
+}
+
+// Remember marks a callback taken before a restart as seen, at the time it
+// was received, so that IM's retries and replays of it are still
+// recognised after the restart. Feed it the journal's recent entries,
+// oldest first, before serving.
+func (s *Server) Remember(raw callback.Raw) {
+	if !s.dedup.enabled() {
+		return
+	}
+	vals, _ := url.ParseQuery(raw.Query)
+	q, err := callback.ParseQuery(vals)
+	if err != nil {
+		return
+	}
+	ev, err := callback.Parse(q, raw.Body, s.o.Limits)
+	if err != nil {
+		return
+	}
+	if key := dedupKey(q, callback.Item{Event: ev, Body: raw.Body}); key != "" {
+		s.dedup.Claim(raw.ReceivedAt, key)
+	}
 }

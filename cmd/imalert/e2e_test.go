@@ -240,3 +240,56 @@ receivers:
 	}
 	t.Logf("fallback mail %v after the callback, after %d Slack attempts", took.Round(10*time.Millisecond), len(slack.Attempts()))
 }
+
+// IM retries a callback whose answer it did not see, possibly after
+// imalert restarted: the retry is acknowledged and not processed again,
+// because the journal tells the restarted daemon what it already took.
+func TestRetryAcrossRestartIsNotProcessedTwice(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "imalert.yaml")
+	if err := os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
+apps: [{sdkappid: 1400000000}]
+rule_files: [rules.yaml]
+receivers: [{name: console, type: console}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(`rules:
+  - name: every-event
+    match: {error_code: 10023}
+    throttle: 0s
+    receivers: [console]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.doc-sample.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(d *testutil.Daemon) {
+		t.Helper()
+		resp, err := http.Post(d.URL("/callback"+sampleQuery), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("answer %d", resp.StatusCode)
+		}
+	}
+	first := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
+	send(first)
+	if !first.WaitStdout("PAGE ", 1, 5*time.Second) {
+		t.Fatalf("no page from the first copy")
+	}
+	first.Signal(15)
+	if code := first.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	second := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
+	send(second) // the retry
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(second.Stdout(), "PAGE ") {
+		t.Errorf("the retry was processed again after the restart:\n%s", second.Stdout())
+	}
+}

@@ -135,6 +135,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	reload.setVerifiers = srv.SetVerifiers
+	// Retries and replays of callbacks taken just before a restart are
+	// still recognised: the journal knows them.
+	if w := cfg.Callback.DedupWindow.D(); w > 0 {
+		err := st.EventsSince(ctx, time.Now().Add(-w), func(e store.Event) error {
+			srv.Remember(e.Raw)
+			return nil
+		})
+		if err != nil {
+			logger.Warn("de-duplication keys not restored from the journal", "err", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
