@@ -321,6 +321,7 @@ func BenchmarkDecideRule(b *testing.B) {
 		})
 	}
 }
+
 // In real time, a window that held nothing back ends; the next page is
 // window_expired, as the docs say and imalert test predicts.
 func TestReasonAfterQuietWindowMatchesDryRun(t *testing.T) {
