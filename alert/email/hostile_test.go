@@ -25,17 +25,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // more, the group id, which reaches the subject, attempts header injection.
 func hostile(t *testing.T, more bool) *alert.Notification {
 	t.Helper()
-	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException, ClientIP: "10.0.0.1", OptPlatform: "RESTAPI"}
-	ev, err := callback.Parse(q, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
-	ev.ReceivedAt = at
+	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
+	at := ev.ReceivedAt
 	if more {
 		ev.GroupID = "@TGS#2J4SZEAEL\r\nBcc: victim@example.com\r\n\r\n<a href=\"http://evil.example\">x</a>"
 	}

@@ -20,15 +20,7 @@ import (
 
 func notification(t *testing.T, sample string, suppressed int) *alert.Notification {
 	t.Helper()
-	body, err := os.ReadFile("../../callback/testdata/samples/" + sample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException, OptPlatform: "RESTAPI"}
-	ev, err := callback.Parse(q, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := testutil.SampleEvent(t, sample)
 	since := time.Date(2026, 11, 25, 13, 53, 0, 0, time.UTC)
 	return &alert.Notification{
 		ID: "a1b2c3", Receiver: "ops-mail", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,

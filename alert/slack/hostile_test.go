@@ -33,21 +33,10 @@ const mention = "<!subteam^S0123ABC>"
 // too.
 func hostile(t *testing.T, more bool) *alert.Notification {
 	t.Helper()
-	body, err := os.ReadFile("../../callback/testdata/samples/send-msg-exception.hostile-text.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException, ClientIP: "10.0.0.1", OptPlatform: "RESTAPI"}
+	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
+	at := ev.ReceivedAt
 	if more {
-		q.OptPlatform = "<!everyone>"
-	}
-	ev, err := callback.Parse(q, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 11, 25, 14, 3, 7, 0, time.UTC)
-	ev.ReceivedAt = at
-	if more {
+		ev.OptPlatform = "<!everyone>"
 		ev.OperatorAccount = "<@U0123|admin> & <#C0123>"
 	}
 	return &alert.Notification{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +17,7 @@ import (
 
 func notification(t *testing.T, sample string) *alert.Notification {
 	t.Helper()
-	body, err := os.ReadFile("../../callback/testdata/samples/" + sample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException, OptPlatform: "RESTAPI"}
-	ev, err := callback.Parse(q, body, callback.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := testutil.SampleEvent(t, sample)
 	return &alert.Notification{
 		ID: "n1", Receiver: "ops-slack", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: "warning", GroupKey: `GroupId="@TGS#2J4SZEAEL"`, Event: ev,
