@@ -293,3 +293,48 @@ receivers: [{name: console, type: console}]
 		t.Errorf("the retry was processed again after the restart:\n%s", second.Stdout())
 	}
 }
+
+// A page Slack refuses for good (404: the webhook is gone) becomes a dead
+// letter at once: kept, counted, and listed by imalert deliveries.
+func TestDeadLetterEndToEnd(t *testing.T) {
+	slack := testutil.NewSlack(t)
+	slack.Fail(testutil.SlackFault{Status: 404})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "imalert.yaml")
+	if err := os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
+apps: [{sdkappid: 1400000000}]
+rule_files: [rules.yaml]
+receivers:
+  - name: ops-slack
+    type: slack
+    webhook_url: `+slack.WebhookURL()+`
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("rules:\n  - name: group-rate-limit\n    match: {error_code: 10023}\n    receivers: [ops-slack]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
+	postSample(t, d.URL("/callback"+sampleQuery), "../../callback/testdata/samples/send-msg-exception.doc-sample.json")
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		_, out, _ = testutil.Run(t, nil, "deliveries", "--config", cfg)
+		if strings.Contains(out, "dead") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(out, "dead") || !strings.Contains(out, "ops-slack") || !strings.Contains(out, "HTTP 404") {
+		t.Fatalf("imalert deliveries does not list the dead letter:\n%s\n%s", out, d.Stderr())
+	}
+	if len(slack.Attempts()) != 1 {
+		t.Errorf("%d attempts at a permanent failure, want 1", len(slack.Attempts()))
+	}
+	if !strings.Contains(d.Stderr(), "notification given up: dead letter") {
+		t.Errorf("the dead letter is not logged:\n%s", d.Stderr())
+	}
+	if strings.Contains(out+d.Stderr(), slack.WebhookURL()) {
+		t.Error("the webhook URL reached the output")
+	}
+}
