@@ -179,3 +179,17 @@ func TestClassifyCapsRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// A rolled-back batch keeps the state it found, however old on the wall
+// clock: the batch will be decided again, on the events' own times.
+func TestThrottleRollbackKeepsOldState(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	th := NewThrottler(ThrottlerOptions{})
+	th.Decide(t0, "k", time.Minute) // long ago on the wall clock
+	th.Track()
+	th.Decide(t0.Add(time.Second), "k", time.Minute)
+	th.Rollback(t0.Add(24 * time.Hour))
+	if d := th.Decide(t0.Add(2*time.Second), "k", time.Minute); d.Notify {
+		t.Errorf("after a rollback the key's window was lost: %+v", d)
+	}
+}

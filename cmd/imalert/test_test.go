@@ -217,3 +217,25 @@ func TestDryRunFromJournal(t *testing.T) {
 		t.Errorf("--from-journal with a file: exit %d, want 2", code)
 	}
 }
+
+// A digest rule's events are shown as counted into the summary, not as
+// pages of their own.
+func TestDryRunDigestRule(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"imalert.yaml": "apps: [{sdkappid: 1400000000}]\nrule_files: [rules.yaml]\nreceivers: [{name: console, type: console}]\n",
+		"rules.yaml":   "rules:\n  - name: storm\n    match: {error_code: 10023}\n    digest: 10m\n    receivers: [console]\n",
+		"events.jsonl": `{"CallbackCommand":"Group.CallbackSendMsgException","GroupId":"@TGS#1","ErrorCode":10023}` + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"test", "--config", filepath.Join(dir, "imalert.yaml"), filepath.Join(dir, "events.jsonl")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if out := stdout.String(); !strings.Contains(out, "decision: counted (digest): into the rule's summary every 10m") || strings.Contains(out, "PAGE") {
+		t.Errorf("digest rule in the dry run:\n%s", out)
+	}
+}
