@@ -161,17 +161,6 @@ func NewThrottler(o ThrottlerOptions) *Throttler {
 	return t
 }
 
-// Decide applies a fixed throttle window for key at time now.
-func (t *Throttler) Decide(now time.Time, key string, window time.Duration) Decision {
-	if window <= 0 {
-		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
-	}
-	return t.update(now, key, func(st *keyState) (Decision, time.Duration) {
-		d := throttleStep(st, now, ThrottlePolicy{Window: window})
-		return d, t.throttleLife(st, now)
-	})
-}
-
 // update runs step on key's state (a new, empty state for an unknown key)
 // under the lock, then stores the state for as long as step says:
 // gocache.NoExpiration to keep it until evicted.

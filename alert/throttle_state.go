@@ -69,9 +69,6 @@ func (t *Throttler) Forget(key string) {
 	t.cache.Delete(key) // OnEvicted forgets its place in the eviction order
 }
 
-// Carry is how long a key's suppressed count outlives its window.
-func (t *Throttler) Carry() time.Duration { return t.carry }
-
 // Track starts recording which keys decisions change, with their state
 // before the first change, so that a failed commit can be undone.
 func (t *Throttler) Track() {

@@ -8,6 +8,18 @@ import (
 	"github.com/imalert/imalert/rules"
 )
 
+// Decide applies a fixed throttle window for key at time now: the
+// throttle step of DecideRule on its own, as these tests need it.
+func (t *Throttler) Decide(now time.Time, key string, window time.Duration) Decision {
+	if window <= 0 {
+		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
+	}
+	return t.update(now, key, func(st *keyState) (Decision, time.Duration) {
+		d := throttleStep(st, now, ThrottlePolicy{Window: window})
+		return d, t.throttleLife(st, now)
+	})
+}
+
 func TestThrottleDecide(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 13, 52, 40, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }

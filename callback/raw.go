@@ -14,12 +14,17 @@ type Raw struct {
 	ReceivedAt time.Time
 }
 
-// Parse parses r's query and body, and stamps the event with ReceivedAt.
-func (r Raw) Parse(lim Limits) (*Event, error) {
+// Envelope parses r's query.
+func (r Raw) Envelope() (Query, error) {
 	// As url.URL.Query does for the live request: malformed pairs are
 	// dropped, the rest is kept.
 	vals, _ := url.ParseQuery(r.Query)
-	q, err := ParseQuery(vals)
+	return ParseQuery(vals)
+}
+
+// Parse parses r's query and body, and stamps the event with ReceivedAt.
+func (r Raw) Parse(lim Limits) (*Event, error) {
+	q, err := r.Envelope()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -66,15 +67,7 @@ func (b *bucket) buildSegments(ranged []*Rule) {
 			}
 		}
 	}
-	slices.SortStableFunc(edges, func(a, b edge) int {
-		switch {
-		case a.at < b.at:
-			return -1
-		case a.at > b.at:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(edges, func(a, b edge) int { return cmp.Compare(a.at, b.at) })
 	active := map[*Rule]bool{}
 	for i := 0; i < len(edges); {
 		at := edges[i].at
@@ -103,15 +96,7 @@ func (b *bucket) buildSegments(ranged []*Rule) {
 
 // mergeRanges sorts ranges and joins overlapping or adjacent ones.
 func mergeRanges(rs []codeRange) []codeRange {
-	slices.SortFunc(rs, func(a, b codeRange) int {
-		switch {
-		case a.lo < b.lo:
-			return -1
-		case a.lo > b.lo:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rs, func(a, b codeRange) int { return cmp.Compare(a.lo, b.lo) })
 	out := rs[:0]
 	for _, r := range rs {
 		if n := len(out); n > 0 && (r.lo <= out[n-1].hi || out[n-1].hi < math.MaxInt64 && r.lo == out[n-1].hi+1) {

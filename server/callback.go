@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -160,8 +159,7 @@ func (s *Server) Remember(raw callback.Raw) {
 	if !s.dedup.enabled() {
 		return
 	}
-	vals, _ := url.ParseQuery(raw.Query)
-	q, err := callback.ParseQuery(vals)
+	q, err := raw.Envelope()
 	if err != nil {
 		return
 	}

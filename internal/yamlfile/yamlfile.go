@@ -129,9 +129,6 @@ func (d *Doc) Errorf(n *yaml.Node, format string, args ...any) *Error {
 	return &Error{File: d.File, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-// FromEnv reports whether the scalar n took its value from the environment.
-func (d *Doc) FromEnv(n *yaml.Node) bool { return d.expanded[n] }
-
 // Show quotes v, the value of n, for an error message; a value that came
 // from the environment may be a secret and is described, not shown.
 func (d *Doc) Show(n *yaml.Node, v string) string {
