@@ -1,91 +1,14 @@
 package alert
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	gocache "github.com/patrickmn/go-cache"
-
+	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
 )
-
-// thresholdStep records a match at now and reports how many of the key's
-// latest matches fall within th.Within, and whether that reaches th.Count.
-// It keeps at most th.Count times per key.
-func thresholdStep(st *keyState, now time.Time, th rules.Threshold) (count int, reached bool) {
-	if len(st.hits) < th.Count {
-		st.hits = append(st.hits, now)
-	} else if th.Count > 0 {
-		if len(st.hits) > th.Count { // the rule's count shrank
-			st.hits, st.next = st.hits[len(st.hits)-th.Count:], 0
-		}
-		st.hits[st.next] = now
-		st.next = (st.next + 1) % th.Count
-	}
-	for _, h := range st.hits {
-		if now.Sub(h) < th.Within {
-			count++
-		}
-	}
-	return count, count >= th.Count
-}
-
-// firstSeenStep marks the key seen and reports whether it was new.
-func firstSeenStep(st *keyState) bool {
-	if st.seen {
-		return false
-	}
-	st.seen = true
-	return true
-}
-
-// decideSteps runs a rule's decisions on st in order: threshold, first
-// seen, throttle. It is pure: the verdict depends only on st, now and the
-// rule.
-func decideSteps(st *keyState, now time.Time, r *rules.Rule) Decision {
-	count := 0
-	if r.Threshold.Count > 0 {
-		var reached bool
-		count, reached = thresholdStep(st, now, r.Threshold)
-		if !reached {
-			return Decision{Reason: ReasonBelowThreshold, Count: count, Until: now}
-		}
-	}
-	if r.FirstSeen {
-		if !firstSeenStep(st) {
-			return Decision{Reason: ReasonSeenBefore, Count: count, Until: now}
-		}
-		return Decision{Notify: true, Reason: ReasonFirstSeen, Count: count, Until: now}
-	}
-	d := throttleStep(st, now, ThrottlePolicy{Window: r.Throttle, Max: r.ThrottleMax})
-	d.Count = count
-	return d
-}
-
-// DecideRule decides whether ev's match of rule r, under group key key,
-// pages at now. State is kept per rule StateKey and group key, so a reload
-// that keeps the rule's decision settings keeps its windows and counts.
-func (t *Throttler) DecideRule(now time.Time, r *rules.Rule, key string) Decision {
-	if r.Threshold.Count == 0 && !r.FirstSeen && r.Throttle <= 0 {
-		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
-	}
-	return t.update(now, r.StateKey+"\x00"+key, func(st *keyState) (Decision, time.Duration) {
-		d := decideSteps(st, now, r)
-		if r.FirstSeen { // "ever": kept until evicted
-			return d, gocache.NoExpiration
-		}
-		life := time.Duration(0)
-		if !st.end.IsZero() {
-			life = t.throttleLife(st, now)
-		}
-		if r.Threshold.Count > 0 {
-			life = max(life, r.Threshold.Within)
-		}
-		return d, life
-	})
-}
 
 // Outcome is what became of one rule an event matched.
 type Outcome struct {
@@ -101,10 +24,49 @@ type Outcome struct {
 }
 
 // Evaluate matches ev against the current rules and decides each match at
-// ev.ReceivedAt, building the notifications a page needs. It delivers
-// nothing: Process sends what it returns, and a dry run prints it. buf is
-// scratch space for the matched rules, returned for reuse.
+// ev.ReceivedAt, building the notifications a page needs, and keeps the
+// decision state it leaves at once. It delivers nothing: a dry run prints
+// what it returns. buf is scratch space for the matched rules, returned for
+// reuse. Should the state store fail, the matches are decided as if their
+// keys had no state (fail open), and the failure is logged.
 func (p *Pipeline) Evaluate(ev *callback.Event, buf []*rules.Rule) ([]Outcome, []*rules.Rule) {
+	ctx := context.Background()
+	sv := newStates(p.states)
+	outs, buf, err := p.evaluate(ctx, sv, ev, buf)
+	if err != nil {
+		p.logger.Warn("decision state unavailable: deciding without it", "err", err)
+		sv = newStates(nil)
+		outs, buf, _ = p.evaluate(ctx, sv, ev, buf)
+	}
+	p.apply(ctx, sv.pending)
+	return outs, buf
+}
+
+// states is the decision state a batch sees: the entries it decided,
+// kept apart until its commit succeeds, over the store.
+type states struct {
+	store   state.Store // nil: the pending entries alone
+	pending map[string]state.Entry
+}
+
+func newStates(s state.Store) *states {
+	return &states{store: s, pending: map[string]state.Entry{}}
+}
+
+func (sv *states) get(ctx context.Context, key string) (state.Entry, error) {
+	if e, ok := sv.pending[key]; ok {
+		return e, nil
+	}
+	if sv.store == nil {
+		return state.Entry{}, nil
+	}
+	e, _, err := sv.store.Get(ctx, key)
+	return e, err
+}
+
+// evaluate is Evaluate over the state in sv, whose pending entries it
+// updates with the states its decisions leave.
+func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event, buf []*rules.Rule) ([]Outcome, []*rules.Rule, error) {
 	engine := p.rules.Load()
 	cat := engine.Catalogue()
 	if cat == nil {
@@ -112,24 +74,46 @@ func (p *Pipeline) Evaluate(ev *callback.Event, buf []*rules.Rule) ([]Outcome, [
 	}
 	buf = engine.Match(ev, buf)
 	if len(buf) == 0 {
-		return nil, buf
+		return nil, buf, nil
 	}
 	outs := make([]Outcome, 0, len(buf))
 	for _, r := range buf {
 		o := Outcome{Rule: r, Key: r.GroupKey(ev)}
-		if r.Digest > 0 {
+		switch {
+		case r.Digest > 0:
 			// Summarised per interval instead: no per-event decision.
 			o.Decision = Decision{Reason: ReasonDigest, Until: ev.ReceivedAt}
 			outs = append(outs, o)
 			continue
+		case stateless(r):
+			o.Decision = Decision{Notify: true, Reason: ReasonNoWindow, Until: ev.ReceivedAt}
+		default:
+			key := stateKey(r, o.Key)
+			old, err := sv.get(ctx, key)
+			if err != nil {
+				return nil, buf, fmt.Errorf("alert: decision state: %w", err)
+			}
+			var next state.Entry
+			o.Decision, next = decide(old, ev.ReceivedAt, r)
+			sv.pending[key] = next
 		}
-		o.Decision = p.throttle.DecideRule(ev.ReceivedAt, r, o.Key)
 		if o.Decision.Notify {
 			o.Notifications, o.RenderErr = notifications(ev, r, o.Key, o.Decision, cat)
 		}
 		outs = append(outs, o)
 	}
-	return outs, buf
+	return outs, buf, nil
+}
+
+// apply stores the entries decided, once they are committed.
+func (p *Pipeline) apply(ctx context.Context, pending map[string]state.Entry) {
+	for key, e := range pending {
+		if err := p.states.Put(ctx, key, e); err != nil {
+			// The store has it: a restart restores it.
+			p.logger.Warn("keeping decision state failed", "err", err)
+			return
+		}
+	}
 }
 
 // notifications builds one notification per receiver of r, rendering the

@@ -1,13 +1,15 @@
 package alert
 
 import (
-	"fmt"
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
 )
@@ -40,10 +42,10 @@ type step struct {
 	count  int // Decision.Count, for thresholds
 }
 
-func runSteps(t *testing.T, th *Throttler, r *rules.Rule, steps []step) {
+func runSteps(t *testing.T, k keys, r *rules.Rule, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		d := th.DecideRule(t0.Add(s.at), r, s.key)
+		d := k.decide(t0.Add(s.at), r, s.key)
 		if d.Notify != s.notify || d.Reason != s.reason || (s.count > 0 && d.Count != s.count) {
 			t.Errorf("step %d (%v, key %q): got notify=%v reason=%s count=%d, want %v %s %d", i, s.at, s.key, d.Notify, d.Reason, d.Count, s.notify, s.reason, s.count)
 		}
@@ -84,7 +86,7 @@ func TestDecideThreshold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runSteps(t, NewThrottler(ThrottlerOptions{}), rule(t, tt.spec), tt.steps)
+			runSteps(t, keys{}, rule(t, tt.spec), tt.steps)
 		})
 	}
 }
@@ -109,7 +111,7 @@ func TestDecideFirstSeen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			runSteps(t, NewThrottler(ThrottlerOptions{}), rule(t, tt.spec), tt.steps)
+			runSteps(t, keys{}, rule(t, tt.spec), tt.steps)
 		})
 	}
 }
@@ -119,14 +121,14 @@ func TestDecideFirstSeen(t *testing.T) {
 // window starts again at 10 minutes. Every page carries what was held back.
 func TestDecideExponential(t *testing.T) {
 	r := rule(t, "throttle: {window: 10m, backoff: exponential, max: 40m}")
-	th := NewThrottler(ThrottlerOptions{})
+	k := keys{}
 	type page struct {
 		at, window, carriedWindow time.Duration
 		suppressed                int
 	}
 	var pages []page
 	decide := func(at time.Duration) {
-		d := th.DecideRule(t0.Add(at), r, "k")
+		d := k.decide(t0.Add(at), r, "k")
 		if d.Notify {
 			pages = append(pages, page{at, d.Window, d.Carried.Window, d.Carried.Suppressed})
 		} else if d.Reason != ReasonThrottled {
@@ -153,9 +155,9 @@ func TestDecideExponential(t *testing.T) {
 // A window that held nothing back does not grow the next one.
 func TestDecideExponentialQuiet(t *testing.T) {
 	r := rule(t, "throttle: {window: 10m, backoff: exponential}")
-	th := NewThrottler(ThrottlerOptions{})
+	k := keys{}
 	for _, at := range []time.Duration{0, 15 * time.Minute, 30 * time.Minute} {
-		if d := th.DecideRule(t0.Add(at), r, "k"); !d.Notify || d.Window != 10*time.Minute {
+		if d := k.decide(t0.Add(at), r, "k"); !d.Notify || d.Window != 10*time.Minute {
 			t.Errorf("at %v: %+v, want a page opening a 10m window", at, d)
 		}
 	}
@@ -166,8 +168,8 @@ func TestDecideExponentialQuiet(t *testing.T) {
 // afresh.
 func TestDecideStateSurvivesReload(t *testing.T) {
 	before := rule(t, "throttle: 10m\ngroup_by: [GroupId]\nmatch: {error_code: 10023}")
-	th := NewThrottler(ThrottlerOptions{})
-	if d := th.DecideRule(t0, before, "g"); !d.Notify {
+	k := keys{}
+	if d := k.decide(t0, before, "g"); !d.Notify {
 		t.Fatal("first event did not page")
 	}
 	tests := []struct {
@@ -184,25 +186,8 @@ func TestDecideStateSurvivesReload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			after := rule(t, tt.spec)
-			if d := th.DecideRule(t0.Add(time.Minute), after, "g"); d.Notify != tt.notify {
+			if d := k.decide(t0.Add(time.Minute), after, "g"); d.Notify != tt.notify {
 				t.Errorf("after reload: notify = %v (%s), want %v", d.Notify, d.Reason, tt.notify)
-			}
-		})
-	}
-}
-
-// Threshold counts and first-seen marks share the throttle's bound.
-func TestDecideMaxKeys(t *testing.T) {
-	for _, spec := range []string{"first_seen: true", "threshold: {count: 5, within: 1h}", "throttle: 1h"} {
-		t.Run(spec, func(t *testing.T) {
-			evictions := 0
-			th := NewThrottler(ThrottlerOptions{MaxKeys: 100, OnEvict: func() { evictions++ }})
-			r := rule(t, spec)
-			for i := range 250 {
-				th.DecideRule(t0, r, fmt.Sprint("key-", i))
-			}
-			if th.Len() > 100 || evictions != 150 {
-				t.Errorf("holds %d keys after %d evictions, want at most 100 after 150", th.Len(), evictions)
 			}
 		})
 	}
@@ -296,7 +281,8 @@ func TestPipelineRenderFailureStillPages(t *testing.T) {
 }
 
 // The cost of one decision on a key whose window is open (the common case
-// in a storm), and on a rule with a threshold.
+// in a storm), and on a rule with a threshold: read the state, decide,
+// store the state.
 func BenchmarkDecideRule(b *testing.B) {
 	for _, tt := range []struct{ name, spec string }{
 		{"throttle", "throttle: 10m"},
@@ -311,33 +297,44 @@ func BenchmarkDecideRule(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r, th := e.Rules()[0], NewThrottler(ThrottlerOptions{})
+			ctx := context.Background()
+			r, m := e.Rules()[0], state.NewMemory(state.MemoryOptions{})
+			key := stateKey(r, `GroupId="@TGS#2J4SZEAEL"`)
 			now := t0
 			b.ReportAllocs()
 			for b.Loop() {
 				now = now.Add(time.Millisecond)
-				th.DecideRule(now, r, `GroupId="@TGS#2J4SZEAEL"`)
+				old, _, _ := m.Get(ctx, key)
+				_, next := decide(old, now, r)
+				_ = m.Put(ctx, key, next)
 			}
 		})
 	}
 }
 
-// In real time, a window that held nothing back ends; the next page is
-// window_expired, as the docs say and imalert test predicts.
-func TestReasonAfterQuietWindowMatchesDryRun(t *testing.T) {
-	e := compile(t, "rules:\n  - name: r\n    throttle: 1s\n    receivers: [a]\n")
-	r := e.Rules()[0]
-	th := NewThrottler(ThrottlerOptions{})
-	d1 := th.DecideRule(time.Now(), r, "k")
-	time.Sleep(1200 * time.Millisecond)
-	d2 := th.DecideRule(time.Now(), r, "k")
-	// the dry run: same decisions, decision clock moved but wall clock not
-	th2 := NewThrottler(ThrottlerOptions{})
-	base := time.Now()
-	th2.DecideRule(base, r, "k")
-	d3 := th2.DecideRule(base.Add(1200*time.Millisecond), r, "k")
-	t.Logf("daemon: %s then %s; dry run: then %s", d1.Reason, d2.Reason, d3.Reason)
-	if d2.Reason != d3.Reason {
-		t.Errorf("daemon decides %q, imalert test predicts %q", d2.Reason, d3.Reason)
+// The daemon and the dry run decide alike: a window that held nothing
+// back ends, and the next page is window_expired, whichever path decides
+// and however long the wall clock took.
+func TestDaemonAndDryRunDecideAlike(t *testing.T) {
+	const src = "rules:\n  - name: r\n    group_by: [GroupId]\n    throttle: 1s\n    receivers: [a]\n"
+	st := openStore(t, t.TempDir())
+	daemon := NewPipeline(PipelineOptions{Rules: compile(t, src), Store: st, Now: func() time.Time { return t0.Add(time.Hour) }})
+	ingest(t, daemon, raw("g", 1, t0))
+	runStep(t, daemon)
+	ingest(t, daemon, raw("g", 2, t0.Add(1200*time.Millisecond)))
+	runStep(t, daemon)
+	ns := outbox(t, st)
+	if len(ns) != 2 {
+		t.Fatalf("daemon: %d pages, want 2", len(ns))
+	}
+	dry := NewPipeline(PipelineOptions{Rules: compile(t, src)})
+	var reasons []Reason
+	for _, at := range []time.Duration{0, 1200 * time.Millisecond} {
+		ev := exceptionEvent(t, t0.Add(at), "u")
+		outs, _ := dry.Evaluate(ev, nil)
+		reasons = append(reasons, outs[0].Decision.Reason)
+	}
+	if got := []Reason{ns[0].Reason, ns[1].Reason}; !slices.Equal(got, reasons) || got[1] != ReasonExpired {
+		t.Errorf("daemon decides %v, imalert test predicts %v; want first then window_expired", got, reasons)
 	}
 }

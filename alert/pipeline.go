@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
@@ -30,7 +31,7 @@ type Pipeline struct {
 	logger    *slog.Logger
 	metrics   *Metrics
 	rules     atomic.Pointer[rules.Engine]
-	throttle  *Throttler
+	states    state.Store
 	catalogue *callback.Catalogue
 	store     *store.Store
 	out       Waker
@@ -53,7 +54,10 @@ type PipelineOptions struct {
 	Metrics   *Metrics
 	Rules     *rules.Engine
 	Catalogue *callback.Catalogue
-	// MaxKeys bounds the throttle state (throttle.max_keys).
+	// States keeps the decision state (throttle windows, threshold
+	// counts, first-seen marks); nil: in memory, bounded by MaxKeys
+	// (throttle.max_keys), evictions counted.
+	States  state.Store
 	MaxKeys int
 	Store   *store.Store
 	Out     Waker
@@ -84,10 +88,13 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.States == nil {
+		o.States = state.NewMemory(state.MemoryOptions{MaxKeys: o.MaxKeys, OnEvict: o.Metrics.throttleEvictions.Inc})
+	}
 	p := &Pipeline{
 		logger:    o.Logger,
 		metrics:   o.Metrics,
-		throttle:  NewThrottler(ThrottlerOptions{MaxKeys: o.MaxKeys, OnEvict: o.Metrics.throttleEvictions.Inc}),
+		states:    o.States,
 		catalogue: o.Catalogue,
 		store:     o.Store,
 		out:       o.Out,
@@ -131,13 +138,20 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	if evs, err := p.store.Unprocessed(ctx, 0, 1); err == nil && len(evs) > 0 && evs[0].Raw.ReceivedAt.Before(now) {
 		now = evs[0].Raw.ReceivedAt
 	}
+	restored := 0
 	for _, w := range ws { // most recently kept last: evicted last when over max_keys
-		var ks KeyState
-		if err := json.Unmarshal(w.Data, &ks); err != nil {
+		if !now.Before(w.KeepUntil) {
+			continue // no event left to process can see it
+		}
+		st, err := state.Unmarshal(w.Data)
+		if err != nil {
 			p.logger.Warn("dropping unreadable decision state", "err", err)
 			continue
 		}
-		p.throttle.Restore(now, w.Key, ks, w.KeepUntil)
+		if err := p.states.Put(ctx, w.Key, state.Entry{State: st, KeepUntil: w.KeepUntil}); err != nil {
+			return fmt.Errorf("alert: restore decision state: %w", err)
+		}
+		restored++
 	}
 	ds, err := p.store.Digests(ctx)
 	if err != nil {
@@ -156,7 +170,7 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.logger.Info("state restored", "throttle_windows", p.throttle.Len(), "digests", len(p.digests), "unprocessed_events", n)
+	p.logger.Info("state restored", "decision_states", restored, "digests", len(p.digests), "unprocessed_events", n)
 	return nil
 }
 
@@ -238,9 +252,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := p.now()
-	b := newBatch(p.cursor, now)
-	p.throttle.Track()
-	defer p.throttle.Untrack()
+	b := newBatch(p.cursor, now, p.states)
 	for _, e := range evs {
 		ev, err := e.Parse(p.limits)
 		if err != nil {
@@ -249,37 +261,37 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
 			continue
 		}
-		p.process(b, e.ID, ev)
+		if err := p.process(ctx, b, e.ID, ev); err != nil {
+			return 0, err
+		}
 	}
 	if len(evs) > 0 {
 		b.Through = evs[len(evs)-1].ID
 	}
-	for rule, st := range p.digests {
-		if !now.Before(st.Digest.End.Add(digestGrace)) {
-			p.closeDigest(b, rule, now)
-		}
-	}
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digestUndo) == 0 {
+	p.closeDue(b, now)
+	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
 		return 0, nil
 	}
-	for _, key := range p.throttle.Touched() {
-		w := store.Window{Key: key} // no state left (evicted): delete it
-		if ks, keep, ok := p.throttle.State(key); ok {
-			w.KeepUntil = keep
-			w.Data, _ = json.Marshal(ks) // plain data: cannot fail
-		}
-		b.Windows = append(b.Windows, w)
+	for key, e := range b.states.pending {
+		b.Windows = append(b.Windows, store.Window{Key: key, KeepUntil: e.KeepUntil, Data: state.Marshal(e.State)})
 	}
-	for rule := range b.digestUndo {
+	for rule, st := range b.digests {
 		d := store.Digest{Rule: rule}
-		if st, ok := p.digests[rule]; ok {
+		if st != nil {
 			d.Data, _ = json.Marshal(st) // plain data: cannot fail
 		}
 		b.Digests = append(b.Digests, d)
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
-		p.rollback(b)
-		return 0, err
+		return 0, err // nothing applied: the batch is decided again
+	}
+	p.apply(ctx, b.states.pending)
+	for rule, st := range b.digests {
+		if st == nil {
+			delete(p.digests, rule)
+		} else {
+			p.digests[rule] = st
+		}
 	}
 	if b.Through > 0 {
 		p.cursor = b.Through
@@ -297,39 +309,58 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	return len(evs), nil
 }
 
-// batch is a store batch being built, with what undoes its effect on the
-// in-memory digests should the commit fail (the throttler tracks its own).
+// batch is a store batch being built, with the decision states and
+// digests it changes: they apply to memory only once it is committed.
 type batch struct {
 	store.Batch
-	digestUndo map[string]*digestState // nil: the rule had no open digest
-	after      []func()                // metric updates, applied once committed
+	states  *states
+	digests map[string]*digestState // the rule's open digest; nil: closed
+	after   []func()                // metric updates, applied once committed
 }
 
-func newBatch(after int64, now time.Time) *batch {
+func newBatch(after int64, now time.Time, s state.Store) *batch {
 	return &batch{
-		Batch:      store.Batch{After: after, ProcessedAt: now},
-		digestUndo: map[string]*digestState{},
+		Batch:   store.Batch{After: after, ProcessedAt: now},
+		states:  newStates(s),
+		digests: map[string]*digestState{},
 	}
 }
 
-func (p *Pipeline) rollback(b *batch) {
-	p.throttle.Rollback(b.ProcessedAt)
-	for rule, st := range b.digestUndo {
-		if st == nil {
-			delete(p.digests, rule)
-		} else {
-			p.digests[rule] = st
+// digest returns rule's open digest as the batch sees it.
+func (p *Pipeline) digest(b *batch, rule string) (*digestState, bool) {
+	if st, ok := b.digests[rule]; ok {
+		return st, st != nil
+	}
+	st, ok := p.digests[rule]
+	return st, ok
+}
+
+// closeDue closes the digests due at now.
+func (p *Pipeline) closeDue(b *batch, now time.Time) {
+	due := func(rule string) {
+		if st, ok := p.digest(b, rule); ok && !now.Before(st.Digest.End.Add(digestGrace)) {
+			p.closeDigest(b, rule, now)
 		}
+	}
+	for rule := range p.digests {
+		due(rule)
+	}
+	for rule := range b.digests {
+		due(rule)
 	}
 }
 
 // process runs one event through the rules, decisions and digests, adding
 // what it decides to b.
-func (p *Pipeline) process(b *batch, id int64, ev *callback.Event) {
+func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback.Event) error {
 	command := callback.CommandLabel(ev.Command)
 	b.after = append(b.after, func() { p.metrics.events.WithLabelValues(command).Inc() })
 	var outs []Outcome
-	outs, p.buf = p.Evaluate(ev, p.buf[:0])
+	var err error
+	outs, p.buf, err = p.evaluate(ctx, b.states, ev, p.buf[:0])
+	if err != nil {
+		return err
+	}
 	for _, o := range outs {
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == ReasonDigest {
@@ -343,6 +374,7 @@ func (p *Pipeline) process(b *batch, id int64, ev *callback.Event) {
 			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })
 		}
 	}
+	return nil
 }
 
 // digestState is a rule's open digest, as persisted.
@@ -356,27 +388,19 @@ type digestState struct {
 	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
 }
 
-func (p *Pipeline) touchDigest(b *batch, rule string) {
-	if _, seen := b.digestUndo[rule]; seen {
-		return
-	}
-	if st, ok := p.digests[rule]; ok {
-		c := *st
-		c.Digest = st.Digest.clone()
-		b.digestUndo[rule] = &c
-	} else {
-		b.digestUndo[rule] = nil
-	}
-}
-
 func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
-	p.touchDigest(b, r.Name)
-	st, ok := p.digests[r.Name]
+	st, ok := p.digest(b, r.Name)
 	if ok && !ev.ReceivedAt.Before(st.Digest.End) {
 		p.closeDigest(b, r.Name, ev.ReceivedAt)
 		ok = false
 	}
-	if !ok {
+	if ok {
+		if _, mine := b.digests[r.Name]; !mine { // copy on first write
+			c := *st
+			c.Digest = st.Digest.clone()
+			st = &c
+		}
+	} else {
 		severity := r.Severity
 		if severity == "" {
 			severity = callback.SeverityWarning
@@ -385,17 +409,16 @@ func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
 			Digest: NewDigest(ev.ReceivedAt, r.Digest), Receivers: r.Receivers, Severity: severity,
 			RuleFile: r.File, RuleLine: r.Line, Fallback: r.Fallback, FallbackAfter: r.FallbackAfter,
 		}
-		p.digests[r.Name] = st
 	}
+	b.digests[r.Name] = st
 	st.Digest.Add(ev)
 }
 
 // closeDigest turns the rule's open digest into one notification per
 // receiver.
 func (p *Pipeline) closeDigest(b *batch, rule string, now time.Time) {
-	p.touchDigest(b, rule)
-	st := p.digests[rule]
-	delete(p.digests, rule)
+	st, _ := p.digest(b, rule)
+	b.digests[rule] = nil
 	b.after = append(b.after, func() { p.metrics.digests.WithLabelValues(rule).Inc() })
 	for _, recv := range st.Receivers {
 		n := &Notification{

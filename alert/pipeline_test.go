@@ -139,7 +139,8 @@ func TestPipelineRestart(t *testing.T) {
 	if got := len(outbox(t, st)); got != 4 {
 		t.Fatalf("a restart paged again inside the window: %d notifications", got)
 	}
-	if win, _, ok := p2.throttle.State(engine.Rules()[0].StateKey + "\x00" + `GroupId="g1"`); !ok || win.Suppressed != 3 || !win.First.Equal(t0.Add(time.Second)) || !win.Last.Equal(t0.Add(5*time.Second)) {
+	e, ok, _ := p2.states.Get(context.Background(), stateKey(engine.Rules()[0], `GroupId="g1"`))
+	if win := e.State; !ok || win.Suppressed != 3 || !win.First.Equal(t0.Add(time.Second)) || !win.Last.Equal(t0.Add(5*time.Second)) {
 		t.Errorf("restored window = %+v %v, want 3 suppressed", win, ok)
 	}
 	// After the window the next page carries all three.

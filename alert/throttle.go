@@ -1,11 +1,10 @@
 package alert
 
 import (
-	"container/list"
-	"sync"
 	"time"
 
-	gocache "github.com/patrickmn/go-cache"
+	"github.com/imalert/imalert/alert/state"
+	"github.com/imalert/imalert/rules"
 )
 
 // Reason names why a decision was taken; tests, logs and metrics share it.
@@ -44,204 +43,127 @@ type Decision struct {
 	Count int
 }
 
-// ThrottlePolicy is how long repeats of one key are held back.
-type ThrottlePolicy struct {
-	Window time.Duration // 0: no throttle
-	// Max, when set, makes the window exponential: after a window that held
-	// events back, the next is twice as long, up to Max.
-	Max time.Duration
+// Carry is how long a key's state outlives its window when events were
+// suppressed, so the count reaches the next page even after a lull.
+const Carry = 24 * time.Hour
+
+// firstSeenKeep is how long a first-seen mark is kept after the key was
+// last seen: "ever", within reason.
+const firstSeenKeep = 365 * 24 * time.Hour
+
+// stateless reports whether r decides without state: every match pages.
+func stateless(r *rules.Rule) bool {
+	return r.Threshold.Count == 0 && !r.FirstSeen && r.Throttle <= 0
 }
 
-// keyState is the decision state of one key: its throttle window, the
-// times of its latest matches (threshold) and whether it was seen
-// (first_seen).
-type keyState struct {
-	start, end  time.Time
-	window      time.Duration
-	suppressed  int
-	first, last time.Time
+// stateKey is where the decision state of r's group key lives: per rule
+// StateKey, so a reload that keeps the rule's decision settings keeps its
+// windows and counts.
+func stateKey(r *rules.Rule, key string) string { return r.StateKey + "\x00" + key }
 
-	hits []time.Time // ring of the latest matches, at most threshold.count
-	next int         // where the next hit goes once hits is full
-
-	seen bool
-
-	// keep is until when the state is worth keeping, on the decision
-	// clock: what the store keeps it for.
-	keep time.Time
-}
-
-// throttleStep applies the throttle policy p to st at now.
-func throttleStep(st *keyState, now time.Time, p ThrottlePolicy) Decision {
-	if p.Window <= 0 {
-		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
+// decide is the verdict on a match of rule r at now (the event's receive
+// time), given the key's stored entry (the zero Entry if none), and the
+// entry to store in its place. It is pure: it reads no clock, and leaves
+// old untouched.
+func decide(old state.Entry, now time.Time, r *rules.Rule) (Decision, state.Entry) {
+	var st state.KeyState
+	if old.Live(now) {
+		st = old.State
 	}
-	if !st.end.IsZero() && now.Before(st.end) {
-		if st.suppressed == 0 {
-			st.first = now
+	count := 0
+	if r.Threshold.Count > 0 {
+		st.Hits = thresholdHits(st.Hits, now, r.Threshold.Count)
+		count = within(st.Hits, now, r.Threshold.Within)
+	}
+	var d Decision
+	switch {
+	case count < r.Threshold.Count:
+		d = Decision{Reason: ReasonBelowThreshold, Until: now}
+	case r.FirstSeen && st.Seen:
+		d = Decision{Reason: ReasonSeenBefore, Until: now}
+	case r.FirstSeen:
+		st.Seen = true
+		d = Decision{Notify: true, Reason: ReasonFirstSeen, Until: now}
+	default:
+		d, st = throttleStep(st, now, r.Throttle, r.ThrottleMax)
+	}
+	d.Count = count
+	return d, state.Entry{State: st, KeepUntil: keepUntil(st, now, r)}
+}
+
+// thresholdHits returns hits with now added, keeping the latest count.
+func thresholdHits(hits []time.Time, now time.Time, count int) []time.Time {
+	if len(hits) >= count {
+		hits = hits[len(hits)-count+1:]
+	}
+	out := make([]time.Time, 0, len(hits)+1)
+	return append(append(out, hits...), now)
+}
+
+// within counts the hits less than w before now.
+func within(hits []time.Time, now time.Time, w time.Duration) int {
+	n := 0
+	for _, h := range hits {
+		if now.Sub(h) < w {
+			n++
 		}
-		st.suppressed++
-		st.last = now
-		return Decision{Reason: ReasonThrottled, Until: st.end, Window: st.window, Suppressed: st.suppressed}
+	}
+	return n
+}
+
+// throttleStep applies a throttle of window (exponential up to maxWindow
+// when that is set) to st at now.
+func throttleStep(st state.KeyState, now time.Time, window, maxWindow time.Duration) (Decision, state.KeyState) {
+	if window <= 0 {
+		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}, st
+	}
+	if !st.End.IsZero() && now.Before(st.End) {
+		if st.Suppressed == 0 {
+			st.First = now
+		}
+		st.Suppressed++
+		st.Last = now
+		return Decision{Reason: ReasonThrottled, Until: st.End, Window: st.Window, Suppressed: st.Suppressed}, st
 	}
 	d := Decision{Notify: true, Reason: ReasonFirst}
-	next := p.Window
-	if !st.end.IsZero() {
+	next := window
+	if !st.End.IsZero() {
 		d.Reason = ReasonExpired
-		if st.suppressed > 0 {
-			d.Carried = Throttled{Window: st.window, Suppressed: st.suppressed, Since: st.start, First: st.first, Last: st.last}
+		if st.Suppressed > 0 {
+			d.Carried = Throttled{Window: st.Window, Suppressed: st.Suppressed, Since: st.Start, First: st.First, Last: st.Last}
 			// The fire is still burning if it pages again within one window
 			// of the last one ending: back off further. After a lull, start
 			// over.
-			if p.Max > 0 && now.Before(st.end.Add(st.window)) {
-				next = min(max(st.window*2, p.Window), p.Max)
+			if maxWindow > 0 && now.Before(st.End.Add(st.Window)) {
+				next = min(max(st.Window*2, window), maxWindow)
 			}
 		}
 	}
-	*st = keyState{start: now, end: now.Add(next), window: next, hits: st.hits, next: st.next, seen: st.seen, keep: st.keep}
-	d.Until, d.Window = st.end, next
-	return d
+	st = state.KeyState{Start: now, End: now.Add(next), Window: next, Hits: st.Hits, Seen: st.Seen}
+	d.Until, d.Window = st.End, next
+	return d, st
 }
 
-// Throttler holds the decision state of every key (throttle windows,
-// threshold counts, first-seen marks) and makes decisions on it. State is
-// held in go-cache, bounded to MaxKeys entries: when full, expired entries
-// are dropped first, then the least recently used, and every eviction is
-// counted.
-type Throttler struct {
-	mu      sync.Mutex
-	cache   *gocache.Cache
-	maxKeys int
-	// carry is how long a key's state outlives its window when events were
-	// suppressed, so the count reaches the next page even after a lull.
-	carry time.Duration
-
-	orderMu sync.Mutex // guards order and elems; never held while calling cache
-	order   *list.List // keys, least recently used first
-	elems   map[string]*list.Element
-
-	evicted func() // called once per eviction
-
-	// undo, while tracking (Track), holds the state of each key before its
-	// first change; nil for a key that had none.
-	undo map[string]*keyState
-}
-
-// DefaultCarry is how long a key's suppressed count outlives its window by
-// default.
-const DefaultCarry = 24 * time.Hour
-
-// ThrottlerOptions configure a Throttler.
-type ThrottlerOptions struct {
-	MaxKeys int           // upper bound on keys held; default 100000
-	Carry   time.Duration // default 24h
-	OnEvict func()        // called once per key evicted to stay under MaxKeys
-}
-
-// NewThrottler returns an empty Throttler.
-func NewThrottler(o ThrottlerOptions) *Throttler {
-	if o.MaxKeys <= 0 {
-		o.MaxKeys = 100_000
+// keepUntil is until when st is worth keeping after a decision at now.
+func keepUntil(st state.KeyState, now time.Time, r *rules.Rule) time.Time {
+	if r.FirstSeen {
+		return now.Add(firstSeenKeep)
 	}
-	if o.Carry <= 0 {
-		o.Carry = DefaultCarry
-	}
-	if o.OnEvict == nil {
-		o.OnEvict = func() {}
-	}
-	t := &Throttler{
-		cache:   gocache.New(gocache.NoExpiration, time.Minute),
-		maxKeys: o.MaxKeys,
-		carry:   o.Carry,
-		order:   list.New(),
-		elems:   make(map[string]*list.Element),
-		evicted: o.OnEvict,
-	}
-	t.cache.OnEvicted(func(k string, _ any) { t.forget(k) })
-	return t
-}
-
-// update runs step on key's state (a new, empty state for an unknown key)
-// under the lock, then stores the state for as long as step says:
-// gocache.NoExpiration to keep it until evicted.
-func (t *Throttler) update(now time.Time, key string, step func(st *keyState) (Decision, time.Duration)) Decision {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var st *keyState
-	v, existed := t.cache.Get(key)
-	if existed {
-		st = v.(*keyState)
-	} else {
-		t.makeRoom()
-		st = &keyState{}
-	}
-	t.saveUndo(key, st, existed)
-	d, life := step(st)
-	if life == 0 {
-		life = time.Second
-	}
-	st.keep = keepFor(now, life)
-	t.cache.Set(key, st, life)
-	t.remember(key)
-	return d
-}
-
-// throttleLife is how long st's throttle window needs keeping, in real
-// time: to the end of the window, and a carry period beyond it when the
-// window holds suppressed events (their count goes into the next page).
-func (t *Throttler) throttleLife(st *keyState, now time.Time) time.Duration {
-	// One window past its end, the key still knows its window was there:
-	// the next page says window_expired (not first), and exponential
-	// backoff can tell a fire still burning from a new one.
-	life := st.end.Sub(now) + st.window
-	if st.suppressed > 0 {
-		life += t.carry
-	}
-	return max(life, time.Second)
-}
-
-// Len returns the number of keys held, expired ones not yet swept included.
-func (t *Throttler) Len() int { return t.cache.ItemCount() }
-
-// makeRoom evicts until a new key fits. Called with t.mu held.
-func (t *Throttler) makeRoom() {
-	if t.cache.ItemCount() < t.maxKeys {
-		return
-	}
-	t.cache.DeleteExpired()
-	for t.cache.ItemCount() >= t.maxKeys {
-		t.orderMu.Lock()
-		front := t.order.Front()
-		t.orderMu.Unlock()
-		if front == nil {
-			return
+	keep := now.Add(time.Second)
+	if !st.End.IsZero() {
+		// One window past its end, the key still knows its window was
+		// there: the next page says window_expired (not first), and
+		// exponential backoff can tell a fire still burning from a new
+		// one. Suppressed events are carried into the next page even
+		// after a lull.
+		end := st.End.Add(st.Window)
+		if st.Suppressed > 0 {
+			end = end.Add(Carry)
 		}
-		k := front.Value.(string)
-		if _, ok := t.cache.Get(k); !ok {
-			t.forget(k) // expired but unswept: not a real eviction
-			t.cache.Delete(k)
-			continue
-		}
-		t.cache.Delete(k)
-		t.evicted()
+		keep = maxTime(keep, end)
 	}
-}
-
-func (t *Throttler) remember(k string) {
-	t.orderMu.Lock()
-	defer t.orderMu.Unlock()
-	if e, ok := t.elems[k]; ok {
-		t.order.MoveToBack(e)
-		return
+	if r.Threshold.Count > 0 {
+		keep = maxTime(keep, now.Add(r.Threshold.Within))
 	}
-	t.elems[k] = t.order.PushBack(k)
-}
-
-func (t *Throttler) forget(k string) {
-	t.orderMu.Lock()
-	defer t.orderMu.Unlock()
-	if e, ok := t.elems[k]; ok {
-		t.order.Remove(e)
-		delete(t.elems, k)
-	}
+	return keep
 }

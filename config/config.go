@@ -72,6 +72,10 @@ type Throttle struct {
 	MaxKeys int `yaml:"max_keys"`
 }
 
+// DefaultMaxKeys bounds the decision state keys held in memory (throttle
+// windows, threshold counts, first-seen marks) when max_keys is not set.
+const DefaultMaxKeys = 100_000
+
 // Log configures the daemon's own log on stderr.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -109,7 +113,7 @@ var defaults = wire{
 		ShutdownTimeout:   yamlfile.Duration(10 * time.Second),
 		MaxBodyBytes:      1 << 20,
 	},
-	Throttle: Throttle{MaxKeys: 100_000},
+	Throttle: Throttle{MaxKeys: DefaultMaxKeys},
 	Log:      Log{Level: "info", Format: "text"},
 	Callback: defaultCallback,
 	Journal:  defaultJournal,
