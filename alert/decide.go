@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -17,7 +18,7 @@ type Outcome struct {
 	Decision Decision
 	// Notifications are the pages to send, one per receiver, when
 	// Decision.Notify is true.
-	Notifications []*Notification
+	Notifications []*notify.Notification
 	// RenderErr is set when the rule's title or body template failed on
 	// this event; the notifications then use the standard layout.
 	RenderErr error
@@ -82,11 +83,11 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 		switch {
 		case r.Digest > 0:
 			// Summarised per interval instead: no per-event decision.
-			o.Decision = Decision{Reason: ReasonDigest, Until: ev.ReceivedAt}
+			o.Decision = Decision{Reason: notify.ReasonDigest, Until: ev.ReceivedAt}
 			outs = append(outs, o)
 			continue
 		case stateless(r):
-			o.Decision = Decision{Notify: true, Reason: ReasonNoWindow, Until: ev.ReceivedAt}
+			o.Decision = Decision{Notify: true, Reason: notify.ReasonNoWindow, Until: ev.ReceivedAt}
 		default:
 			key := stateKey(r, o.Key)
 			old, err := sv.get(ctx, key)
@@ -118,7 +119,7 @@ func (p *Pipeline) apply(ctx context.Context, pending map[string]state.Entry) {
 
 // notifications builds one notification per receiver of r, rendering the
 // rule's templates for each.
-func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, cat *callback.Catalogue) ([]*Notification, error) {
+func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, cat *callback.Catalogue) ([]*notify.Notification, error) {
 	var info callback.CodeInfo
 	if ev.Present.Has(callback.FieldErrorCode) {
 		info, _ = cat.Lookup(ev.ErrorCode)
@@ -136,10 +137,10 @@ func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, ca
 	}
 	carried.Next = d.Window
 	var errs []error
-	out := make([]*Notification, 0, len(r.Receivers))
+	out := make([]*notify.Notification, 0, len(r.Receivers))
 	for _, recv := range r.Receivers {
-		n := &Notification{
-			ID:          newID(),
+		n := &notify.Notification{
+			ID:          notify.NewID(),
 			Receiver:    recv,
 			Rule:        r.Name,
 			RuleFile:    r.File,
@@ -156,7 +157,7 @@ func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, ca
 			FallbackAfter: r.FallbackAfter,
 		}
 		if r.Threshold.Count > 0 {
-			n.Threshold = ThresholdCount{Count: d.Count, Within: r.Threshold.Within}
+			n.Threshold = notify.ThresholdCount{Count: d.Count, Within: r.Threshold.Within}
 		}
 		if err := render(n, r); err != nil {
 			errs = append(errs, err)
@@ -169,15 +170,15 @@ func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, ca
 // render fills n.Title and n.Body from r's templates. On an error both are
 // left empty, so the page falls back to the standard layout rather than
 // being lost.
-func render(n *Notification, r *rules.Rule) error {
+func render(n *notify.Notification, r *rules.Rule) error {
 	if r.Title == nil && r.Body == nil {
 		return nil
 	}
 	data := templateData(n)
-	var title, body Rendered
+	var title, body notify.Rendered
 	for _, t := range []struct {
 		tmpl *rules.Template
-		dst  *Rendered
+		dst  *notify.Rendered
 		what string
 	}{{r.Title, &title, "title"}, {r.Body, &body, "body"}} {
 		if t.tmpl == nil {
@@ -199,7 +200,7 @@ func render(n *Notification, r *rules.Rule) error {
 }
 
 // templateData is what a rule's templates see for notification n.
-func templateData(n *Notification) *rules.TemplateData {
+func templateData(n *notify.Notification) *rules.TemplateData {
 	d := rules.NewTemplateData(n.Event)
 	d.Rule, d.Severity, d.Receiver, d.GroupKey = n.Rule, n.Severity, n.Receiver, n.GroupKey
 	d.File, d.Line, d.Reason, d.Meaning = n.RuleFile, n.RuleLine, string(n.Reason), n.CodeMeaning
@@ -216,7 +217,7 @@ func (p *Pipeline) record(o Outcome) {
 	p.metrics.matches.WithLabelValues(r.Name).Inc()
 	p.metrics.decisions.WithLabelValues(r.Name, string(d.Reason)).Inc()
 	switch {
-	case d.Reason == ReasonThrottled:
+	case d.Reason == notify.ReasonThrottled:
 		p.metrics.suppressed.WithLabelValues(r.Name).Inc()
 		p.logger.Debug("throttled", "rule", r.Name, "key", o.Key, "suppressed", d.Suppressed, "until", d.Until)
 	case !d.Notify:

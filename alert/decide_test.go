@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -38,7 +39,7 @@ type step struct {
 	at     time.Duration
 	key    string
 	notify bool
-	reason Reason
+	reason notify.Reason
 	count  int // Decision.Count, for thresholds
 }
 
@@ -60,28 +61,28 @@ func TestDecideThreshold(t *testing.T) {
 		steps []step
 	}{
 		{"three within a minute", "threshold: {count: 3, within: 1m}\nthrottle: 0s", []step{
-			{0, "a", false, ReasonBelowThreshold, 1},
-			{10 * s, "a", false, ReasonBelowThreshold, 2},
-			{10 * s, "b", false, ReasonBelowThreshold, 1}, // keys count apart
-			{20 * s, "a", true, ReasonNoWindow, 3},
-			{30 * s, "a", true, ReasonNoWindow, 3}, // still 3 within the last minute
-			{95 * s, "a", false, ReasonBelowThreshold, 1},
+			{0, "a", false, notify.ReasonBelowThreshold, 1},
+			{10 * s, "a", false, notify.ReasonBelowThreshold, 2},
+			{10 * s, "b", false, notify.ReasonBelowThreshold, 1}, // keys count apart
+			{20 * s, "a", true, notify.ReasonNoWindow, 3},
+			{30 * s, "a", true, notify.ReasonNoWindow, 3}, // still 3 within the last minute
+			{95 * s, "a", false, notify.ReasonBelowThreshold, 1},
 		}},
 		{"too sparse never fires", "threshold: {count: 3, within: 1m}\nthrottle: 0s", []step{
-			{0, "a", false, ReasonBelowThreshold, 1},
-			{40 * s, "a", false, ReasonBelowThreshold, 2},
-			{80 * s, "a", false, ReasonBelowThreshold, 2},
-			{120 * s, "a", false, ReasonBelowThreshold, 2},
+			{0, "a", false, notify.ReasonBelowThreshold, 1},
+			{40 * s, "a", false, notify.ReasonBelowThreshold, 2},
+			{80 * s, "a", false, notify.ReasonBelowThreshold, 2},
+			{120 * s, "a", false, notify.ReasonBelowThreshold, 2},
 		}},
 		{"throttle after the threshold", "threshold: {count: 2, within: 1m}\nthrottle: 10m", []step{
-			{0, "a", false, ReasonBelowThreshold, 1},
-			{s, "a", true, ReasonFirst, 2},
-			{2 * s, "a", false, ReasonThrottled, 2},        // counts stop at threshold.count
-			{601 * s, "a", false, ReasonBelowThreshold, 1}, // window over, but the burst too
-			{602 * s, "a", true, ReasonExpired, 2},
+			{0, "a", false, notify.ReasonBelowThreshold, 1},
+			{s, "a", true, notify.ReasonFirst, 2},
+			{2 * s, "a", false, notify.ReasonThrottled, 2},        // counts stop at threshold.count
+			{601 * s, "a", false, notify.ReasonBelowThreshold, 1}, // window over, but the burst too
+			{602 * s, "a", true, notify.ReasonExpired, 2},
 		}},
 		{"count of one is every event", "threshold: {count: 1, within: 1m}\nthrottle: 0s", []step{
-			{0, "a", true, ReasonNoWindow, 1}, {time.Hour, "a", true, ReasonNoWindow, 1},
+			{0, "a", true, notify.ReasonNoWindow, 1}, {time.Hour, "a", true, notify.ReasonNoWindow, 1},
 		}},
 	}
 	for _, tt := range tests {
@@ -98,15 +99,15 @@ func TestDecideFirstSeen(t *testing.T) {
 		steps []step
 	}{
 		{"once per key, ever", "first_seen: true", []step{
-			{0, "a", true, ReasonFirstSeen, 0},
-			{time.Minute, "a", false, ReasonSeenBefore, 0},
-			{time.Minute, "b", true, ReasonFirstSeen, 0},
-			{30 * 24 * time.Hour, "a", false, ReasonSeenBefore, 0},
+			{0, "a", true, notify.ReasonFirstSeen, 0},
+			{time.Minute, "a", false, notify.ReasonSeenBefore, 0},
+			{time.Minute, "b", true, notify.ReasonFirstSeen, 0},
+			{30 * 24 * time.Hour, "a", false, notify.ReasonSeenBefore, 0},
 		}},
 		{"after a threshold", "first_seen: true\nthreshold: {count: 2, within: 1m}", []step{
-			{0, "a", false, ReasonBelowThreshold, 1},
-			{time.Second, "a", true, ReasonFirstSeen, 2},
-			{2 * time.Second, "a", false, ReasonSeenBefore, 2},
+			{0, "a", false, notify.ReasonBelowThreshold, 1},
+			{time.Second, "a", true, notify.ReasonFirstSeen, 2},
+			{2 * time.Second, "a", false, notify.ReasonSeenBefore, 2},
 		}},
 	}
 	for _, tt := range tests {
@@ -131,7 +132,7 @@ func TestDecideExponential(t *testing.T) {
 		d := k.decide(t0.Add(at), r, "k")
 		if d.Notify {
 			pages = append(pages, page{at, d.Window, d.Carried.Window, d.Carried.Suppressed})
-		} else if d.Reason != ReasonThrottled {
+		} else if d.Reason != notify.ReasonThrottled {
 			t.Fatalf("at %v: reason %s", at, d.Reason)
 		}
 	}
@@ -195,8 +196,8 @@ func TestDecideStateSurvivesReload(t *testing.T) {
 
 // evaluate runs events through p's decisions, as the pipeline does for
 // each journal entry, and returns the notifications they produce.
-func evaluate(p *Pipeline, evs ...*callback.Event) []*Notification {
-	var got []*Notification
+func evaluate(p *Pipeline, evs ...*callback.Event) []*notify.Notification {
+	var got []*notify.Notification
 	var buf []*rules.Rule
 	for _, ev := range evs {
 		var outs []Outcome
@@ -250,10 +251,10 @@ func TestPipelineProcess(t *testing.T) {
 		t.Fatalf("%d notifications, want 2", len(got))
 	}
 	n := got[0]
-	if n.Receiver != "ops-slack" || n.Severity != "critical" || n.Reason != ReasonFirst || n.Threshold.Count != 3 || n.GroupKey != `From_Account="bot_1"` {
+	if n.Receiver != "ops-slack" || n.Severity != "critical" || n.Reason != notify.ReasonFirst || n.Threshold.Count != 3 || n.GroupKey != `From_Account="bot_1"` {
 		t.Errorf("first page: %+v", n)
 	}
-	wantTitle := Rendered{
+	wantTitle := notify.Rendered{
 		Text:  "3 blocked from bot_1 (text contains sensitive content; not delivered): <!channel>",
 		Slack: "3 blocked from bot_1 (text contains sensitive content; not delivered): &lt;!channel&gt;",
 		HTML:  "3 blocked from bot_1 (text contains sensitive content; not delivered): &lt;!channel&gt;",
@@ -275,7 +276,7 @@ func TestPipelineRenderFailureStillPages(t *testing.T) {
 	e := compile(t, "rules:\n  - name: r\n    receivers: [console]\n    throttle: 0s\n    title: '{{if eq .From \"a\"}}{{index .MsgTypes 3}}{{end}}'\n")
 	p := NewPipeline(PipelineOptions{Rules: e})
 	outs, _ := p.Evaluate(exceptionEvent(t, t0, "a"), nil)
-	if len(outs) != 1 || outs[0].RenderErr == nil || len(outs[0].Notifications) != 1 || outs[0].Notifications[0].Title != (Rendered{}) {
+	if len(outs) != 1 || outs[0].RenderErr == nil || len(outs[0].Notifications) != 1 || outs[0].Notifications[0].Title != (notify.Rendered{}) {
 		t.Fatalf("outcomes %+v", outs)
 	}
 }
@@ -328,13 +329,13 @@ func TestDaemonAndDryRunDecideAlike(t *testing.T) {
 		t.Fatalf("daemon: %d pages, want 2", len(ns))
 	}
 	dry := NewPipeline(PipelineOptions{Rules: compile(t, src)})
-	var reasons []Reason
+	var reasons []notify.Reason
 	for _, at := range []time.Duration{0, 1200 * time.Millisecond} {
 		ev := exceptionEvent(t, t0.Add(at), "u")
 		outs, _ := dry.Evaluate(ev, nil)
 		reasons = append(reasons, outs[0].Decision.Reason)
 	}
-	if got := []Reason{ns[0].Reason, ns[1].Reason}; !slices.Equal(got, reasons) || got[1] != ReasonExpired {
+	if got := []notify.Reason{ns[0].Reason, ns[1].Reason}; !slices.Equal(got, reasons) || got[1] != notify.ReasonExpired {
 		t.Errorf("daemon decides %v, imalert test predicts %v; want first then window_expired", got, reasons)
 	}
 }

@@ -2,8 +2,6 @@ package alert
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -163,7 +163,7 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 			p.logger.Warn("dropping unreadable digest", "rule", d.Rule)
 			continue
 		}
-		st.Digest.init()
+		st.Digest.Init()
 		p.digests[d.Rule] = &st
 	}
 	n, err := p.store.CountUnprocessed(ctx)
@@ -363,13 +363,13 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	}
 	for _, o := range outs {
 		b.after = append(b.after, func() { p.record(o) })
-		if o.Decision.Reason == ReasonDigest {
+		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)
 			continue
 		}
 		for _, n := range o.Notifications {
-			n.eventID = id
-			b.Notifications = append(b.Notifications, encode(n))
+			n.EventID = id
+			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver
 			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })
 		}
@@ -379,13 +379,13 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 
 // digestState is a rule's open digest, as persisted.
 type digestState struct {
-	Digest        *Digest       `json:"digest"`
-	Receivers     []string      `json:"receivers"`
-	Severity      string        `json:"severity"`
-	RuleFile      string        `json:"rule_file"`
-	RuleLine      int           `json:"rule_line"`
-	Fallback      string        `json:"fallback,omitempty"`
-	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
+	Digest        *notify.Digest `json:"digest"`
+	Receivers     []string       `json:"receivers"`
+	Severity      string         `json:"severity"`
+	RuleFile      string         `json:"rule_file"`
+	RuleLine      int            `json:"rule_line"`
+	Fallback      string         `json:"fallback,omitempty"`
+	FallbackAfter time.Duration  `json:"fallback_after,omitempty"`
 }
 
 func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
@@ -397,7 +397,7 @@ func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
 	if ok {
 		if _, mine := b.digests[r.Name]; !mine { // copy on first write
 			c := *st
-			c.Digest = st.Digest.clone()
+			c.Digest = st.Digest.Clone()
 			st = &c
 		}
 	} else {
@@ -406,7 +406,7 @@ func (p *Pipeline) addToDigest(b *batch, r *rules.Rule, ev *callback.Event) {
 			severity = callback.SeverityWarning
 		}
 		st = &digestState{
-			Digest: NewDigest(ev.ReceivedAt, r.Digest), Receivers: r.Receivers, Severity: severity,
+			Digest: notify.NewDigest(ev.ReceivedAt, r.Digest), Receivers: r.Receivers, Severity: severity,
 			RuleFile: r.File, RuleLine: r.Line, Fallback: r.Fallback, FallbackAfter: r.FallbackAfter,
 		}
 	}
@@ -421,18 +421,12 @@ func (p *Pipeline) closeDigest(b *batch, rule string, now time.Time) {
 	b.digests[rule] = nil
 	b.after = append(b.after, func() { p.metrics.digests.WithLabelValues(rule).Inc() })
 	for _, recv := range st.Receivers {
-		n := &Notification{
-			ID: newID(), Receiver: recv, Rule: rule, RuleFile: st.RuleFile, RuleLine: st.RuleLine,
-			Severity: st.Severity, Digest: st.Digest.clone(), CreatedAt: now,
+		n := &notify.Notification{
+			ID: notify.NewID(), Receiver: recv, Rule: rule, RuleFile: st.RuleFile, RuleLine: st.RuleLine,
+			Severity: st.Severity, Digest: st.Digest.Clone(), CreatedAt: now,
 			Fallback: st.Fallback, FallbackAfter: st.FallbackAfter,
 		}
-		b.Notifications = append(b.Notifications, encode(n))
+		b.Notifications = append(b.Notifications, delivery.Encode(n))
 		b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })
 	}
-}
-
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/store"
 )
@@ -64,17 +66,17 @@ func runStep(t *testing.T, p *Pipeline) {
 }
 
 // outbox returns the notifications in the outbox, oldest first, decoded.
-func outbox(t *testing.T, st *store.Store) []*Notification {
+func outbox(t *testing.T, st *store.Store) []*notify.Notification {
 	t.Helper()
 	rows, err := st.Deliveries(context.Background(), store.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Reverse(rows)
-	var out []*Notification
+	var out []*notify.Notification
 	for _, r := range rows {
 		// Deliveries carries no events; this test looks at the records.
-		n, _ := decode(r, callback.Limits{})
+		n, _ := delivery.Decode(r, callback.Limits{})
 		out = append(out, n)
 	}
 	return out
@@ -109,7 +111,7 @@ func TestPipelineRestart(t *testing.T) {
 		Receiver, Key string
 		Suppressed    int
 	}
-	rowsOf := func(ns []*Notification) []row {
+	rowsOf := func(ns []*notify.Notification) []row {
 		var out []row
 		for _, n := range ns {
 			out = append(out, row{n.Receiver, n.GroupKey, n.Throttle.Suppressed})
@@ -203,7 +205,7 @@ func TestPipelineDigest(t *testing.T) {
 	if d.Total != 7 || !d.Start.Equal(t0) || !d.End.Equal(t0.Add(time.Minute)) || d.ByCode["10023"] != 7 || d.ByGroupType["Public"] != 7 {
 		t.Errorf("digest = %+v", d)
 	}
-	if d := cmp.Diff([]Count{{"a", 3}, {"b", 2}, {"c", 1}, {"d", 1}}, Top(d.Groups, 5)); d != "" {
+	if d := cmp.Diff([]notify.Count{{Name: "a", Count: 3}, {Name: "b", Count: 2}, {Name: "c", Count: 1}, {Name: "d", Count: 1}}, notify.Top(d.Groups, 5)); d != "" {
 		t.Errorf("top groups (-want +got):\n%s", d)
 	}
 	if ns[0].Severity != "info" || ns[0].Rule != "storm" || ns[0].Receiver != "a" {
@@ -219,80 +221,6 @@ func TestPipelineDigest(t *testing.T) {
 	}
 	if st, ok := p.digests["storm"]; !ok || st.Digest.Groups["y"] != 1 {
 		t.Error("the event past the interval did not start the next digest")
-	}
-}
-
-func TestMerge(t *testing.T) {
-	ev := func(at time.Time) *callback.Event { return &callback.Event{ReceivedAt: at} }
-	tests := []struct {
-		name   string
-		group  []*Notification
-		want   Throttled
-		merged int
-	}{
-		{
-			"alone",
-			[]*Notification{{Event: ev(t0), Throttle: Throttled{Window: time.Minute, Suppressed: 2, Since: t0.Add(-time.Minute), First: t0.Add(-50 * time.Second), Last: t0.Add(-time.Second)}}},
-			Throttled{Window: time.Minute, Suppressed: 2, Since: t0.Add(-time.Minute), First: t0.Add(-50 * time.Second), Last: t0.Add(-time.Second)}, 0,
-		},
-		{
-			"three pages, counts add up",
-			[]*Notification{
-				{Event: ev(t0), Throttle: Throttled{Window: time.Minute}},
-				{Event: ev(t0.Add(time.Minute)), Throttle: Throttled{Window: time.Minute, Suppressed: 4, Since: t0, First: t0.Add(time.Second), Last: t0.Add(59 * time.Second)}},
-				{Event: ev(t0.Add(2 * time.Minute)), Throttle: Throttled{Window: time.Minute, Suppressed: 1, Since: t0.Add(time.Minute), First: t0.Add(90 * time.Second), Last: t0.Add(90 * time.Second)}},
-			},
-			// 1 + 4 and 1 + 1 events on top of the first page.
-			Throttled{Window: time.Minute, Suppressed: 7, Since: t0, First: t0.Add(time.Second), Last: t0.Add(2 * time.Minute)}, 2,
-		},
-		{
-			"merged notification merged again",
-			[]*Notification{
-				{Event: ev(t0)},
-				{Event: ev(t0.Add(time.Second)), Merged: 3, Throttle: Throttled{Suppressed: 3, First: t0.Add(time.Second / 2), Last: t0.Add(2 * time.Second)}},
-			},
-			Throttled{Suppressed: 4, Since: t0, First: t0.Add(time.Second / 2), Last: t0.Add(2 * time.Second)}, 4,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := *tt.group[0]
-			got := merge(tt.group)
-			if d := cmp.Diff(tt.want, got.Throttle); d != "" {
-				t.Errorf("throttle (-want +got):\n%s", d)
-			}
-			if got.Merged != tt.merged {
-				t.Errorf("merged = %d, want %d", got.Merged, tt.merged)
-			}
-			if tt.group[0].Throttle != before.Throttle {
-				t.Error("merge changed its input")
-			}
-		})
-	}
-
-	a, b := NewDigest(t0, time.Minute), NewDigest(t0.Add(time.Minute), time.Minute)
-	a.Add(&callback.Event{GroupID: "g", ErrorCode: 1, Present: callback.FieldErrorCode})
-	b.Add(&callback.Event{GroupID: "g", ErrorCode: 2, Present: callback.FieldErrorCode})
-	b.Add(&callback.Event{GroupID: "h"})
-	got := merge([]*Notification{{Digest: a}, {Digest: b}})
-	if d := got.Digest; d.Total != 3 || d.Groups["g"] != 2 || d.ByCode["-"] != 1 || !d.End.Equal(t0.Add(2*time.Minute)) || got.Merged != 1 {
-		t.Errorf("merged digest = %+v", d)
-	}
-	if a.Total != 1 {
-		t.Error("merge changed its input digest")
-	}
-}
-
-// Digests count at most MaxDigestKeys groups and senders by name; the
-// rest is counted, not lost.
-func TestDigestBounded(t *testing.T) {
-	d := NewDigest(t0, time.Minute)
-	for i := range MaxDigestKeys + 10 {
-		d.Add(&callback.Event{GroupID: fmt.Sprint("g", i), FromAccount: "u"})
-	}
-	d.Add(&callback.Event{GroupID: "g0"})
-	if len(d.Groups) != MaxDigestKeys || d.OtherGroups != 10 || d.Groups["g0"] != 2 || d.Senders["u"] != MaxDigestKeys+10 || d.Total != MaxDigestKeys+11 {
-		t.Errorf("groups %d other %d g0 %d total %d", len(d.Groups), d.OtherGroups, d.Groups["g0"], d.Total)
 	}
 }
 
@@ -319,7 +247,7 @@ func TestPipelineOutboxKeepsRenderedPage(t *testing.T) {
 		t.Fatalf("%d notifications, want 1", len(ns))
 	}
 	n := ns[0]
-	if n.Reason != ReasonFirst || n.Threshold.Count != 2 || n.Title.Text != "2 in g1" || n.Body.Slack != "first of 2: seq=2" {
+	if n.Reason != notify.ReasonFirst || n.Threshold.Count != 2 || n.Title.Text != "2 in g1" || n.Body.Slack != "first of 2: seq=2" {
 		t.Errorf("decoded notification: reason %s threshold %+v title %+v body %+v", n.Reason, n.Threshold, n.Title, n.Body)
 	}
 }

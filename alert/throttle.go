@@ -3,30 +3,15 @@ package alert
 import (
 	"time"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/rules"
-)
-
-// Reason names why a decision was taken; tests, logs and metrics share it.
-type Reason string
-
-// Decision reasons.
-const (
-	ReasonFirst     Reason = "first"          // no window open for this key
-	ReasonExpired   Reason = "window_expired" // the previous window is over
-	ReasonThrottled Reason = "throttled"      // inside an open window
-	ReasonNoWindow  Reason = "no_throttle"    // the rule has no throttle
-
-	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
-	ReasonFirstSeen      Reason = "first_seen"      // first_seen: the key is new, and pages this once
-	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
-	ReasonDigest         Reason = "digest"          // the rule summarises its events per interval
 )
 
 // Decision is the verdict on one matching event.
 type Decision struct {
 	Notify bool
-	Reason Reason
+	Reason notify.Reason
 	// Until is when the window that now applies to the key ends.
 	Until time.Time
 	// Window is the length of the window opened when Notify is true: the
@@ -34,9 +19,9 @@ type Decision struct {
 	Window time.Duration
 	// Carried is what the previous window held back; set when Notify is
 	// true and events were suppressed.
-	Carried Throttled
+	Carried notify.Throttled
 	// Suppressed counts the events held back in the open window, this one
-	// included, when Reason is ReasonThrottled.
+	// included, when Reason is notify.ReasonThrottled.
 	Suppressed int
 	// Count is, for a rule with a threshold, how many matching events of
 	// the key fell within the threshold's window, this one included.
@@ -78,12 +63,12 @@ func decide(old state.Entry, now time.Time, r *rules.Rule) (Decision, state.Entr
 	var d Decision
 	switch {
 	case count < r.Threshold.Count:
-		d = Decision{Reason: ReasonBelowThreshold, Until: now}
+		d = Decision{Reason: notify.ReasonBelowThreshold, Until: now}
 	case r.FirstSeen && st.Seen:
-		d = Decision{Reason: ReasonSeenBefore, Until: now}
+		d = Decision{Reason: notify.ReasonSeenBefore, Until: now}
 	case r.FirstSeen:
 		st.Seen = true
-		d = Decision{Notify: true, Reason: ReasonFirstSeen, Until: now}
+		d = Decision{Notify: true, Reason: notify.ReasonFirstSeen, Until: now}
 	default:
 		d, st = throttleStep(st, now, r.Throttle, r.ThrottleMax)
 	}
@@ -115,7 +100,7 @@ func within(hits []time.Time, now time.Time, w time.Duration) int {
 // when that is set) to st at now.
 func throttleStep(st state.KeyState, now time.Time, window, maxWindow time.Duration) (Decision, state.KeyState) {
 	if window <= 0 {
-		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}, st
+		return Decision{Notify: true, Reason: notify.ReasonNoWindow, Until: now}, st
 	}
 	if !st.End.IsZero() && now.Before(st.End) {
 		if st.Suppressed == 0 {
@@ -123,14 +108,14 @@ func throttleStep(st state.KeyState, now time.Time, window, maxWindow time.Durat
 		}
 		st.Suppressed++
 		st.Last = now
-		return Decision{Reason: ReasonThrottled, Until: st.End, Window: st.Window, Suppressed: st.Suppressed}, st
+		return Decision{Reason: notify.ReasonThrottled, Until: st.End, Window: st.Window, Suppressed: st.Suppressed}, st
 	}
-	d := Decision{Notify: true, Reason: ReasonFirst}
+	d := Decision{Notify: true, Reason: notify.ReasonFirst}
 	next := window
 	if !st.End.IsZero() {
-		d.Reason = ReasonExpired
+		d.Reason = notify.ReasonExpired
 		if st.Suppressed > 0 {
-			d.Carried = Throttled{Window: st.Window, Suppressed: st.Suppressed, Since: st.Start, First: st.First, Last: st.Last}
+			d.Carried = notify.Throttled{Window: st.Window, Suppressed: st.Suppressed, Since: st.Start, First: st.First, Last: st.Last}
 			// The fire is still burning if it pages again within one window
 			// of the last one ending: back off further. After a lull, start
 			// over.
@@ -160,10 +145,17 @@ func keepUntil(st state.KeyState, now time.Time, r *rules.Rule) time.Time {
 		if st.Suppressed > 0 {
 			end = end.Add(Carry)
 		}
-		keep = maxTime(keep, end)
+		keep = later(keep, end)
 	}
 	if r.Threshold.Count > 0 {
-		keep = maxTime(keep, now.Add(r.Threshold.Within))
+		keep = later(keep, now.Add(r.Threshold.Within))
 	}
 	return keep
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

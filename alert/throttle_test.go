@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
@@ -23,7 +24,7 @@ type keys map[string]state.Entry
 
 func (k keys) decide(now time.Time, r *rules.Rule, key string) Decision {
 	if stateless(r) {
-		return Decision{Notify: true, Reason: ReasonNoWindow, Until: now}
+		return Decision{Notify: true, Reason: notify.ReasonNoWindow, Until: now}
 	}
 	d, e := decide(k[stateKey(r, key)], now, r)
 	k[stateKey(r, key)] = e
@@ -40,23 +41,23 @@ func TestThrottleDecide(t *testing.T) {
 		at         time.Duration
 		key        string
 		notify     bool
-		reason     Reason
-		suppressed int       // Decision.Suppressed when held back
-		carried    Throttled // when notifying
+		reason     notify.Reason
+		suppressed int              // Decision.Suppressed when held back
+		carried    notify.Throttled // when notifying
 	}{
-		{0, "a", true, ReasonFirst, 0, Throttled{}},
-		{time.Second, "a", false, ReasonThrottled, 1, Throttled{}},
-		{time.Second, "b", true, ReasonFirst, 0, Throttled{}},
-		{2 * time.Minute, "a", false, ReasonThrottled, 2, Throttled{}},
-		{9*time.Minute + 59*time.Second, "a", false, ReasonThrottled, 3, Throttled{}},
-		{win, "a", true, ReasonExpired, 0, Throttled{Window: win, Suppressed: 3, Since: t0, First: at(time.Second), Last: at(9*time.Minute + 59*time.Second)}},
-		{win + time.Second, "a", false, ReasonThrottled, 1, Throttled{}},
+		{0, "a", true, notify.ReasonFirst, 0, notify.Throttled{}},
+		{time.Second, "a", false, notify.ReasonThrottled, 1, notify.Throttled{}},
+		{time.Second, "b", true, notify.ReasonFirst, 0, notify.Throttled{}},
+		{2 * time.Minute, "a", false, notify.ReasonThrottled, 2, notify.Throttled{}},
+		{9*time.Minute + 59*time.Second, "a", false, notify.ReasonThrottled, 3, notify.Throttled{}},
+		{win, "a", true, notify.ReasonExpired, 0, notify.Throttled{Window: win, Suppressed: 3, Since: t0, First: at(time.Second), Last: at(9*time.Minute + 59*time.Second)}},
+		{win + time.Second, "a", false, notify.ReasonThrottled, 1, notify.Throttled{}},
 		// A quiet key's next page, one window after its window, carries
 		// nothing; after two windows it has forgotten the key.
-		{2 * win, "b", true, ReasonExpired, 0, Throttled{}},
-		{5 * win, "b", true, ReasonFirst, 0, Throttled{}},
+		{2 * win, "b", true, notify.ReasonExpired, 0, notify.Throttled{}},
+		{5 * win, "b", true, notify.ReasonFirst, 0, notify.Throttled{}},
 		// A long lull: the count of the window before is still carried.
-		{10 * win, "a", true, ReasonExpired, 0, Throttled{Window: win, Suppressed: 1, Since: at(win), First: at(win + time.Second), Last: at(win + time.Second)}},
+		{10 * win, "a", true, notify.ReasonExpired, 0, notify.Throttled{Window: win, Suppressed: 1, Since: at(win), First: at(win + time.Second), Last: at(win + time.Second)}},
 	}
 	for i, s := range steps {
 		d := k.decide(at(s.at), r, s.key)
@@ -70,7 +71,7 @@ func TestThrottleDecide(t *testing.T) {
 			t.Errorf("step %d: carried = %+v, want %+v", i, d.Carried, s.carried)
 		}
 	}
-	if d := k.decide(t0, rule(t, "throttle: 0s"), "c"); !d.Notify || d.Reason != ReasonNoWindow {
+	if d := k.decide(t0, rule(t, "throttle: 0s"), "c"); !d.Notify || d.Reason != notify.ReasonNoWindow {
 		t.Errorf("no window: %+v", d)
 	}
 }
@@ -118,7 +119,7 @@ func TestDecideKeepUntil(t *testing.T) {
 				t.Errorf("keep until %v, want %v", e.KeepUntil, want)
 			}
 			// Past the keep time, the key starts afresh.
-			if d, _ := decide(e, e.KeepUntil, r); d.Reason == ReasonThrottled || d.Reason == ReasonExpired || d.Reason == ReasonSeenBefore {
+			if d, _ := decide(e, e.KeepUntil, r); d.Reason == notify.ReasonThrottled || d.Reason == notify.ReasonExpired || d.Reason == notify.ReasonSeenBefore {
 				t.Errorf("an entry past its keep time still applied: %s", d.Reason)
 			}
 		})
@@ -146,21 +147,8 @@ func TestDecideStateSurvivesEncoding(t *testing.T) {
 	if d := b.decide(t0.Add(20*time.Second), burst, "k"); !d.Notify || d.Count != 3 {
 		t.Errorf("third event of the burst after a restore: %+v, want a page at count 3", d)
 	}
-	if d := b.decide(t0.Add(time.Hour), seen, "k"); d.Notify || d.Reason != ReasonSeenBefore {
+	if d := b.decide(t0.Add(time.Hour), seen, "k"); d.Notify || d.Reason != notify.ReasonSeenBefore {
 		t.Errorf("first-seen key after a restore: %+v, want seen_before", d)
-	}
-}
-
-// A destination's Retry-After is honoured up to an hour, never a day.
-func TestClassifyCapsRetryAfter(t *testing.T) {
-	for _, tt := range []struct{ asked, want time.Duration }{
-		{7 * time.Second, 7 * time.Second},
-		{24 * time.Hour, MaxRetryAfter},
-	} {
-		_, _, after := classify(&DeliveryError{Retryable: true, Reason: "http_429", RetryAfter: tt.asked})
-		if after != tt.want {
-			t.Errorf("Retry-After %v: wait %v, want %v", tt.asked, after, tt.want)
-		}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/store"
 )
 
@@ -45,5 +45,5 @@ func (s *Server) handleDeliveries(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"deliveries": alert.Deliveries(rows)})
+	c.JSON(http.StatusOK, gin.H{"deliveries": delivery.Deliveries(rows)})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
@@ -132,7 +133,7 @@ func benchIngester(b *testing.B, mode string) (Ingester, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := alert.NewDispatcher(alert.DispatcherOptions{Store: st, Destinations: []alert.Destination{{Name: "console", Notifier: console.New(io.Discard)}}})
+	d := delivery.NewDispatcher(delivery.DispatcherOptions{Store: st, Destinations: []delivery.Destination{{Name: "console", Notifier: console.New(io.Discard)}}})
 	p := alert.NewPipeline(alert.PipelineOptions{Rules: engine, Store: st, Out: d})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 )
 
 func TestNotifyGolden(t *testing.T) {
 	tests := []struct {
 		sample, golden string
-		throttle       alert.Throttled
+		throttle       notify.Throttled
 	}{
-		{"send-msg-exception.doc-sample.json", "testdata/doc-sample.golden", alert.Throttled{Window: 10 * time.Minute}},
-		{"send-msg-exception.hostile-text.json", "testdata/hostile-text.golden", alert.Throttled{
+		{"send-msg-exception.doc-sample.json", "testdata/doc-sample.golden", notify.Throttled{Window: 10 * time.Minute}},
+		{"send-msg-exception.hostile-text.json", "testdata/hostile-text.golden", notify.Throttled{
 			Window: 10 * time.Minute, Suppressed: 143,
 			Since: time.Date(2026, 11, 25, 13, 53, 0, 0, time.UTC), First: time.Date(2026, 11, 25, 13, 53, 1, 0, time.UTC), Last: time.Date(2026, 11, 25, 14, 2, 59, 0, time.UTC),
 		}},
@@ -32,7 +32,7 @@ func TestNotifyGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := &alert.Notification{ID: "x", Receiver: "console", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
+			n := &notify.Notification{ID: "x", Receiver: "console", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 				Severity: "warning", GroupKey: `GroupId="@TGS#2J4SZEAEL"`, Event: ev, CodeMeaning: callback.NewCatalogue().Meaning(ev.ErrorCode), Throttle: tt.throttle}
 			var out bytes.Buffer
 			if err := New(&out).Notify(context.Background(), n); err != nil {

@@ -17,8 +17,7 @@ import (
 
 	mail "github.com/wneessen/go-mail"
 
-	"github.com/imalert/imalert/alert"
-	"github.com/imalert/imalert/alert/console"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
 )
@@ -58,22 +57,22 @@ func New(cfg *config.EmailReceiver) *Notifier {
 	return &Notifier{cfg: cfg, opts: opts}
 }
 
-// Notify implements alert.Notifier with one attempt: one SMTP session per
+// Notify implements notify.Notifier with one attempt: one SMTP session per
 // page.
-func (e *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+func (e *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	m, err := Message(e.cfg, n)
 	if err != nil {
-		return alert.Permanent("message", err)
+		return notify.Permanent("message", err)
 	}
 	c, err := mail.NewClient(e.cfg.SMTPHost, e.opts...)
 	if err != nil {
-		return alert.Permanent("config", fmt.Errorf("email: %w", err))
+		return notify.Permanent("config", fmt.Errorf("email: %w", err))
 	}
 	return classify(c.DialAndSendWithContext(ctx, m))
 }
 
 // Message builds the mail for n.
-func Message(cfg *config.EmailReceiver, n *alert.Notification) (*mail.Msg, error) {
+func Message(cfg *config.EmailReceiver, n *notify.Notification) (*mail.Msg, error) {
 	p := page.Build(n)
 	m := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := m.From(cfg.From); err != nil {
@@ -95,7 +94,7 @@ func Message(cfg *config.EmailReceiver, n *alert.Notification) (*mail.Msg, error
 	m.SetGenHeader(mail.HeaderReferences, thread)
 	m.SetGenHeader(mail.HeaderInReplyTo, thread)
 	m.SetBulk()
-	m.SetBodyString(mail.TypeTextPlain, console.Render(p))
+	m.SetBodyString(mail.TypeTextPlain, page.Render(p))
 	var html bytes.Buffer
 	// The rule's templates were rendered for HTML already: every value in
 	// them is escaped, and so is the template's own text.
@@ -110,7 +109,7 @@ func Message(cfg *config.EmailReceiver, n *alert.Notification) (*mail.Msg, error
 	return m, nil
 }
 
-func incident(n *alert.Notification) string {
+func incident(n *notify.Notification) string {
 	h := sha256.Sum256([]byte(n.Rule + "\x00" + n.GroupKey))
 	return "incident-" + hex.EncodeToString(h[:12])
 }
@@ -134,7 +133,7 @@ var htmlTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 </body></html>
 `))
 
-// classify turns a go-mail error into an alert.DeliveryError: SMTP 4xx and
+// classify turns a go-mail error into an notify.DeliveryError: SMTP 4xx and
 // connection problems are retried, 5xx rejections are not.
 func classify(err error) error {
 	if err == nil {
@@ -149,13 +148,13 @@ func classify(err error) error {
 		}
 		e := fmt.Errorf("email: %w", err)
 		if se.IsTemp() || code == 0 {
-			return alert.Retryable(reason, e)
+			return notify.Retryable(reason, e)
 		}
-		return alert.Permanent(reason, e)
+		return notify.Permanent(reason, e)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		return alert.Retryable("timeout", fmt.Errorf("email: %w", err))
+		return notify.Retryable("timeout", fmt.Errorf("email: %w", err))
 	}
-	return alert.Retryable("dial", fmt.Errorf("email: %w", err))
+	return notify.Retryable("dial", fmt.Errorf("email: %w", err))
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
@@ -23,14 +23,14 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // hostile is the page for the hostile sample (see alert/slack's test). With
 // more, the group id, which reaches the subject, attempts header injection.
-func hostile(t *testing.T, more bool) *alert.Notification {
+func hostile(t *testing.T, more bool) *notify.Notification {
 	t.Helper()
 	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
 	at := ev.ReceivedAt
 	if more {
 		ev.GroupID = "@TGS#2J4SZEAEL\r\nBcc: victim@example.com\r\n\r\n<a href=\"http://evil.example\">x</a>"
 	}
-	return &alert.Notification{
+	return &notify.Notification{
 		ID: "0123456789abcdef", Receiver: "ops-mail", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: callback.SeverityWarning, GroupKey: `GroupId="@TGS#2J4SZEAEL"`, Event: ev,
 		CodeMeaning: "message sending frequency over the limit", CreatedAt: at,

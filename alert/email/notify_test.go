@@ -11,22 +11,22 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
 	"github.com/imalert/imalert/internal/yamlfile"
 )
 
-func notification(t *testing.T, sample string, suppressed int) *alert.Notification {
+func notification(t *testing.T, sample string, suppressed int) *notify.Notification {
 	t.Helper()
 	ev := testutil.SampleEvent(t, sample)
 	since := time.Date(2026, 11, 25, 13, 53, 0, 0, time.UTC)
-	return &alert.Notification{
+	return &notify.Notification{
 		ID: "a1b2c3", Receiver: "ops-mail", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: "warning", GroupKey: `GroupId="@TGS#2J4SZEAEL"`, Event: ev,
 		CodeMeaning: callback.NewCatalogue().Meaning(ev.ErrorCode),
-		Throttle:    alert.Throttled{Window: 10 * time.Minute, Suppressed: suppressed, Since: since, First: since.Add(time.Second), Last: since.Add(9 * time.Minute)},
+		Throttle:    notify.Throttled{Window: 10 * time.Minute, Suppressed: suppressed, Since: since, First: since.Add(time.Second), Last: since.Add(9 * time.Minute)},
 	}
 }
 
@@ -112,7 +112,7 @@ func TestThreading(t *testing.T) {
 	b.ID = "other"
 	c := notification(t, "send-msg-exception.doc-sample.json", 0)
 	c.GroupKey = `GroupId="@TGS#other"`
-	ref := func(n *alert.Notification) string {
+	ref := func(n *notify.Notification) string {
 		m, err := Message(cfg, n)
 		if err != nil {
 			t.Fatal(err)
@@ -166,9 +166,9 @@ func TestClassify(t *testing.T) {
 				srv.Close()
 			}
 			err := New(receiver(srv)).Notify(context.Background(), notification(t, "send-msg-exception.doc-sample.json", 0))
-			var de *alert.DeliveryError
+			var de *notify.DeliveryError
 			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *alert.DeliveryError", err)
+				t.Fatalf("err = %v, want *notify.DeliveryError", err)
 			}
 			if de.Retryable != tt.retryable || de.Reason != tt.reason {
 				t.Errorf("retryable %v reason %s, want %v %s (%v)", de.Retryable, de.Reason, tt.retryable, tt.reason, err)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 )
 
 // DigestTop is how many groups and senders a digest lists.
@@ -14,7 +14,7 @@ const DigestTop = 5
 // buildDigest lays out a rule's periodic summary: counts by error code and
 // group type, the top groups and senders, and the window. Each table is one
 // field with a line per row.
-func buildDigest(n *alert.Notification) *Page {
+func buildDigest(n *notify.Notification) *Page {
 	d := n.Digest
 	p := &Page{Severity: n.Severity, Rule: n.Rule}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule + " digest"
@@ -22,7 +22,7 @@ func buildDigest(n *alert.Notification) *Page {
 	p.Headline = fmt.Sprintf("%d %s in %s (%s)", d.Total, plural(d.Total, "event", "events"), Duration(d.End.Sub(d.Start)), window)
 	p.Preview = fmt.Sprintf("[%s] %s digest: %d %s, %s", n.Severity, n.Rule, d.Total, plural(d.Total, "event", "events"), window)
 	p.Subject = fmt.Sprintf("[imalert][%s] %s digest: %d %s", n.Severity, n.Rule, d.Total, plural(d.Total, "event", "events"))
-	table := func(label string, rows []alert.Count, other int, max int) {
+	table := func(label string, rows []notify.Count, other int, max int) {
 		var lines []string
 		for _, r := range rows {
 			lines = append(lines, Clean(r.Name, max)+" ×"+strconv.Itoa(r.Count))
@@ -34,12 +34,12 @@ func buildDigest(n *alert.Notification) *Page {
 			p.Fields = append(p.Fields, Field{label, strings.Join(lines, "\n")})
 		}
 	}
-	table("Error codes", alert.Top(d.ByCode, 0), 0, 32)
-	table("Group types", alert.Top(d.ByGroupType, 0), 0, 32)
+	table("Error codes", notify.Top(d.ByCode, 0), 0, 32)
+	table("Group types", notify.Top(d.ByGroupType, 0), 0, 32)
 	// "others" are the events of every group (sender) not listed: beyond
 	// the top few, and beyond the names a digest keeps.
-	top := func(m map[string]int, untracked int) ([]alert.Count, int) {
-		rows := alert.Top(m, DigestTop)
+	top := func(m map[string]int, untracked int) ([]notify.Count, int) {
+		rows := notify.Top(m, DigestTop)
 		rest := untracked
 		for _, n := range m {
 			rest += n

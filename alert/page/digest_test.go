@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 )
 
@@ -16,7 +16,7 @@ import (
 // cleaned.
 func TestDigestPage(t *testing.T) {
 	start := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
-	d := alert.NewDigest(start, 10*time.Minute)
+	d := notify.NewDigest(start, 10*time.Minute)
 	add := func(n int, group, from string, code int64, gt string) {
 		for range n {
 			d.Add(&callback.Event{GroupID: group, FromAccount: from, ErrorCode: code, GroupType: gt, Present: callback.FieldErrorCode})
@@ -28,7 +28,7 @@ func TestDigestPage(t *testing.T) {
 	for i := range 4 {
 		add(1, fmt.Sprint("@TGS#x", i), "zed", 10023, "Work")
 	}
-	p := Build(&alert.Notification{Rule: "storm", Severity: "info", RuleFile: "rules/im.yaml", RuleLine: 7, Digest: d, Merged: 1})
+	p := Build(&notify.Notification{Rule: "storm", Severity: "info", RuleFile: "rules/im.yaml", RuleLine: 7, Digest: d, Merged: 1})
 	if p.Title != "🔵 info · storm digest" || p.Headline != "14 events in 10m (14:00:00 UTC – 14:10:00 UTC)" {
 		t.Errorf("title %q headline %q", p.Title, p.Headline)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/yamlfile"
 )
@@ -45,7 +45,7 @@ type Page struct {
 	// rendered and escaped for each medium; empty when the rule has none.
 	// A title replaces Preview (and the email subject's text), a body the
 	// headline, fields and excerpt. The footer always stays.
-	CustomTitle, CustomBody alert.Rendered
+	CustomTitle, CustomBody notify.Rendered
 }
 
 // Field is a labelled value.
@@ -58,7 +58,7 @@ type Field struct {
 const TimeLayout = "2006-01-02 15:04:05.000 MST"
 
 // Build lays out n.
-func Build(n *alert.Notification) *Page {
+func Build(n *notify.Notification) *Page {
 	if n.Digest != nil {
 		return buildDigest(n)
 	}
@@ -142,7 +142,7 @@ func Build(n *alert.Notification) *Page {
 			line += " · next window " + Duration(t.Next)
 		}
 		p.Footer = append(p.Footer, line)
-	} else if n.Reason == alert.ReasonFirstSeen {
+	} else if n.Reason == notify.ReasonFirstSeen {
 		p.Footer = append(p.Footer, "first seen: later events with this key do not page")
 	} else if t.Window > 0 {
 		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))

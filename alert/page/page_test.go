@@ -5,7 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 )
 
@@ -67,7 +67,7 @@ func TestBuildTruncatedEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := Build(&alert.Notification{Rule: "r", Severity: "warning", Event: ev})
+		p := Build(&notify.Notification{Rule: "r", Severity: "warning", Event: ev})
 		got := strings.Contains(strings.Join(p.Footer, " · "), "cut to callback.limits.max_text_bytes")
 		if got != tt.want {
 			t.Errorf("max_text_bytes %d: footer %q, want the truncation line: %v", tt.max, p.Footer, tt.want)

@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/internal/testutil"
 )
 
 // templated returns the notification the pipeline builds for the hostile
 // sample under a rule with title and body templates.
-func templated(t *testing.T) *alert.Notification {
+func templated(t *testing.T) *notify.Notification {
 	t.Helper()
 	e := testutil.CompileRules(t, `rules:
   - name: templated

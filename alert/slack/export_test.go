@@ -1,10 +1,10 @@
 package slack
 
 import (
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 )
 
 type pageT = page.Page
 
-func buildPage(n *alert.Notification) *page.Page { return page.Build(n) }
+func buildPage(n *notify.Notification) *page.Page { return page.Build(n) }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
@@ -31,7 +31,7 @@ const mention = "<!subteam^S0123ABC>"
 // and custom data carry mentions, links, HTML and header-injection
 // attempts. With more, the query's OptPlatform and the operator carry them
 // too.
-func hostile(t *testing.T, more bool) *alert.Notification {
+func hostile(t *testing.T, more bool) *notify.Notification {
 	t.Helper()
 	ev := testutil.SampleEvent(t, "send-msg-exception.hostile-text.json")
 	at := ev.ReceivedAt
@@ -39,11 +39,11 @@ func hostile(t *testing.T, more bool) *alert.Notification {
 		ev.OptPlatform = "<!everyone>"
 		ev.OperatorAccount = "<@U0123|admin> & <#C0123>"
 	}
-	return &alert.Notification{
+	return &notify.Notification{
 		ID: "0123456789abcdef", Receiver: "ops-slack", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: callback.SeverityWarning, GroupKey: `From_Account="<!channel>"`, Event: ev,
 		CodeMeaning: "message sending frequency over the limit",
-		Throttle: alert.Throttled{Window: 10 * time.Minute, Suppressed: 3, Since: at.Add(-10 * time.Minute),
+		Throttle: notify.Throttled{Window: 10 * time.Minute, Suppressed: 3, Since: at.Add(-10 * time.Minute),
 			First: at.Add(-9 * time.Minute), Last: at.Add(-time.Minute)},
 		CreatedAt: at,
 	}

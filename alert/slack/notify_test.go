@@ -9,20 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
 )
 
-func notification(t *testing.T, sample string) *alert.Notification {
+func notification(t *testing.T, sample string) *notify.Notification {
 	t.Helper()
 	ev := testutil.SampleEvent(t, sample)
-	return &alert.Notification{
+	return &notify.Notification{
 		ID: "n1", Receiver: "ops-slack", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: "warning", GroupKey: `GroupId="@TGS#2J4SZEAEL"`, Event: ev,
 		CodeMeaning: callback.NewCatalogue().Meaning(ev.ErrorCode),
-		Throttle:    alert.Throttled{Window: 10 * time.Minute},
+		Throttle:    notify.Throttled{Window: 10 * time.Minute},
 	}
 }
 
@@ -126,9 +126,9 @@ func TestClassify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.Fail(tt.fault)
 			err := tt.n.Notify(context.Background(), notification(t, "send-msg-exception.doc-sample.json"))
-			var de *alert.DeliveryError
+			var de *notify.DeliveryError
 			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *alert.DeliveryError", err)
+				t.Fatalf("err = %v, want *notify.DeliveryError", err)
 			}
 			if de.Retryable != tt.retryable || de.Reason != tt.reason || de.RetryAfter != tt.retryAfter {
 				t.Errorf("got retryable=%v reason=%s after=%v, want %v %s %v", de.Retryable, de.Reason, de.RetryAfter, tt.retryable, tt.reason, tt.retryAfter)
@@ -144,7 +144,7 @@ func TestTransportErrorHidesWebhookURL(t *testing.T) {
 	// Nothing listens on port 1 of loopback: the dial fails.
 	n := New(&config.SlackReceiver{WebhookURL: "http://127.0.0.1:1/services/T0/B0/very-secret"}, &http.Client{Timeout: time.Second})
 	err := n.Notify(context.Background(), notification(t, "send-msg-exception.doc-sample.json"))
-	var de *alert.DeliveryError
+	var de *notify.DeliveryError
 	if !errors.As(err, &de) || !de.Retryable || de.Reason != "transport" {
 		t.Fatalf("err = %v, want a retryable transport failure", err)
 	}

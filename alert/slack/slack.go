@@ -14,7 +14,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
 )
@@ -45,8 +45,8 @@ func New(cfg *config.SlackReceiver, client *http.Client) *Notifier {
 	return n
 }
 
-// Notify implements alert.Notifier with one attempt.
-func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+// Notify implements notify.Notifier with one attempt.
+func (s *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	if s.webhookURL != "" {
 		text, att := s.message(n)
 		// parse=none: Slack links nothing it was not given as <…>, and
@@ -60,13 +60,13 @@ func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 
 // message is n rendered for this receiver: its configured mentions, the
 // only live ones, lead the text.
-func (s *Notifier) message(n *alert.Notification) (string, slack.Attachment) {
+func (s *Notifier) message(n *notify.Notification) (string, slack.Attachment) {
 	text, att := Message(page.Build(n))
 	return s.mention + text, att
 }
 
 // apiOptions is n as a Web API message (new, reply or update alike).
-func (s *Notifier) apiOptions(n *alert.Notification) []slack.MsgOption {
+func (s *Notifier) apiOptions(n *notify.Notification) []slack.MsgOption {
 	text, att := s.message(n)
 	return []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionAttachments(att), slack.MsgOptionParse(false)}
 }
@@ -158,7 +158,7 @@ var retryableAPIErrors = map[string]bool{
 	"request_timeout": true, "ratelimited": true, "rate_limited": true,
 }
 
-// classify turns a slack-go error into an alert.DeliveryError. Transport
+// classify turns a slack-go error into an notify.DeliveryError. Transport
 // errors are rebuilt without the request URL, which for a webhook is the
 // secret itself.
 func classify(op string, err error) error {
@@ -167,24 +167,24 @@ func classify(op string, err error) error {
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return &alert.DeliveryError{Retryable: true, Reason: "http_429", RetryAfter: rl.RetryAfter, Err: fmt.Errorf("slack: %s: %w", op, err)}
+		return &notify.DeliveryError{Retryable: true, Reason: "http_429", RetryAfter: rl.RetryAfter, Err: fmt.Errorf("slack: %s: %w", op, err)}
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		reason := "http_" + strconv.Itoa(sc.Code)
 		e := fmt.Errorf("slack: %s: HTTP %d", op, sc.Code)
 		if sc.Code >= 500 || sc.Code == http.StatusTooManyRequests {
-			return alert.Retryable(reason, e)
+			return notify.Retryable(reason, e)
 		}
-		return alert.Permanent(reason, e)
+		return notify.Permanent(reason, e)
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
 		e := fmt.Errorf("slack: %s: %s", op, se.Err)
 		if retryableAPIErrors[se.Err] {
-			return alert.Retryable("api_"+se.Err, e)
+			return notify.Retryable("api_"+se.Err, e)
 		}
-		return alert.Permanent("api_"+se.Err, e)
+		return notify.Permanent("api_"+se.Err, e)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -192,14 +192,14 @@ func classify(op string, err error) error {
 		if ue.Timeout() {
 			reason = "timeout"
 		}
-		return alert.Retryable(reason, fmt.Errorf("slack: %s: %w", op, ue.Err))
+		return notify.Retryable(reason, fmt.Errorf("slack: %s: %w", op, ue.Err))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return alert.Retryable("timeout", fmt.Errorf("slack: %s: %w", op, context.DeadlineExceeded))
+		return notify.Retryable("timeout", fmt.Errorf("slack: %s: %w", op, context.DeadlineExceeded))
 	}
 	var ne *strconv.NumError
 	if errors.As(err, &ne) { // unreadable Retry-After on a 429
-		return alert.Retryable("http_429", fmt.Errorf("slack: %s: rate limited", op))
+		return notify.Retryable("http_429", fmt.Errorf("slack: %s: rate limited", op))
 	}
-	return alert.Retryable("error", fmt.Errorf("slack: %s: %w", op, err))
+	return notify.Retryable("error", fmt.Errorf("slack: %s: %w", op, err))
 }

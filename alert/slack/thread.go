@@ -7,17 +7,17 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/config"
 )
 
-// NotifyThread implements alert.ThreadNotifier with one attempt. With a bot
+// NotifyThread implements notify.ThreadNotifier with one attempt. With a bot
 // token, a repeat of an open incident (prev set) replies in the incident's
 // thread or updates its message, as the receiver's repeats says; anything
 // else is posted as a new message. The returned handle, "channel ts", names
 // the incident's message: the one posted, or prev when replying or
 // updating. Webhooks return no message, hence no handle.
-func (s *Notifier) NotifyThread(ctx context.Context, n *alert.Notification, prev string) (string, error) {
+func (s *Notifier) NotifyThread(ctx context.Context, n *notify.Notification, prev string) (string, error) {
 	if s.api == nil {
 		return "", s.Notify(ctx, n)
 	}

@@ -20,7 +20,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
@@ -132,7 +132,7 @@ type Count struct {
 }
 
 // Build returns the payload for n.
-func Build(n *alert.Notification) *Payload {
+func Build(n *notify.Notification) *Payload {
 	p := page.Build(n)
 	out := &Payload{
 		Version: Version, ID: n.ID, Kind: "event", Receiver: n.Receiver, Rule: n.Rule, RuleFile: n.RuleFile,
@@ -144,7 +144,7 @@ func Build(n *alert.Notification) *Payload {
 		out.Digest = &Digest{
 			Start: d.Start.UTC(), End: d.End.UTC(), Total: d.Total,
 			ByErrorCode: d.ByCode, ByGroupType: d.ByGroupType,
-			TopGroups: counts(alert.Top(d.Groups, page.DigestTop)), TopSenders: counts(alert.Top(d.Senders, page.DigestTop)),
+			TopGroups: counts(notify.Top(d.Groups, page.DigestTop)), TopSenders: counts(notify.Top(d.Senders, page.DigestTop)),
 			OtherGroups: d.OtherGroups, OtherSenders: d.OtherSenders,
 		}
 		return out
@@ -173,7 +173,7 @@ func Build(n *alert.Notification) *Payload {
 	return out
 }
 
-func counts(cs []alert.Count) []Count {
+func counts(cs []notify.Count) []Count {
 	out := make([]Count, len(cs))
 	for i, c := range cs {
 		out[i] = Count{Name: page.Clean(c.Name, page.MaxField), Count: c.Count}
@@ -206,15 +206,15 @@ func Verify(secret []byte, ts string, body []byte, sig string) bool {
 	return hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sig))
 }
 
-// Notify implements alert.Notifier with one POST.
-func (w *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+// Notify implements notify.Notifier with one POST.
+func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	body, err := json.Marshal(Build(n))
 	if err != nil {
-		return alert.Permanent("payload", fmt.Errorf("webhook: payload: %w", err))
+		return notify.Permanent("payload", fmt.Errorf("webhook: payload: %w", err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return alert.Permanent("config", errors.New("webhook: bad url"))
+		return notify.Permanent("config", errors.New("webhook: bad url"))
 	}
 	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -233,9 +233,9 @@ func (w *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 			if ue.Timeout() {
 				reason = "timeout"
 			}
-			return alert.Retryable(reason, fmt.Errorf("webhook: post: %w", ue.Err))
+			return notify.Retryable(reason, fmt.Errorf("webhook: post: %w", ue.Err))
 		}
-		return alert.Retryable("transport", fmt.Errorf("webhook: post: %w", err))
+		return notify.Retryable("transport", fmt.Errorf("webhook: post: %w", err))
 	}
 	// Drain a little so the connection can be reused; never echo it.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
@@ -255,9 +255,9 @@ func classify(status int, retryAfter string, now time.Time) error {
 	reason := "http_" + strconv.Itoa(status)
 	e := fmt.Errorf("webhook: HTTP %d", status)
 	if status != http.StatusRequestTimeout && status != http.StatusTooManyRequests && status < 500 {
-		return alert.Permanent(reason, e)
+		return notify.Permanent(reason, e)
 	}
-	return &alert.DeliveryError{Retryable: true, Reason: reason, RetryAfter: parseRetryAfter(retryAfter, now), Err: e}
+	return &notify.DeliveryError{Retryable: true, Reason: reason, RetryAfter: parseRetryAfter(retryAfter, now), Err: e}
 }
 
 // parseRetryAfter reads Retry-After as seconds or as an HTTP date.

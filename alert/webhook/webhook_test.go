@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 )
@@ -48,7 +48,7 @@ func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-func notification(t *testing.T) *alert.Notification {
+func notification(t *testing.T) *notify.Notification {
 	t.Helper()
 	raw := callback.Raw{
 		Query:      "SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgException&ClientIP=10.0.0.1&OptPlatform=RESTAPI",
@@ -59,10 +59,10 @@ func notification(t *testing.T) *alert.Notification {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &alert.Notification{
+	return &notify.Notification{
 		ID: "0123456789abcdef", Receiver: "hook", Rule: "group-rate-limit", RuleFile: "rules/im.yaml", RuleLine: 2,
 		Severity: "warning", GroupKey: `GroupId="@TGS#1"`, Event: ev, CodeMeaning: "message sending frequency over the limit",
-		Throttle:  alert.Throttled{Window: 10 * time.Minute, Suppressed: 3, Since: raw.ReceivedAt.Add(-10 * time.Minute), First: raw.ReceivedAt.Add(-9 * time.Minute), Last: raw.ReceivedAt.Add(-time.Minute)},
+		Throttle:  notify.Throttled{Window: 10 * time.Minute, Suppressed: 3, Since: raw.ReceivedAt.Add(-10 * time.Minute), First: raw.ReceivedAt.Add(-9 * time.Minute), Last: raw.ReceivedAt.Add(-time.Minute)},
 		CreatedAt: raw.ReceivedAt, Merged: 1,
 	}
 }
@@ -140,13 +140,13 @@ func TestDigestPayload(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	start := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
-	d := alert.NewDigest(start, 10*time.Minute)
+	d := notify.NewDigest(start, 10*time.Minute)
 	for i, g := range []string{"a", "b", "a", "c", "a", "b", "d", "e", "f"} {
 		ev := &callback.Event{GroupID: g, GroupType: "Public", FromAccount: "u" + g, ErrorCode: int64(10023 + i%2), Present: callback.FieldErrorCode}
 		d.Add(ev)
 	}
 	n := New(&config.WebhookReceiver{URL: config.Secret(srv.URL)}, srv.Client())
-	if err := n.Notify(context.Background(), &alert.Notification{ID: "x", Receiver: "hook", Rule: "storm", Severity: "info", Digest: d, CreatedAt: start}); err != nil {
+	if err := n.Notify(context.Background(), &notify.Notification{ID: "x", Receiver: "hook", Rule: "storm", Severity: "info", Digest: d, CreatedAt: start}); err != nil {
 		t.Fatal(err)
 	}
 	var p Payload
@@ -199,7 +199,7 @@ func TestClassify(t *testing.T) {
 				}
 				return
 			}
-			var de *alert.DeliveryError
+			var de *notify.DeliveryError
 			if !errors.As(err, &de) || de.Retryable != tt.retryable || de.RetryAfter != tt.after {
 				t.Errorf("got %+v, want retryable=%v after=%v", de, tt.retryable, tt.after)
 			}
@@ -211,7 +211,7 @@ func TestClassify(t *testing.T) {
 	srv.Close() // nothing listens any more
 	n := New(&config.WebhookReceiver{URL: config.Secret(url)}, &http.Client{Timeout: time.Second})
 	err := n.Notify(context.Background(), notification(t))
-	var de *alert.DeliveryError
+	var de *notify.DeliveryError
 	if !errors.As(err, &de) || !de.Retryable || strings.Contains(err.Error(), "secret-path-token") {
 		t.Errorf("connection refused: %v", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/store"
 )
@@ -77,7 +77,7 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("deliveries: %w", err)
 	}
-	view := alert.Deliveries(rows)
+	view := delivery.Deliveries(rows)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

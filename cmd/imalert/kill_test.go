@@ -261,7 +261,7 @@ func pending(t *testing.T, d *testutil.Daemon) int {
 	return len(outboxRows(t, d, "state=pending"))
 }
 
-type delivery struct {
+type deliveryRow struct {
 	ID        string    `json:"id"`
 	Rule      string    `json:"rule"`
 	GroupKey  string    `json:"group_key"`
@@ -269,7 +269,7 @@ type delivery struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func outboxRows(t *testing.T, d *testutil.Daemon, query string) []delivery {
+func outboxRows(t *testing.T, d *testutil.Daemon, query string) []deliveryRow {
 	t.Helper()
 	resp, err := http.Get(d.URL("/api/v1/deliveries?limit=1000&" + query))
 	if err != nil {
@@ -277,7 +277,7 @@ func outboxRows(t *testing.T, d *testutil.Daemon, query string) []delivery {
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Deliveries []delivery `json:"deliveries"`
+		Deliveries []deliveryRow `json:"deliveries"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("deliveries: %d %v", resp.StatusCode, err)

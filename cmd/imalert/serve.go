@@ -21,6 +21,7 @@ import (
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/webhook"
@@ -75,9 +76,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Error("closing the store failed", "err", err)
 		}
 	}()
-	dispatcher := alert.NewDispatcher(alert.DispatcherOptions{
+	dispatcher := delivery.NewDispatcher(delivery.DispatcherOptions{
 		Logger:       logger.With("component", "delivery"),
-		Metrics:      metrics,
+		Metrics:      delivery.NewMetrics(reg),
 		Store:        st,
 		Destinations: destinations(cfg, stdout),
 		Redact:       redactor.Redact,
@@ -240,13 +241,13 @@ func callbackLimits(l config.Limits) callback.Limits {
 // destinations builds one delivery destination per configured receiver.
 // Receivers that post to the same place share a pace key, so they share
 // pacing and Retry-After.
-func destinations(cfg *config.Config, stdout io.Writer) []alert.Destination {
-	out := make([]alert.Destination, 0, len(cfg.Receivers))
+func destinations(cfg *config.Config, stdout io.Writer) []delivery.Destination {
+	out := make([]delivery.Destination, 0, len(cfg.Receivers))
 	cons := console.New(stdout) // receivers of type console share stdout
 	for _, r := range cfg.Receivers {
-		d := alert.Destination{
+		d := delivery.Destination{
 			Name:  r.Name,
-			Retry: alert.Retry{Initial: r.Retry.Initial, Max: r.Retry.Max, GiveUpAfter: r.Retry.GiveUpAfter},
+			Retry: r.Retry,
 			Pace:  r.Pace,
 		}
 		switch {

@@ -20,8 +20,8 @@ import (
 	mail "github.com/wneessen/go-mail"
 
 	"github.com/imalert/imalert/alert"
-	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/callback"
@@ -360,17 +360,17 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 		threshold = fmt.Sprintf(", threshold %d of %d within %s", d.Count, r.Threshold.Count, page.Duration(r.Threshold.Within))
 	}
 	switch d.Reason {
-	case alert.ReasonThrottled:
+	case notify.ReasonThrottled:
 		return fmt.Sprintf("held (%s): %d suppressed in this %s window, %s%s", d.Reason, d.Suppressed, page.Duration(d.Window), left(d.Until), threshold)
-	case alert.ReasonBelowThreshold:
+	case notify.ReasonBelowThreshold:
 		return fmt.Sprintf("held (%s): %d of %d within %s", d.Reason, d.Count, r.Threshold.Count, page.Duration(r.Threshold.Within))
-	case alert.ReasonSeenBefore:
+	case notify.ReasonSeenBefore:
 		return fmt.Sprintf("held (%s): this key paged before%s", d.Reason, threshold)
-	case alert.ReasonFirstSeen:
+	case notify.ReasonFirstSeen:
 		return fmt.Sprintf("page (%s): later events with this key do not page%s", d.Reason, threshold)
-	case alert.ReasonNoWindow:
+	case notify.ReasonNoWindow:
 		return fmt.Sprintf("page (%s)%s", d.Reason, threshold)
-	case alert.ReasonDigest:
+	case notify.ReasonDigest:
 		return fmt.Sprintf("counted (%s): into the rule's summary every %s, no page per event", d.Reason, page.Duration(r.Digest))
 	}
 	s := fmt.Sprintf("page (%s): repeats held back for %s, %s%s", d.Reason, page.Duration(d.Window), left(d.Until), threshold)
@@ -381,7 +381,7 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 }
 
 // rendered prints n as its receiver would render it.
-func (d *dry) rendered(n *alert.Notification) {
+func (d *dry) rendered(n *notify.Notification) {
 	var recv *config.Receiver
 	for i := range d.setup.cfg.Receivers {
 		if d.setup.cfg.Receivers[i].Name == n.Receiver {
@@ -415,7 +415,7 @@ func (d *dry) rendered(n *alert.Notification) {
 			}
 		}
 	default:
-		writeField(d.w, "", strings.TrimRight(console.Render(p), "\n"))
+		writeField(d.w, "", strings.TrimRight(page.Render(p), "\n"))
 	}
 }
 

@@ -1,4 +1,4 @@
-package alert_test
+package delivery_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/webhook"
@@ -35,12 +36,12 @@ type rig struct {
 	st     *store.Store
 	reg    *prometheus.Registry
 	p      *alert.Pipeline
-	d      *alert.Dispatcher
+	d      *delivery.Dispatcher
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func newRig(t *testing.T, ruleSrc string, dests ...alert.Destination) *rig {
+func newRig(t *testing.T, ruleSrc string, dests ...delivery.Destination) *rig {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), Sync: store.SyncNormal})
 	if err != nil {
@@ -50,7 +51,7 @@ func newRig(t *testing.T, ruleSrc string, dests ...alert.Destination) *rig {
 	return newRigOn(t, st, ruleSrc, dests...)
 }
 
-func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...alert.Destination) *rig {
+func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...delivery.Destination) *rig {
 	t.Helper()
 	f, err := rules.ParseFile("rules.yaml", []byte(ruleSrc))
 	if err != nil {
@@ -65,9 +66,8 @@ func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...alert.Dest
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m := alert.NewMetrics(reg)
-	d := alert.NewDispatcher(alert.DispatcherOptions{Metrics: m, Store: st, Destinations: dests, FallbackCheck: 100 * time.Millisecond})
-	p := alert.NewPipeline(alert.PipelineOptions{Metrics: m, Rules: engine, Store: st, Out: d})
+	d := delivery.NewDispatcher(delivery.DispatcherOptions{Metrics: delivery.NewMetrics(reg), Store: st, Destinations: dests, FallbackCheck: 100 * time.Millisecond})
+	p := alert.NewPipeline(alert.PipelineOptions{Metrics: alert.NewMetrics(reg), Rules: engine, Store: st, Out: d})
 	if err := p.Restore(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +153,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-func slackWebhook(t *testing.T, name, url string, pace time.Duration, retry alert.Retry, timeout time.Duration) alert.Destination {
+func slackWebhook(t *testing.T, name, url string, pace time.Duration, retry delivery.Retry, timeout time.Duration) delivery.Destination {
 	t.Helper()
-	return alert.Destination{
+	return delivery.Destination{
 		Name: name, Pace: pace, Retry: retry, Timeout: timeout,
 		Notifier: slack.New(&config.SlackReceiver{WebhookURL: config.Secret(url)}, &http.Client{Timeout: timeout}),
 	}
@@ -186,7 +186,7 @@ func TestSlackOutage(t *testing.T) {
 	)
 	const pace = 200 * time.Millisecond
 	r := newRig(t, perGroupRule, slackWebhook(t, "slack", fake.WebhookURL(), pace,
-		alert.Retry{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, GiveUpAfter: time.Hour}, 300*time.Millisecond))
+		delivery.Retry{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, GiveUpAfter: time.Hour}, 300*time.Millisecond))
 	const pages = 5
 	for i := range pages {
 		r.ingest(10023, "g"+strconv.Itoa(i), i)
@@ -245,9 +245,9 @@ func TestSMTPOutage(t *testing.T) {
 		&gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"})
 	cfg := &config.EmailReceiver{SMTPHost: relay.Host(), SMTPPort: relay.Port(), TLS: config.TLSNone,
 		From: "imalert@example.com", To: []string{"oncall@example.com"}, Timeout: yamlfile.Duration(time.Second)}
-	r := newRig(t, strings.ReplaceAll(perGroupRule, "[slack]", "[mail]"), alert.Destination{
+	r := newRig(t, strings.ReplaceAll(perGroupRule, "[slack]", "[mail]"), delivery.Destination{
 		Name: "mail", Notifier: email.New(cfg), Timeout: time.Second,
-		Retry: alert.Retry{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, GiveUpAfter: time.Hour},
+		Retry: delivery.Retry{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, GiveUpAfter: time.Hour},
 	})
 	r.ingest(10023, "g0", 0)
 	r.start()
@@ -286,7 +286,7 @@ func TestMergeWhileBackedUp(t *testing.T) {
 	fake := testutil.NewSlack(t)
 	fake.Fail(testutil.SlackFault{Status: 500}, testutil.SlackFault{Status: 500}, testutil.SlackFault{Status: 503})
 	r := newRig(t, strings.Replace(perGroupRule, "throttle: 1h", "throttle: 0s", 1),
-		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: 50 * time.Millisecond, Max: 100 * time.Millisecond}, time.Second))
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, delivery.Retry{Initial: 50 * time.Millisecond, Max: 100 * time.Millisecond}, time.Second))
 	const n = 20
 	for i := range n {
 		r.ingest(10023, "g1", i)
@@ -340,11 +340,11 @@ func (h *hook) count() int {
 	return len(h.payloads)
 }
 
-func hookDest(t *testing.T, name string, h *hook) alert.Destination {
+func hookDest(t *testing.T, name string, h *hook) delivery.Destination {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return alert.Destination{Name: name, Notifier: webhook.New(&config.WebhookReceiver{URL: config.Secret(srv.URL)}, srv.Client()), Timeout: time.Second}
+	return delivery.Destination{Name: name, Notifier: webhook.New(&config.WebhookReceiver{URL: config.Secret(srv.URL)}, srv.Client()), Timeout: time.Second}
 }
 
 const fallbackRules = `rules:
@@ -369,7 +369,7 @@ func TestFallbackAndDeadLetter(t *testing.T) {
 	}
 	h := &hook{}
 	r := newRig(t, fallbackRules,
-		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: 50 * time.Millisecond, Max: 100 * time.Millisecond, GiveUpAfter: 800 * time.Millisecond}, time.Second),
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, delivery.Retry{Initial: 50 * time.Millisecond, Max: 100 * time.Millisecond, GiveUpAfter: 800 * time.Millisecond}, time.Second),
 		hookDest(t, "hook", h))
 	start := time.Now()
 	r.ingest(10023, "g1", 1)
@@ -393,7 +393,7 @@ func TestFallbackAndDeadLetter(t *testing.T) {
 	if len(dead) != 1 || dead[0].Rule != "plain" || !strings.Contains(dead[0].LastError, "http_500") || dead[0].Attempts < 2 {
 		t.Errorf("dead letters = %+v", dead)
 	}
-	if v := alert.Deliveries(dead); v[0].State != "dead" || v[0].Kind != "event" || v[0].Severity == "" {
+	if v := delivery.Deliveries(dead); v[0].State != "dead" || v[0].Kind != "event" || v[0].Severity == "" {
 		t.Errorf("dead letter view = %+v", v[0])
 	}
 	if got := r.metric("imalert_delivery_dead_letters_total", nil); got != 1 {
@@ -411,7 +411,7 @@ func TestPermanentFailure(t *testing.T) {
 	fake.Fail(testutil.SlackFault{Status: 404}, testutil.SlackFault{Status: 404})
 	h := &hook{}
 	r := newRig(t, strings.Replace(fallbackRules, "after: 300ms", "after: 1h", 1),
-		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: time.Hour}, time.Second), hookDest(t, "hook", h))
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, delivery.Retry{Initial: time.Hour}, time.Second), hookDest(t, "hook", h))
 	r.ingest(10023, "g1", 1)
 	r.ingest(10024, "g2", 2)
 	r.start()
@@ -436,7 +436,7 @@ func TestDrainThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	retry := alert.Retry{Initial: 200 * time.Millisecond, Max: 200 * time.Millisecond}
+	retry := delivery.Retry{Initial: 200 * time.Millisecond, Max: 200 * time.Millisecond}
 	r := newRigOn(t, st, perGroupRule, slackWebhook(t, "slack", fake.WebhookURL(), 0, retry, time.Second))
 	r.ingest(10023, "g1", 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -478,7 +478,7 @@ func TestSlackIncidents(t *testing.T) {
 			fake := testutil.NewSlack(t)
 			n := slack.New(&config.SlackReceiver{Token: "xoxb-test", Channel: "C0123", APIURL: fake.APIURL(), Repeats: mode}, &http.Client{Timeout: time.Second})
 			r := newRig(t, strings.Replace(perGroupRule, "throttle: 1h", "throttle: 0s", 1),
-				alert.Destination{Name: "slack", Notifier: n, Timeout: time.Second, IncidentTTL: time.Hour})
+				delivery.Destination{Name: "slack", Notifier: n, Timeout: time.Second, IncidentTTL: time.Hour})
 			r.start()
 			r.ingest(10023, "g1", 1)
 			first := fake.WaitMessages(1, 5*time.Second)
@@ -526,7 +526,7 @@ func TestSlackIncidents(t *testing.T) {
 func TestSlackDefaultPace(t *testing.T) {
 	fake := testutil.NewSlack(t)
 	r := newRig(t, perGroupRule, slackWebhook(t, "slack", fake.WebhookURL(), config.DefaultSlackPace,
-		alert.DefaultRetry, 2*time.Second))
+		config.DefaultRetry, 2*time.Second))
 	const pages = 3
 	for i := range pages {
 		r.ingest(10023, "g"+strconv.Itoa(i), i)
@@ -553,7 +553,7 @@ func TestPermanentFailureMergedFallbackCountsOnce(t *testing.T) {
 	h := &hook{}
 	rules := strings.Replace(strings.Replace(fallbackRules, "after: 300ms", "after: 1h", 1), "group_by: [GroupId]\n    receivers: [slack]\n    fallback", "group_by: [GroupId]\n    throttle: 0s\n    receivers: [slack]\n    fallback", 1)
 	r := newRig(t, rules,
-		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: time.Hour}, time.Second), hookDest(t, "hook", h))
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, delivery.Retry{Initial: time.Hour}, time.Second), hookDest(t, "hook", h))
 	for i := range 5 {
 		r.ingest(10023, "g1", i)
 	}
@@ -585,7 +585,7 @@ func TestFallbackDuringLongRetryAfter(t *testing.T) {
 	fake.Fail(testutil.SlackFault{Status: 429, RetryAfter: "86400"})
 	h := &hook{}
 	r := newRig(t, fallbackRules,
-		slackWebhook(t, "slack", fake.WebhookURL(), 0, alert.Retry{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: time.Hour}, time.Second),
+		slackWebhook(t, "slack", fake.WebhookURL(), 0, delivery.Retry{Initial: 50 * time.Millisecond, Max: time.Second, GiveUpAfter: time.Hour}, time.Second),
 		hookDest(t, "hook", h))
 	r.ingest(10023, "g1", 1)
 	start := time.Now()

@@ -1,7 +1,14 @@
-package alert
+// Package notify is all that an integration imports: the Notification
+// it delivers, the Notifier interface it implements, and the
+// DeliveryError that classifies a failed attempt as retryable or not.
+// Retrying, pacing and fallbacks are the dispatcher's (package delivery);
+// an integration makes one attempt and says how it went.
+package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,8 +57,10 @@ type Notification struct {
 	Fallback      string
 	FallbackAfter time.Duration
 
-	seq     int64 // position in the outbox
-	eventID int64 // journal entry of Event
+	// Seq is the notification's position in the outbox, once written;
+	// EventID the journal entry of Event.
+	Seq     int64
+	EventID int64
 }
 
 // ThresholdCount is how many matching events reached a rule's threshold.
@@ -66,6 +75,23 @@ type Rendered struct {
 	Slack string // Slack mrkdwn
 	HTML  string // email HTML part, shown preformatted
 }
+
+// Reason names why a decision was taken; tests, logs, metrics and pages
+// share it.
+type Reason string
+
+// Decision reasons. A page carries one of the first four; a digest none.
+const (
+	ReasonFirst     Reason = "first"          // no window open for this key
+	ReasonExpired   Reason = "window_expired" // the previous window is over
+	ReasonNoWindow  Reason = "no_throttle"    // the rule has no throttle
+	ReasonFirstSeen Reason = "first_seen"     // first_seen: the key is new, and pages this once
+	ReasonDigest    Reason = "digest"         // the rule summarises its events per interval
+
+	ReasonThrottled      Reason = "throttled"       // inside an open window
+	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
+	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
+)
 
 // Throttled summarises the events a throttle window held back.
 type Throttled struct {
@@ -97,6 +123,15 @@ func (n *Notification) LogValue() slog.Value {
 // by returning a *DeliveryError; any other error counts as retryable.
 type Notifier interface {
 	Notify(ctx context.Context, n *Notification) error
+}
+
+// ThreadNotifier is a Notifier that can continue an earlier message about
+// the same incident (reply in its thread or update it). prev is the handle
+// returned for the incident's previous message, or empty; the returned
+// handle is passed as prev next time.
+type ThreadNotifier interface {
+	Notifier
+	NotifyThread(ctx context.Context, n *Notification, prev string) (ref string, err error)
 }
 
 // DeliveryError is a failed delivery attempt, classified.
@@ -132,8 +167,10 @@ func Permanent(reason string, err error) error {
 // day.
 const MaxRetryAfter = time.Hour
 
-// classify reads the retry decision out of a Notify error.
-func classify(err error) (retryable bool, reason string, after time.Duration) {
+// Classify reads the retry decision out of a Notify error: whether to
+// retry, a reason label for metrics, and the destination's requested wait
+// (capped at MaxRetryAfter).
+func Classify(err error) (retryable bool, reason string, after time.Duration) {
 	var de *DeliveryError
 	if errors.As(err, &de) {
 		return de.Retryable, de.Reason, min(de.RetryAfter, MaxRetryAfter)
@@ -142,4 +179,11 @@ func classify(err error) (retryable bool, reason string, after time.Duration) {
 		return true, "timeout", 0
 	}
 	return true, "error", 0
+}
+
+// NewID returns a fresh notification ID.
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -1,4 +1,4 @@
-package alert
+package delivery
 
 import (
 	"encoding/json"

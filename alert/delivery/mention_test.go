@@ -1,4 +1,4 @@
-package alert_test
+package delivery_test
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
@@ -24,7 +24,7 @@ func TestSlackMentionEveryPath(t *testing.T) {
 			cfg.WebhookURL = config.Secret(fake.WebhookURL())
 		}
 		n := slack.New(cfg, &http.Client{Timeout: time.Second})
-		r := newRig(t, perGroupRule, alert.Destination{Name: "slack", Notifier: n, Timeout: time.Second})
+		r := newRig(t, perGroupRule, delivery.Destination{Name: "slack", Notifier: n, Timeout: time.Second})
 		r.ingest(10023, "g1", 1)
 		r.start()
 		msgs := fake.WaitMessages(1, 5*time.Second)

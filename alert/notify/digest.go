@@ -1,4 +1,4 @@
-package alert
+package notify
 
 import (
 	"cmp"
@@ -119,10 +119,19 @@ func Top(m map[string]int, n int) []Count {
 	return out
 }
 
-// clone returns a deep copy of d.
-func (d *Digest) clone() *Digest {
+// Clone returns a deep copy of d.
+func (d *Digest) Clone() *Digest {
 	c := *d
 	c.ByCode, c.ByGroupType = maps.Clone(d.ByCode), maps.Clone(d.ByGroupType)
 	c.Groups, c.Senders = maps.Clone(d.Groups), maps.Clone(d.Senders)
 	return &c
+}
+
+// Init makes a decoded digest's maps usable.
+func (d *Digest) Init() {
+	for _, m := range []*map[string]int{&d.ByCode, &d.ByGroupType, &d.Groups, &d.Senders} {
+		if *m == nil {
+			*m = map[string]int{}
+		}
+	}
 }

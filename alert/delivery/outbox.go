@@ -1,9 +1,14 @@
-package alert
+// Package delivery delivers the outbox: the Dispatcher runs one queue per
+// receiver, merges what piles up, paces, retries with backoff, falls back
+// and dead-letters what cannot be delivered. It also owns the outbox
+// encoding of a notification and the Delivery view the API and CLI list.
+package delivery
 
 import (
 	"encoding/json"
 	"time"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/store"
 )
@@ -12,54 +17,54 @@ import (
 // columns. The event itself stays in the journal and is parsed again, with
 // the current parser, when the notification is delivered.
 type record struct {
-	RuleFile      string        `json:"rule_file,omitempty"`
-	RuleLine      int           `json:"rule_line,omitempty"`
-	Severity      string        `json:"severity"`
-	CodeMeaning   string        `json:"code_meaning,omitempty"`
-	Throttle      Throttled     `json:"throttle"`
-	Merged        int           `json:"merged,omitempty"`
-	Digest        *Digest       `json:"digest,omitempty"`
-	Fallback      string        `json:"fallback,omitempty"`
-	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
+	RuleFile      string           `json:"rule_file,omitempty"`
+	RuleLine      int              `json:"rule_line,omitempty"`
+	Severity      string           `json:"severity"`
+	CodeMeaning   string           `json:"code_meaning,omitempty"`
+	Throttle      notify.Throttled `json:"throttle"`
+	Merged        int              `json:"merged,omitempty"`
+	Digest        *notify.Digest   `json:"digest,omitempty"`
+	Fallback      string           `json:"fallback,omitempty"`
+	FallbackAfter time.Duration    `json:"fallback_after,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
 	// templates does not change a page already decided.
-	Reason    Reason         `json:"reason,omitempty"`
-	Threshold ThresholdCount `json:"threshold,omitzero"`
-	Title     Rendered       `json:"title,omitzero"`
-	Body      Rendered       `json:"body,omitzero"`
+	Reason    notify.Reason         `json:"reason,omitempty"`
+	Threshold notify.ThresholdCount `json:"threshold,omitzero"`
+	Title     notify.Rendered       `json:"title,omitzero"`
+	Body      notify.Rendered       `json:"body,omitzero"`
 }
 
-// encode turns n into an outbox row.
-func encode(n *Notification) store.Notification {
+// Encode turns n into an outbox row.
+func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
 		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
 		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
 	})
 	return store.Notification{
-		Seq: n.seq, ID: n.ID, Receiver: n.Receiver, Rule: n.Rule, GroupKey: n.GroupKey,
-		EventID: n.eventID, CreatedAt: n.CreatedAt, Data: data,
+		Seq: n.Seq, ID: n.ID, Receiver: n.Receiver, Rule: n.Rule, GroupKey: n.GroupKey,
+		EventID: n.EventID, CreatedAt: n.CreatedAt, Data: data,
 	}
 }
 
-// decode turns an outbox row back into a notification. It never fails: a
+// Decode turns an outbox row back into a notification. It never fails: a
 // notification whose data or event cannot be read any more is still
 // delivered (or listed), with what is left.
-func decode(row store.Notification, lim callback.Limits) (*Notification, error) {
+func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, error) {
 	var rec record
 	err := json.Unmarshal(row.Data, &rec)
-	n := &Notification{
+	n := &notify.Notification{
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
 		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
 		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
-		seq: row.Seq, eventID: row.EventID,
+		Seq: row.Seq, EventID: row.EventID,
 	}
 	if n.Severity == "" {
 		n.Severity = callback.SeverityWarning
 	}
 	if n.Digest != nil {
-		n.Digest.init()
+		n.Digest.Init()
 		return n, err
 	}
 	if row.Event != nil {
@@ -84,10 +89,10 @@ func decode(row store.Notification, lim callback.Limits) (*Notification, error) 
 // merge folds later notifications for the same receiver, rule and group key
 // into the first, so a backed-up destination gets one message instead of
 // many: counts add up, and the first event stays the one shown.
-func merge(group []*Notification) *Notification {
+func merge(group []*notify.Notification) *notify.Notification {
 	head := *group[0]
 	if head.Digest != nil {
-		head.Digest = head.Digest.clone()
+		head.Digest = head.Digest.Clone()
 	}
 	for _, o := range group[1:] {
 		if head.Digest != nil && o.Digest != nil {
@@ -117,13 +122,4 @@ func merge(group []*Notification) *Notification {
 		}
 	}
 	return &head
-}
-
-// init makes a decoded digest's maps usable.
-func (d *Digest) init() {
-	for _, m := range []*map[string]int{&d.ByCode, &d.ByGroupType, &d.Groups, &d.Senders} {
-		if *m == nil {
-			*m = map[string]int{}
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package alert
+package delivery
 
 import (
 	"context"
@@ -8,24 +8,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/store"
 )
 
-// Retry is a receiver's retry policy.
-type Retry struct {
-	Initial     time.Duration // first backoff
-	Max         time.Duration // backoff cap
-	GiveUpAfter time.Duration // a notification failing this long after it was created is dead-lettered
-}
+// Retry is a receiver's retry policy; config.DefaultRetry fills what a
+// receiver leaves unset.
+type Retry = config.Retry
 
-// DefaultRetry is used for receivers that set no retry policy.
-var DefaultRetry = Retry{Initial: time.Second, Max: time.Minute, GiveUpAfter: 24 * time.Hour}
+// retryDelay is the pause after a failed store operation.
+const retryDelay = time.Second
 
 // Destination is one receiver as the dispatcher sees it.
 type Destination struct {
 	Name     string
-	Notifier Notifier
+	Notifier notify.Notifier
 	Retry    Retry
 	// Timeout bounds one attempt.
 	Timeout time.Duration
@@ -35,19 +34,10 @@ type Destination struct {
 	// PaceKey makes receivers that post to the same place (one Slack
 	// channel, one webhook) share pacing and Retry-After; empty: Name.
 	PaceKey string
-	// IncidentTTL: with a ThreadNotifier, a notification continues the
+	// IncidentTTL: with a notify.ThreadNotifier, a notification continues the
 	// incident of the same rule and group key if that incident's last
 	// message is more recent than this; 0: every notification is new.
 	IncidentTTL time.Duration
-}
-
-// ThreadNotifier is a Notifier that can continue an earlier message about
-// the same incident (reply in its thread or update it). prev is the handle
-// returned for the incident's previous message, or empty; the returned
-// handle is passed as prev next time.
-type ThreadNotifier interface {
-	Notifier
-	NotifyThread(ctx context.Context, n *Notification, prev string) (ref string, err error)
 }
 
 // DispatcherOptions configure a Dispatcher.
@@ -139,13 +129,13 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	pacers := map[string]*pacer{}
 	for _, dest := range o.Destinations {
 		if dest.Retry.Initial <= 0 {
-			dest.Retry.Initial = DefaultRetry.Initial
+			dest.Retry.Initial = config.DefaultRetry.Initial
 		}
 		if dest.Retry.Max <= 0 {
-			dest.Retry.Max = max(DefaultRetry.Max, dest.Retry.Initial)
+			dest.Retry.Max = max(config.DefaultRetry.Max, dest.Retry.Initial)
 		}
 		if dest.Retry.GiveUpAfter <= 0 {
-			dest.Retry.GiveUpAfter = DefaultRetry.GiveUpAfter
+			dest.Retry.GiveUpAfter = config.DefaultRetry.GiveUpAfter
 		}
 		if dest.Timeout <= 0 {
 			dest.Timeout = 30 * time.Second
@@ -299,9 +289,9 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		}
 		return
 	}
-	group := make([]*Notification, 0, len(rows))
+	group := make([]*notify.Notification, 0, len(rows))
 	for _, r := range rows {
-		n, err := decode(r, d.o.Limits)
+		n, err := Decode(r, d.o.Limits)
 		if err != nil {
 			logger.Warn("notification partly unreadable", "notification", n, "err", err)
 		}
@@ -310,12 +300,12 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	n := merge(group)
 	merged := make([]int64, 0, len(group)-1)
 	for _, g := range group[1:] {
-		merged = append(merged, g.seq)
+		merged = append(merged, g.Seq)
 	}
 
 	var incident *store.Incident
 	prev := ""
-	tn, threads := q.dest.Notifier.(ThreadNotifier)
+	tn, threads := q.dest.Notifier.(notify.ThreadNotifier)
 	if threads && q.dest.IncidentTTL > 0 {
 		incident = &store.Incident{Receiver: q.dest.Name, Rule: n.Rule, GroupKey: n.GroupKey}
 		if inc, ok, err := d.store.Incident(ctx, q.dest.Name, n.Rule, n.GroupKey); err == nil && ok && d.now().Sub(inc.Last) < q.dest.IncidentTTL {
@@ -342,8 +332,8 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 
 	if err == nil {
 		q.backoff, q.notBefore, q.failingSince, q.lastErr = q.dest.Retry.Initial, time.Time{}, time.Time{}, ""
-		d.finish(ctx, logger, store.Outcome{Seq: n.seq, Merged: merged, State: store.Sent, At: now, Attempted: true,
-			Data: encode(n).Data, Ref: ref, Incident: incident})
+		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Sent, At: now, Attempted: true,
+			Data: Encode(n).Data, Ref: ref, Incident: incident})
 		d.metrics.deliveries.WithLabelValues(q.dest.Name, "sent").Inc()
 		if len(merged) > 0 {
 			d.metrics.merged.WithLabelValues(q.dest.Name).Add(float64(len(merged)))
@@ -359,7 +349,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		return
 	}
 
-	retryable, reason, after := classify(err)
+	retryable, reason, after := notify.Classify(err)
 	msg := d.o.Redact(err.Error())
 	d.metrics.failures.WithLabelValues(q.dest.Name, reason).Inc()
 	if msg != q.lastErr {
@@ -378,14 +368,14 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 			d.reroute(ctx, logger, q, now, group)
 			return
 		}
-		d.finish(ctx, logger, store.Outcome{Seq: n.seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
-			Error: msg, Data: encode(n).Data})
+		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
+			Error: msg, Data: Encode(n).Data})
 		d.metrics.deliveries.WithLabelValues(q.dest.Name, "dead").Inc()
 		d.metrics.dead.WithLabelValues(q.dest.Name).Inc()
 		logger.Error("notification given up: dead letter", "notification", n, "attempts", head.Attempts+1, "retryable", retryable, "err", msg)
 		return
 	}
-	if err := d.store.Attempt(ctx, n.seq, now, msg); err != nil && ctx.Err() == nil {
+	if err := d.store.Attempt(ctx, n.Seq, now, msg); err != nil && ctx.Err() == nil {
 		logger.Error("recording an attempt failed", "err", err)
 	}
 	wait := jitter(q.backoff)
@@ -430,9 +420,9 @@ func (d *Dispatcher) rerouteFailing(ctx context.Context, logger *slog.Logger, q 
 	if err != nil {
 		return
 	}
-	var due []*Notification
+	var due []*notify.Notification
 	for _, r := range rows {
-		n, _ := decode(r, d.o.Limits)
+		n, _ := Decode(r, d.o.Limits)
 		if n.Fallback != "" && d.queues[n.Fallback] != nil && failing >= n.FallbackAfter {
 			due = append(due, n)
 		}
@@ -443,15 +433,15 @@ func (d *Dispatcher) rerouteFailing(ctx context.Context, logger *slog.Logger, q 
 }
 
 // reroute moves ns to their fallback receivers.
-func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, ns []*Notification) {
+func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue, now time.Time, ns []*notify.Notification) {
 	var seqs []int64
 	var repl []store.Notification
 	for _, n := range ns {
 		c := *n
-		c.ID, c.Receiver, c.CreatedAt, c.Fallback, c.FallbackAfter = newID(), n.Fallback, now, "", 0
-		c.seq = 0
-		seqs = append(seqs, n.seq)
-		repl = append(repl, encode(&c))
+		c.ID, c.Receiver, c.CreatedAt, c.Fallback, c.FallbackAfter = notify.NewID(), n.Fallback, now, "", 0
+		c.Seq = 0
+		seqs = append(seqs, n.Seq)
+		repl = append(repl, Encode(&c))
 	}
 	out, err := d.store.Reroute(ctx, now, seqs, repl)
 	if err != nil {
