@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imalert/imalert/alert/notify"
@@ -87,7 +89,8 @@ type Dispatcher struct {
 }
 
 type queue struct {
-	dest  Destination
+	name  string
+	dest  atomic.Pointer[Destination] // swapped by SetDestinations
 	pacer *pacer
 	wake  chan struct{}
 
@@ -128,30 +131,76 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	}
 	pacers := map[string]*pacer{}
 	for _, dest := range o.Destinations {
-		if dest.Retry.Initial <= 0 {
-			dest.Retry.Initial = config.DefaultRetry.Initial
-		}
-		if dest.Retry.Max <= 0 {
-			dest.Retry.Max = max(config.DefaultRetry.Max, dest.Retry.Initial)
-		}
-		if dest.Retry.GiveUpAfter <= 0 {
-			dest.Retry.GiveUpAfter = config.DefaultRetry.GiveUpAfter
-		}
-		if dest.Timeout <= 0 {
-			dest.Timeout = 30 * time.Second
-		}
-		if dest.PaceKey == "" {
-			dest.PaceKey = dest.Name
-		}
+		dest = withDefaults(dest)
 		p, ok := pacers[dest.PaceKey]
 		if !ok {
 			p = &pacer{}
 			pacers[dest.PaceKey] = p
 		}
 		p.interval = max(p.interval, dest.Pace)
-		d.queues[dest.Name] = &queue{dest: dest, pacer: p, wake: make(chan struct{}, 1), backoff: dest.Retry.Initial}
+		q := &queue{name: dest.Name, pacer: p, wake: make(chan struct{}, 1), backoff: dest.Retry.Initial}
+		q.dest.Store(&dest)
+		d.queues[dest.Name] = q
 	}
 	return d
+}
+
+// withDefaults fills in what dest leaves unset.
+func withDefaults(dest Destination) Destination {
+	if dest.Retry.Initial <= 0 {
+		dest.Retry.Initial = config.DefaultRetry.Initial
+	}
+	if dest.Retry.Max <= 0 {
+		dest.Retry.Max = max(config.DefaultRetry.Max, dest.Retry.Initial)
+	}
+	if dest.Retry.GiveUpAfter <= 0 {
+		dest.Retry.GiveUpAfter = config.DefaultRetry.GiveUpAfter
+	}
+	if dest.Timeout <= 0 {
+		dest.Timeout = 30 * time.Second
+	}
+	if dest.PaceKey == "" {
+		dest.PaceKey = dest.Name
+	}
+	return dest
+}
+
+// SetDestinations swaps in ds, for a receiver reload, while Run delivers.
+// A destination replaces the one of the same name: its worker takes the
+// new notifier, retry policy, timeout and incident TTL from its next
+// attempt on (an attempt in flight ends on the old notifier), and its
+// queue carries on: pending notifications, backoff and pacing stay. What
+// cannot change while running is left as it was and named in
+// needRestart: a receiver added or removed, or one whose pace or pace key
+// changed (pacing is shared between queues).
+func (d *Dispatcher) SetDestinations(ds []Destination) (needRestart []string) {
+	seen := make(map[string]bool, len(ds))
+	var swap []*queue
+	var dests []Destination
+	for _, dest := range ds {
+		dest = withDefaults(dest)
+		seen[dest.Name] = true
+		q, ok := d.queues[dest.Name]
+		if !ok {
+			needRestart = append(needRestart, dest.Name)
+			continue
+		}
+		if old := q.dest.Load(); old.Pace != dest.Pace || old.PaceKey != dest.PaceKey {
+			needRestart = append(needRestart, dest.Name)
+			continue
+		}
+		swap, dests = append(swap, q), append(dests, dest)
+	}
+	for i, q := range swap {
+		q.dest.Store(&dests[i])
+	}
+	for name := range d.queues {
+		if !seen[name] {
+			needRestart = append(needRestart, name)
+		}
+	}
+	slices.Sort(needRestart)
+	return needRestart
 }
 
 // Wake tells receiver's worker that new notifications are in the outbox.
@@ -228,9 +277,9 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration, wake <-chan s
 }
 
 func (d *Dispatcher) work(ctx context.Context, q *queue) {
-	logger := d.logger.With("receiver", q.dest.Name)
+	logger := d.logger.With("receiver", q.name)
 	for ctx.Err() == nil {
-		head, ok, err := d.store.NextPending(ctx, q.dest.Name)
+		head, ok, err := d.store.NextPending(ctx, q.name)
 		if err != nil {
 			if ctx.Err() == nil {
 				logger.Error("reading the outbox failed", "err", err)
@@ -281,7 +330,7 @@ func (d *Dispatcher) whileFailing(ctx context.Context, logger *slog.Logger, q *q
 // deliver makes one attempt at head, merged with the pending notifications
 // like it, and records the outcome.
 func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification) {
-	rows, err := d.store.PendingLike(ctx, q.dest.Name, head.Rule, head.GroupKey, d.o.MergeLimit)
+	rows, err := d.store.PendingLike(ctx, q.name, head.Rule, head.GroupKey, d.o.MergeLimit)
 	if err != nil || len(rows) == 0 {
 		if err != nil && ctx.Err() == nil {
 			logger.Error("reading the outbox failed", "err", err)
@@ -303,23 +352,24 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		merged = append(merged, g.Seq)
 	}
 
+	dest := q.dest.Load()
 	var incident *store.Incident
 	prev := ""
-	tn, threads := q.dest.Notifier.(notify.ThreadNotifier)
-	if threads && q.dest.IncidentTTL > 0 {
-		incident = &store.Incident{Receiver: q.dest.Name, Rule: n.Rule, GroupKey: n.GroupKey}
-		if inc, ok, err := d.store.Incident(ctx, q.dest.Name, n.Rule, n.GroupKey); err == nil && ok && d.now().Sub(inc.Last) < q.dest.IncidentTTL {
+	tn, threads := dest.Notifier.(notify.ThreadNotifier)
+	if threads && dest.IncidentTTL > 0 {
+		incident = &store.Incident{Receiver: q.name, Rule: n.Rule, GroupKey: n.GroupKey}
+		if inc, ok, err := d.store.Incident(ctx, q.name, n.Rule, n.GroupKey); err == nil && ok && d.now().Sub(inc.Last) < dest.IncidentTTL {
 			prev = inc.Ref
 		}
 	}
 
-	actx, cancel := context.WithTimeout(ctx, q.dest.Timeout)
+	actx, cancel := context.WithTimeout(ctx, dest.Timeout)
 	t0 := time.Now()
 	var ref string
 	if threads {
 		ref, err = tn.NotifyThread(actx, n, prev)
 	} else {
-		err = q.dest.Notifier.Notify(actx, n)
+		err = dest.Notifier.Notify(actx, n)
 	}
 	cancel()
 	now := d.now()
@@ -327,16 +377,16 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	// request, so the next one reaches it at least one interval later
 	// whatever the latency.
 	q.pacer.sent(now)
-	d.metrics.attempts.WithLabelValues(q.dest.Name).Inc()
-	d.metrics.latency.WithLabelValues(q.dest.Name).Observe(time.Since(t0).Seconds())
+	d.metrics.attempts.WithLabelValues(q.name).Inc()
+	d.metrics.latency.WithLabelValues(q.name).Observe(time.Since(t0).Seconds())
 
 	if err == nil {
-		q.backoff, q.notBefore, q.failingSince, q.lastErr = q.dest.Retry.Initial, time.Time{}, time.Time{}, ""
+		q.backoff, q.notBefore, q.failingSince, q.lastErr = dest.Retry.Initial, time.Time{}, time.Time{}, ""
 		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Sent, At: now, Attempted: true,
 			Data: Encode(n).Data, Ref: ref, Incident: incident})
-		d.metrics.deliveries.WithLabelValues(q.dest.Name, "sent").Inc()
+		d.metrics.deliveries.WithLabelValues(q.name, "sent").Inc()
 		if len(merged) > 0 {
-			d.metrics.merged.WithLabelValues(q.dest.Name).Add(float64(len(merged)))
+			d.metrics.merged.WithLabelValues(q.name).Add(float64(len(merged)))
 		}
 		if head.Attempts > 0 {
 			logger.Info("delivered after retries", "notification", n, "attempts", head.Attempts+1, "merged", len(merged))
@@ -351,7 +401,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 
 	retryable, reason, after := notify.Classify(err)
 	msg := d.o.Redact(err.Error())
-	d.metrics.failures.WithLabelValues(q.dest.Name, reason).Inc()
+	d.metrics.failures.WithLabelValues(q.name, reason).Inc()
 	if msg != q.lastErr {
 		logger.Warn("delivery attempt failed", "notification", n, "attempt", head.Attempts+1, "retryable", retryable, "err", msg)
 		q.lastErr = msg
@@ -359,7 +409,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	if q.failingSince.IsZero() {
 		q.failingSince = now
 	}
-	if !retryable || now.Sub(n.CreatedAt) >= q.dest.Retry.GiveUpAfter {
+	if !retryable || now.Sub(n.CreatedAt) >= dest.Retry.GiveUpAfter {
 		if n.Fallback != "" && d.queues[n.Fallback] != nil {
 			// The primary cannot take it: the fallback gets it now rather
 			// than after a wait that cannot help. The notifications move
@@ -370,8 +420,8 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		}
 		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
 			Error: msg, Data: Encode(n).Data})
-		d.metrics.deliveries.WithLabelValues(q.dest.Name, "dead").Inc()
-		d.metrics.dead.WithLabelValues(q.dest.Name).Inc()
+		d.metrics.deliveries.WithLabelValues(q.name, "dead").Inc()
+		d.metrics.dead.WithLabelValues(q.name).Inc()
 		logger.Error("notification given up: dead letter", "notification", n, "attempts", head.Attempts+1, "retryable", retryable, "err", msg)
 		return
 	}
@@ -383,7 +433,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		wait = after
 	}
 	q.notBefore = now.Add(wait)
-	q.backoff = min(q.backoff*2, q.dest.Retry.Max)
+	q.backoff = min(q.backoff*2, dest.Retry.Max)
 	if after > 0 {
 		q.pacer.hold(now.Add(after))
 	}
@@ -416,7 +466,7 @@ func (d *Dispatcher) finish(ctx context.Context, logger *slog.Logger, o store.Ou
 // rule's fallback time.
 func (d *Dispatcher) rerouteFailing(ctx context.Context, logger *slog.Logger, q *queue, now time.Time) {
 	failing := now.Sub(q.failingSince)
-	rows, err := d.store.Pending(ctx, q.dest.Name, d.o.MergeLimit)
+	rows, err := d.store.Pending(ctx, q.name, d.o.MergeLimit)
 	if err != nil {
 		return
 	}
@@ -452,7 +502,7 @@ func (d *Dispatcher) reroute(ctx context.Context, logger *slog.Logger, q *queue,
 	}
 	woken := map[string]bool{}
 	for _, r := range out {
-		d.metrics.rerouted.WithLabelValues(q.dest.Name, r.Receiver).Inc()
+		d.metrics.rerouted.WithLabelValues(q.name, r.Receiver).Inc()
 		if !woken[r.Receiver] {
 			woken[r.Receiver] = true
 			d.Wake(r.Receiver)
