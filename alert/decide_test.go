@@ -13,19 +13,12 @@ import (
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/rules/rulestest"
 )
 
 func compile(t *testing.T, src string) *rules.Engine {
 	t.Helper()
-	f, err := rules.ParseFile("rules.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: map[string]bool{"console": true, "ops-slack": true, "a": true, "b": true, "fb": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return rulestest.Compile(t, src, "console", "ops-slack", "a", "b", "fb")
 }
 
 func rule(t *testing.T, spec string) *rules.Rule {

@@ -8,12 +8,13 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
+	"github.com/imalert/imalert/rules/rulestest"
 )
 
 // A rule's templates reach mail escaped for each part: no markup from the
 // event in the HTML part, no extra header from a value in the subject.
 func TestMessageTemplatedHostile(t *testing.T) {
-	e := testutil.CompileRules(t, `rules:
+	e := rulestest.Compile(t, `rules:
   - name: templated
     receivers: [ops-mail]
     title: "{{.ErrorCode}} from {{.From}}: {{.Text}}"

@@ -8,13 +8,14 @@ import (
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/internal/testutil"
+	"github.com/imalert/imalert/rules/rulestest"
 )
 
 // templated returns the notification the pipeline builds for the hostile
 // sample under a rule with title and body templates.
 func templated(t *testing.T) *notify.Notification {
 	t.Helper()
-	e := testutil.CompileRules(t, `rules:
+	e := rulestest.Compile(t, `rules:
   - name: templated
     receivers: [console]
     throttle: 0s

@@ -9,6 +9,7 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/internal/testutil"
+	"github.com/imalert/imalert/rules/rulestest"
 )
 
 // Slack control sequences: mentions, channel links, links.
@@ -17,7 +18,7 @@ var liveSequence = regexp.MustCompile(`<[!@#][^>]*>|<https?:[^>]*>`)
 // A rule's templates reach Slack with every event value escaped: only what
 // the template itself says can be live.
 func TestMessageTemplatedHostile(t *testing.T) {
-	e := testutil.CompileRules(t, `rules:
+	e := rulestest.Compile(t, `rules:
   - name: templated
     receivers: [ops-slack]
     title: "<!here> {{.ErrorCode}} from {{.From}} {{.Field \"From_Account\"}} {{printf \"%s\" .Text}}"

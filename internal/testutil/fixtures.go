@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/callback"
-	"github.com/imalert/imalert/rules"
 )
 
 // SampleTime is when SampleEvent's events are received.
@@ -29,23 +28,4 @@ func SampleEvent(t testing.TB, name string) *callback.Event {
 	}
 	ev.ReceivedAt = SampleTime
 	return ev
-}
-
-// CompileRules compiles one rule file's source, whose rules may name the
-// given receivers.
-func CompileRules(t testing.TB, src string, receivers ...string) *rules.Engine {
-	t.Helper()
-	f, err := rules.ParseFile("rules.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := make(map[string]bool, len(receivers))
-	for _, r := range receivers {
-		known[r] = true
-	}
-	e, err := rules.Compile([]*rules.File{f}, rules.Options{Receivers: known})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
