@@ -1,10 +1,12 @@
-// Package alert turns journaled callbacks into notifications and delivers
-// them. The Pipeline decides what to send (throttling repeats and counting
-// what it suppresses, or summing a rule's events into a digest) and writes
-// each decision to the outbox in the transaction that marks its callback
-// processed. The Dispatcher delivers the outbox through one queue per
-// receiver: merging what piles up, pacing, retrying with backoff, falling
-// back, and dead-lettering what cannot be delivered. It knows nothing of
-// HTTP; each kind of receiver lives in a subpackage that implements
-// Notifier.
+// Package alert is the decision pipeline. The Pipeline runs journaled
+// callbacks through the rules and decides each match (threshold, first
+// seen, throttle), or counts it into the rule's digest, and writes the
+// resulting notifications to the outbox in the transaction that marks the
+// callbacks processed, together with the decision state they leave.
+//
+// Decisions are pure: decide(entry, now, rule) reads only the event's
+// receive time and the key's entry in a state.Store, and returns the
+// entry to keep, which the pipeline applies once the batch is committed.
+// Delivery is package delivery's; integrations import only notify and
+// page.
 package alert
