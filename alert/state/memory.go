@@ -21,7 +21,7 @@ import (
 type Memory struct {
 	mu      sync.Mutex // guards everything below, and go-cache's callbacks
 	cache   *gocache.Cache
-	order   *list.List // keys, least recently put first
+	order   *list.List // *held, least recently put first
 	elems   map[string]*list.Element
 	max     int
 	onEvict func()
@@ -69,14 +69,16 @@ func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 	if !ok {
 		return Entry{}, false, nil
 	}
-	e := v.(Entry)
-	e.State.Hits = slices.Clone(e.State.Hits)
+	e := *v.(*Entry)
+	e.State.Hits = nil
+	if hits := v.(*Entry).State.Hits; len(hits) > 0 {
+		e.State.Hits = slices.Clone(hits)
+	}
 	return e, true, nil
 }
 
 // Put implements Store.
 func (m *Memory) Put(_ context.Context, key string, e Entry) error {
-	e.State.Hits = slices.Clone(e.State.Hits)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now() // go-cache's expiry is on the wall clock
@@ -84,15 +86,23 @@ func (m *Memory) Put(_ context.Context, key string, e Entry) error {
 		m.swept = now
 		m.cache.DeleteExpired()
 	}
-	if _, ok := m.elems[key]; !ok {
-		m.makeRoom()
-	}
-	m.cache.Set(key, e, max(e.KeepUntil.Sub(now), MinLife))
+	life := max(e.KeepUntil.Sub(now), MinLife)
 	if el, ok := m.elems[key]; ok {
+		// Overwrite in place: no allocation per decision.
 		m.order.MoveToBack(el)
-	} else {
-		m.elems[key] = m.order.PushBack(key)
+		p := el.Value.(*held).entry
+		hits := append(p.State.Hits[:0], e.State.Hits...)
+		*p = e
+		p.State.Hits = hits
+		m.cache.Set(key, p, life) // renews the expiry
+		return nil
 	}
+	m.makeRoom()
+	p := new(Entry)
+	*p = e
+	p.State.Hits = slices.Clone(e.State.Hits)
+	m.elems[key] = m.order.PushBack(&held{key: key, entry: p})
+	m.cache.Set(key, p, life)
 	return nil
 }
 
@@ -112,6 +122,12 @@ func (m *Memory) Len() int {
 	return m.cache.ItemCount()
 }
 
+// held is an entry in the eviction order.
+type held struct {
+	key   string
+	entry *Entry // the value go-cache holds for key
+}
+
 // makeRoom evicts until a new key fits. Called with m.mu held.
 func (m *Memory) makeRoom() {
 	if m.cache.ItemCount() < m.max {
@@ -123,7 +139,7 @@ func (m *Memory) makeRoom() {
 		if front == nil {
 			return
 		}
-		m.cache.Delete(front.Value.(string))
+		m.cache.Delete(front.Value.(*held).key)
 		m.onEvict()
 	}
 }
