@@ -330,13 +330,45 @@ func (d *Dispatcher) whileFailing(ctx context.Context, logger *slog.Logger, q *q
 // deliver makes one attempt at head, merged with the pending notifications
 // like it, and records the outcome.
 func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification) {
+	group, ok := d.pendingLike(ctx, logger, q, head)
+	if !ok {
+		return
+	}
+	a := &attempt{head: head, group: group, n: merge(group), dest: q.dest.Load()}
+	for _, g := range group[1:] {
+		a.merged = append(a.merged, g.Seq)
+	}
+	ref, incident, now, err := d.try(ctx, q, a)
+	switch {
+	case err == nil:
+		d.sent(ctx, logger, q, a, now, ref, incident)
+	case ctx.Err() != nil:
+		// Cut short by shutdown: not the destination's fault, and the
+		// notification stays pending for the next start.
+	default:
+		d.failed(ctx, logger, q, a, now, err)
+	}
+}
+
+// attempt is one delivery attempt: the head of a queue and the pending
+// notifications merged into it.
+type attempt struct {
+	head   store.Notification
+	group  []*notify.Notification // head first
+	n      *notify.Notification   // the group merged
+	merged []int64                // outbox positions of group[1:]
+	dest   *Destination
+}
+
+// pendingLike reads the pending notifications of q like head, head first.
+func (d *Dispatcher) pendingLike(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification) ([]*notify.Notification, bool) {
 	rows, err := d.store.PendingLike(ctx, q.name, head.Rule, head.GroupKey, d.o.MergeLimit)
 	if err != nil || len(rows) == 0 {
 		if err != nil && ctx.Err() == nil {
 			logger.Error("reading the outbox failed", "err", err)
 			d.sleep(ctx, retryDelay, nil)
 		}
-		return
+		return nil, false
 	}
 	group := make([]*notify.Notification, 0, len(rows))
 	for _, r := range rows {
@@ -346,14 +378,13 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		}
 		group = append(group, n)
 	}
-	n := merge(group)
-	merged := make([]int64, 0, len(group)-1)
-	for _, g := range group[1:] {
-		merged = append(merged, g.Seq)
-	}
+	return group, true
+}
 
-	dest := q.dest.Load()
-	var incident *store.Incident
+// try sends a.n once, continuing its open incident where the notifier
+// threads, and returns when the attempt ended.
+func (d *Dispatcher) try(ctx context.Context, q *queue, a *attempt) (ref string, incident *store.Incident, end time.Time, err error) {
+	n, dest := a.n, a.dest
 	prev := ""
 	tn, threads := dest.Notifier.(notify.ThreadNotifier)
 	if threads && dest.IncidentTTL > 0 {
@@ -362,78 +393,73 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 			prev = inc.Ref
 		}
 	}
-
 	actx, cancel := context.WithTimeout(ctx, dest.Timeout)
 	t0 := time.Now()
-	var ref string
 	if threads {
 		ref, err = tn.NotifyThread(actx, n, prev)
 	} else {
 		err = dest.Notifier.Notify(actx, n)
 	}
 	cancel()
-	now := d.now()
+	end = d.now()
 	// Pace from the end of the attempt: the destination has then seen the
 	// request, so the next one reaches it at least one interval later
 	// whatever the latency.
-	q.pacer.sent(now)
+	q.pacer.sent(end)
 	d.metrics.attempts.WithLabelValues(q.name).Inc()
 	d.metrics.latency.WithLabelValues(q.name).Observe(time.Since(t0).Seconds())
+	return ref, incident, end, err
+}
 
-	if err == nil {
-		q.backoff, q.notBefore, q.failingSince, q.lastErr = dest.Retry.Initial, time.Time{}, time.Time{}, ""
-		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Sent, At: now, Attempted: true,
-			Data: Encode(n).Data, Ref: ref, Incident: incident})
-		d.metrics.deliveries.WithLabelValues(q.name, "sent").Inc()
-		if len(merged) > 0 {
-			d.metrics.merged.WithLabelValues(q.name).Add(float64(len(merged)))
-		}
-		if head.Attempts > 0 {
-			logger.Info("delivered after retries", "notification", n, "attempts", head.Attempts+1, "merged", len(merged))
-		}
-		return
+// sent records a successful attempt.
+func (d *Dispatcher) sent(ctx context.Context, logger *slog.Logger, q *queue, a *attempt, now time.Time, ref string, incident *store.Incident) {
+	q.backoff, q.notBefore, q.failingSince, q.lastErr = a.dest.Retry.Initial, time.Time{}, time.Time{}, ""
+	d.finish(ctx, logger, store.Outcome{Seq: a.n.Seq, Merged: a.merged, State: store.Sent, At: now, Attempted: true,
+		Data: Encode(a.n).Data, Ref: ref, Incident: incident})
+	d.metrics.deliveries.WithLabelValues(q.name, "sent").Inc()
+	if len(a.merged) > 0 {
+		d.metrics.merged.WithLabelValues(q.name).Add(float64(len(a.merged)))
 	}
-	if ctx.Err() != nil {
-		// Cut short by shutdown: not the destination's fault, and the
-		// notification stays pending for the next start.
-		return
+	if a.head.Attempts > 0 {
+		logger.Info("delivered after retries", "notification", a.n, "attempts", a.head.Attempts+1, "merged", len(a.merged))
 	}
+}
 
+// failed records a failed attempt, then backs off, reroutes to the
+// fallback, or gives up.
+func (d *Dispatcher) failed(ctx context.Context, logger *slog.Logger, q *queue, a *attempt, now time.Time, err error) {
+	n := a.n
 	retryable, reason, after := notify.Classify(err)
 	msg := d.o.Redact(err.Error())
 	d.metrics.failures.WithLabelValues(q.name, reason).Inc()
 	if msg != q.lastErr {
-		logger.Warn("delivery attempt failed", "notification", n, "attempt", head.Attempts+1, "retryable", retryable, "err", msg)
+		logger.Warn("delivery attempt failed", "notification", n, "attempt", a.head.Attempts+1, "retryable", retryable, "err", msg)
 		q.lastErr = msg
 	}
 	if q.failingSince.IsZero() {
 		q.failingSince = now
 	}
-	if !retryable || now.Sub(n.CreatedAt) >= dest.Retry.GiveUpAfter {
+	if !retryable || now.Sub(n.CreatedAt) >= a.dest.Retry.GiveUpAfter {
 		if n.Fallback != "" && d.queues[n.Fallback] != nil {
 			// The primary cannot take it: the fallback gets it now rather
 			// than after a wait that cannot help. The notifications move
 			// as they were, not merged: the fallback merges them itself,
 			// so nothing is counted twice.
-			d.reroute(ctx, logger, q, now, group)
+			d.reroute(ctx, logger, q, now, a.group)
 			return
 		}
-		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: merged, State: store.Dead, At: now, Attempted: true,
+		d.finish(ctx, logger, store.Outcome{Seq: n.Seq, Merged: a.merged, State: store.Dead, At: now, Attempted: true,
 			Error: msg, Data: Encode(n).Data})
 		d.metrics.deliveries.WithLabelValues(q.name, "dead").Inc()
 		d.metrics.dead.WithLabelValues(q.name).Inc()
-		logger.Error("notification given up: dead letter", "notification", n, "attempts", head.Attempts+1, "retryable", retryable, "err", msg)
+		logger.Error("notification given up: dead letter", "notification", n, "attempts", a.head.Attempts+1, "retryable", retryable, "err", msg)
 		return
 	}
 	if err := d.store.Attempt(ctx, n.Seq, now, msg); err != nil && ctx.Err() == nil {
 		logger.Error("recording an attempt failed", "err", err)
 	}
-	wait := jitter(q.backoff)
-	if after > wait {
-		wait = after
-	}
-	q.notBefore = now.Add(wait)
-	q.backoff = min(q.backoff*2, dest.Retry.Max)
+	q.notBefore = now.Add(max(jitter(q.backoff), after))
+	q.backoff = min(q.backoff*2, a.dest.Retry.Max)
 	if after > 0 {
 		q.pacer.hold(now.Add(after))
 	}

@@ -81,37 +81,7 @@ func Build(n *notify.Notification) *Page {
 	}
 	sender := Clean(ev.FromAccount, MaxField)
 
-	// Preview: [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%s] ", n.Severity)
-	if code != "" {
-		b.WriteString(code + " ")
-	}
-	b.WriteString(n.Rule)
-	if group != "" {
-		b.WriteString(" in " + group)
-	}
-	if sender != "" {
-		b.WriteString(" from " + sender)
-	}
-	p.Preview = b.String()
-
-	subj := "[imalert][" + n.Severity + "] "
-	if code != "" {
-		subj += code + " "
-	}
-	subj += n.Rule
-	if ev.GroupID != "" {
-		subj += " in " + Clean(ev.GroupID, 64)
-	}
-	if p.CustomTitle.Text != "" {
-		p.Preview = p.CustomTitle.Text
-		subj = "[imalert][" + n.Severity + "] " + p.CustomTitle.Text
-	}
-	if s := n.Throttle.Suppressed; s > 0 {
-		subj += fmt.Sprintf(" (+%d suppressed)", s)
-	}
-	p.Subject = subj
+	p.summarise(n, code, group)
 
 	add := func(label, value string) {
 		if value != "" {
@@ -131,8 +101,50 @@ func Build(n *notify.Notification) *Page {
 	}
 	p.Excerpt = Clean(ev.Excerpt(), MaxExcerpt)
 
+	p.Footer = footer(n)
+	return p
+}
+
+// summarise sets the preview and the email subject of the page of n.
+func (p *Page) summarise(n *notify.Notification, code, group string) {
+	// Preview: [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] ", n.Severity)
+	if code != "" {
+		b.WriteString(code + " ")
+	}
+	b.WriteString(n.Rule)
+	if group != "" {
+		b.WriteString(" in " + group)
+	}
+	if sender := Clean(n.Event.FromAccount, MaxField); sender != "" {
+		b.WriteString(" from " + sender)
+	}
+	p.Preview = b.String()
+
+	subj := "[imalert][" + n.Severity + "] "
+	if code != "" {
+		subj += code + " "
+	}
+	subj += n.Rule
+	if n.Event.GroupID != "" {
+		subj += " in " + Clean(n.Event.GroupID, 64)
+	}
+	if p.CustomTitle.Text != "" {
+		p.Preview = p.CustomTitle.Text
+		subj = "[imalert][" + n.Severity + "] " + p.CustomTitle.Text
+	}
+	if s := n.Throttle.Suppressed; s > 0 {
+		subj += fmt.Sprintf(" (+%d suppressed)", s)
+	}
+	p.Subject = subj
+}
+
+// footer is the throttle summary and the rule's source of n's page.
+func footer(n *notify.Notification) []string {
+	var out []string
 	if th := n.Threshold; th.Count > 0 {
-		p.Footer = append(p.Footer, fmt.Sprintf("threshold reached: %d within %s", th.Count, Duration(th.Within)))
+		out = append(out, fmt.Sprintf("threshold reached: %d within %s", th.Count, Duration(th.Within)))
 	}
 	t := n.Throttle
 	if t.Suppressed > 0 {
@@ -141,27 +153,27 @@ func Build(n *notify.Notification) *Page {
 		if t.Next > t.Window {
 			line += " · next window " + Duration(t.Next)
 		}
-		p.Footer = append(p.Footer, line)
+		out = append(out, line)
 	} else if n.Reason == notify.ReasonFirstSeen {
-		p.Footer = append(p.Footer, "first seen: later events with this key do not page")
+		out = append(out, "first seen: later events with this key do not page")
 	} else if t.Window > 0 {
-		p.Footer = append(p.Footer, "repeats held back for "+Duration(t.Window))
+		out = append(out, "repeats held back for "+Duration(t.Window))
 	}
 	if n.Merged > 0 {
-		p.Footer = append(p.Footer, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
+		out = append(out, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
-	if ev.Truncated {
+	if n.Event.Truncated {
 		// Rules saw only the first callback.limits.max_text_bytes of some
 		// text: say so, since a condition on the rest could not match.
-		p.Footer = append(p.Footer, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
+		out = append(out, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
 	}
 	if n.GroupKey != "" {
-		p.Footer = append(p.Footer, "key "+Clean(n.GroupKey, MaxField))
+		out = append(out, "key "+Clean(n.GroupKey, MaxField))
 	}
 	if n.RuleFile != "" {
-		p.Footer = append(p.Footer, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
+		out = append(out, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
 	}
-	return p
+	return out
 }
 
 func severityMark(s string) string {
