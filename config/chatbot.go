@@ -19,8 +19,9 @@ const (
 	DefaultFeishuPace   = 3 * time.Second // 20 a minute
 )
 
-// botFields are the keys every chat-bot receiver takes.
-type botFields struct {
+// BotFields are the keys every chat-bot receiver (wecom, dingtalk, feishu)
+// takes.
+type BotFields struct {
 	// WebhookURL is the robot's webhook; for WeCom its key is the only
 	// credential, so the whole URL is a secret.
 	WebhookURL     Secret            `yaml:"webhook_url"`
@@ -35,7 +36,7 @@ type botFields struct {
 
 // WeComReceiver posts pages to a WeCom (企业微信) group robot.
 type WeComReceiver struct {
-	botFields `yaml:",inline"`
+	BotFields `yaml:",inline"`
 	// MentionMobiles are mobile numbers to mention; WeCom honours them
 	// only in text messages, so setting any (or mention_all) sends text
 	// instead of markdown.
@@ -44,7 +45,7 @@ type WeComReceiver struct {
 
 // DingTalkReceiver posts pages to a DingTalk (钉钉) custom robot.
 type DingTalkReceiver struct {
-	botFields `yaml:",inline"`
+	BotFields `yaml:",inline"`
 	// Secret is the robot's signing secret (SEC…), for robots whose
 	// security setting is "signature"; unset for keyword or IP robots.
 	Secret         Secret   `yaml:"secret"`
@@ -54,7 +55,7 @@ type DingTalkReceiver struct {
 
 // FeishuReceiver posts pages to a Feishu or Lark (飞书) custom bot.
 type FeishuReceiver struct {
-	botFields `yaml:",inline"`
+	BotFields `yaml:",inline"`
 	// Secret is the bot's signing secret, when signature verification is
 	// on.
 	Secret     Secret `yaml:"secret"`
@@ -68,7 +69,7 @@ var (
 	botMobile = regexp.MustCompile(`^\+?[0-9][0-9-]{4,19}$`)
 )
 
-func (b *botFields) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+func (b *BotFields) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
 	what := "receiver " + quote(name)
 	errs := resolveSecret(doc, n, "webhook_url", &b.WebhookURL, b.WebhookURLFile, configDir(doc.File), what)
 	if len(errs) == 0 {
@@ -93,18 +94,18 @@ func (b *botFields) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlf
 }
 
 func (w *WeComReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
-	errs := w.botFields.validate(doc, n, name)
+	errs := w.BotFields.validate(doc, n, name)
 	return append(errs, checkList(doc, n, name, "mention_mobiles", w.MentionMobiles, botMobile, "a mobile number")...)
 }
 
 func (d *DingTalkReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
-	errs := d.botFields.validate(doc, n, name)
+	errs := d.BotFields.validate(doc, n, name)
 	errs = append(errs, checkSigningSecret(doc, n, name, &d.Secret, d.SecretFile)...)
 	return append(errs, checkList(doc, n, name, "mention_mobiles", d.MentionMobiles, botMobile, "a mobile number")...)
 }
 
 func (f *FeishuReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
-	errs := f.botFields.validate(doc, n, name)
+	errs := f.BotFields.validate(doc, n, name)
 	return append(errs, checkSigningSecret(doc, n, name, &f.Secret, f.SecretFile)...)
 }
 
@@ -132,14 +133,14 @@ func checkList(doc *yamlfile.Doc, n *yaml.Node, name, key string, vs []string, r
 
 // decodeBot decodes a chat-bot receiver of type t into r.
 func decodeBot(doc *yamlfile.Doc, n *yaml.Node, r *Receiver) yamlfile.Errors {
-	bot := botFields{Timeout: defaultReceiverTimeout}
+	bot := BotFields{Timeout: defaultReceiverTimeout}
 	var errs yamlfile.Errors
 	switch r.Type {
 	case TypeWeCom:
 		w := struct {
 			receiverHeadFields `yaml:",inline"`
 			WeComReceiver      `yaml:",inline"`
-		}{WeComReceiver: WeComReceiver{botFields: bot}}
+		}{WeComReceiver: WeComReceiver{BotFields: bot}}
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.WeCom = &w.WeComReceiver
 		errs = append(errs, r.WeCom.validate(doc, n, r.Name)...)
@@ -147,7 +148,7 @@ func decodeBot(doc *yamlfile.Doc, n *yaml.Node, r *Receiver) yamlfile.Errors {
 		w := struct {
 			receiverHeadFields `yaml:",inline"`
 			DingTalkReceiver   `yaml:",inline"`
-		}{DingTalkReceiver: DingTalkReceiver{botFields: bot}}
+		}{DingTalkReceiver: DingTalkReceiver{BotFields: bot}}
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.DingTalk = &w.DingTalkReceiver
 		errs = append(errs, r.DingTalk.validate(doc, n, r.Name)...)
@@ -155,7 +156,7 @@ func decodeBot(doc *yamlfile.Doc, n *yaml.Node, r *Receiver) yamlfile.Errors {
 		w := struct {
 			receiverHeadFields `yaml:",inline"`
 			FeishuReceiver     `yaml:",inline"`
-		}{FeishuReceiver: FeishuReceiver{botFields: bot}}
+		}{FeishuReceiver: FeishuReceiver{BotFields: bot}}
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.Feishu = &w.FeishuReceiver
 		errs = append(errs, r.Feishu.validate(doc, n, r.Name)...)
