@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ChatBotRequest is one request a ChatBot received.
@@ -84,4 +85,17 @@ func (b *ChatBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, answer)
+}
+
+// WaitRequests waits until the robot has received n requests or timeout
+// passes, and returns what it received.
+func (b *ChatBot) WaitRequests(n int, timeout time.Duration) []ChatBotRequest {
+	deadline := time.Now().Add(timeout)
+	for {
+		reqs := b.Requests()
+		if len(reqs) >= n || time.Now().After(deadline) {
+			return reqs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
