@@ -44,6 +44,13 @@ const (
 	codeSignature = 310000 // signature, keyword or IP allowlist mismatch
 )
 
+// knownCodes are the codes DingTalk documents for custom robots; each is
+// its own failure reason, the rest count as errcode_other.
+var knownCodes = map[int]bool{
+	codeBusy: true, codeTooFast: true, codeTooFast2: true, codeSignature: true,
+	300001: true, 400102: true, 400105: true, 460101: true,
+}
+
 // blockedFor is how long DingTalk blocks a robot past its limit; retrying
 // sooner fails again.
 const blockedFor = 10 * time.Minute
@@ -277,7 +284,10 @@ func classify(status int, body []byte) error {
 	if code == codeOK {
 		return nil
 	}
-	reason := "errcode_" + strconv.Itoa(code)
+	reason := "errcode_other" // a metric label: only known codes get their own
+	if knownCodes[code] {
+		reason = "errcode_" + strconv.Itoa(code)
+	}
 	e := fmt.Errorf("dingtalk: errcode %d: %s", code, escape.Clean(a.ErrMsg, 200))
 	switch code {
 	case codeTooFast, codeTooFast2:

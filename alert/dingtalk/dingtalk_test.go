@@ -288,6 +288,7 @@ func TestErrorCodes(t *testing.T) {
 		{`{"errcode":-1,"errmsg":"system busy"}`, 200, true, 0, "errcode_-1"},
 		{`{"errcode":310000,"errmsg":"keywords not in content"}`, 200, false, 0, "errcode_310000"},
 		{`{"errcode":300001,"errmsg":"token is not exist"}`, 200, false, 0, "errcode_300001"},
+		{`{"errcode":999999,"errmsg":"new"}`, 200, false, 0, "errcode_other"},
 		{`not json`, 200, true, 0, "bad_answer"},
 		{``, 503, true, 0, "http_503"},
 		{``, 403, false, 0, "http_403"},

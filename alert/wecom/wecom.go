@@ -41,6 +41,13 @@ const (
 	codeBadWebhook  = 93000 // the webhook's key is invalid or the robot removed
 )
 
+// knownCodes are the codes WeCom documents for robots; each is its own
+// failure reason, the rest count as errcode_other.
+var knownCodes = map[int]bool{
+	codeBusy: true, 40008: true, 40058: true, 44004: true, codeRateLimit: true, codeConcurrency: true,
+	codeBadWebhook: true, 93004: true,
+}
+
 // rateLimitWait is how long 45009 holds the robot's queue: the limit is
 // per minute, so a minute clears it.
 const rateLimitWait = time.Minute
@@ -252,7 +259,10 @@ func classify(status int, body []byte) error {
 	if code == codeOK {
 		return nil
 	}
-	reason := "errcode_" + strconv.Itoa(code)
+	reason := "errcode_other" // a metric label: only known codes get their own
+	if knownCodes[code] {
+		reason = "errcode_" + strconv.Itoa(code)
+	}
 	e := fmt.Errorf("wecom: errcode %d: %s", code, escape.Clean(a.ErrMsg, 200))
 	switch code {
 	case codeRateLimit:

@@ -238,6 +238,7 @@ func TestErrorCodes(t *testing.T) {
 		{`{"errcode":-1,"errmsg":"system busy"}`, 200, true, "errcode_-1"},
 		{`{"errcode":93000,"errmsg":"invalid webhook url"}`, 200, false, "errcode_93000"},
 		{`{"errcode":40008,"errmsg":"invalid message type"}`, 200, false, "errcode_40008"},
+		{`{"errcode":123456,"errmsg":"new"}`, 200, false, "errcode_other"},
 		{`<html>bad gateway</html>`, 200, true, "bad_answer"},
 		{``, 502, true, "http_502"},
 		{``, 404, false, "http_404"},
