@@ -303,3 +303,25 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+// A rule's title and body templates (rendered with payload values in
+// them) are escaped like the page; a line cannot start a heading.
+func TestRuleTemplatesEscaped(t *testing.T) {
+	n := notification(testutil.SampleEvent(t, "send-msg-exception.doc-sample.json"))
+	n.Title = alert.Rendered{Text: "storm in " + testutil.ChatAttacks[5]}
+	n.Body = alert.Rendered{Text: "# " + strings.Join(testutil.ChatAttacks, "\n")}
+	d := New(&config.DingTalkReceiver{MentionMobiles: []string{"13800000000"}, BotFields: config.BotFields{WebhookURL: "https://oapi.dingtalk.com/robot/send"}}, nil)
+	m := d.Message(page.Build(n))
+	text := strings.NewReplacer("<font color=#E01E5A>", "", "<font color=#888888>", "", "</font>", "").Replace(m.Markdown.Text)
+	if seq := dingLive.FindString(text); seq != "" {
+		t.Errorf("live sequence %q in\n%s", seq, text)
+	}
+	for _, l := range strings.Split(text, "\n")[1:] { // the first is the page's own heading
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "#") {
+			t.Errorf("line starts a heading: %q", l)
+		}
+	}
+	if strings.Count(text, "@13800000000") != 1 || m.Markdown.Title != "storm in [click to verify](http：//evil.example/x)" {
+		t.Errorf("title %q, text:\n%s", m.Markdown.Title, text)
+	}
+}

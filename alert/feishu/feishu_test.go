@@ -327,3 +327,29 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+// A rule's title and body templates (rendered with payload values in
+// them) are escaped like the page.
+func TestRuleTemplatesEscaped(t *testing.T) {
+	n := notification(testutil.SampleEvent(t, "send-msg-exception.doc-sample.json"))
+	n.Title = alert.Rendered{Text: "storm in " + testutil.ChatAttacks[5]}
+	n.Body = alert.Rendered{Text: strings.Join(testutil.ChatAttacks, "\n")}
+	m := New(&config.FeishuReceiver{}, nil, "").Message(page.Build(n))
+	raw, _ := json.Marshal(m)
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	for _, s := range testutil.JSONStrings(v) {
+		if s == m.Card.Header.Title.Content { // plain_text: only a URL would be live
+			if strings.Contains(s, "://") {
+				t.Errorf("header links: %q", s)
+			}
+			continue
+		}
+		if seq := larkLive.FindString(s); seq != "" {
+			t.Errorf("live sequence %q in %q", seq, s)
+		}
+	}
+	if m.Card.Header.Title.Content != "storm in [click to verify](http：//evil.example/x)" || !strings.Contains(m.Card.Elements[0].Text.Content, "＜at user_id=\"all\"＞") {
+		t.Errorf("header %q, body %q", m.Card.Header.Title.Content, m.Card.Elements[0].Text.Content)
+	}
+}

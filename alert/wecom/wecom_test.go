@@ -263,3 +263,24 @@ func TestErrorCodes(t *testing.T) {
 		t.Errorf("connection refused: %v", err)
 	}
 }
+
+// A rule's title and body templates (rendered with payload values in
+// them) are escaped like the page; a line cannot start a heading.
+func TestRuleTemplatesEscaped(t *testing.T) {
+	n := notification(testutil.SampleEvent(t, "send-msg-exception.doc-sample.json"))
+	n.Title = alert.Rendered{Text: "storm in " + testutil.ChatAttacks[5]}
+	n.Body = alert.Rendered{Text: "# " + strings.Join(testutil.ChatAttacks, "\n")}
+	content := (&Notifier{}).Message(pageOf(n)).Markdown.Content
+	ours := strings.NewReplacer(`<font color="warning">`, "", `<font color="comment">`, "", "</font>", "")
+	if seq := wecomLive.FindString(ours.Replace(content)); seq != "" {
+		t.Errorf("live sequence %q in\n%s", seq, content)
+	}
+	for _, l := range strings.Split(content, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "#") {
+			t.Errorf("line starts a heading: %q", l)
+		}
+	}
+	if !strings.Contains(content, "**storm in ［click to verify］(http：//evil.example/x)**") || !strings.Contains(content, "＃ ＜@zhangsan＞") {
+		t.Errorf("templates not shown:\n%s", content)
+	}
+}
