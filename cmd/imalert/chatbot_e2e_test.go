@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -86,5 +87,21 @@ receivers:
 	d.Signal(15)
 	if code := d.Wait(10 * time.Second); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+}
+
+// imalert test shows each chat-bot page as its robot would receive it and
+// sends nothing; the golden file is checked by eye.
+func TestDryRunChatBots(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"test", "--config", "testdata/dryrun-chat/imalert.yaml", "--at", "2026-11-25T14:03:07Z",
+		"--expect", "testdata/dryrun-chat/events.golden", "testdata/dryrun-chat/events.jsonl"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, secret := range []string{"dryrun-wecom-key", "dryrun-ding-token", "SECdryrun-ding-secret", "dryrun-feishu-hook"} {
+		if strings.Contains(stdout.String()+stderr.String(), secret) {
+			t.Errorf("%q reached the output", secret)
+		}
 	}
 }
