@@ -72,7 +72,10 @@ type Notifier struct {
 
 // New returns a Notifier for cfg. client must carry a timeout.
 func New(cfg *config.DingTalkReceiver, client *http.Client) *Notifier {
-	u, _ := url.Parse(cfg.WebhookURL.Reveal()) // validated at config load
+	u, err := url.Parse(cfg.WebhookURL.Reveal()) // validated at config load
+	if err != nil {
+		u = nil // Notify reports it, without the URL
+	}
 	d := &Notifier{url: u, client: client, now: time.Now,
 		mobiles: cfg.MentionMobiles, users: cfg.MentionUsers, all: cfg.MentionAll}
 	if cfg.Secret.IsSet() {
@@ -209,6 +212,9 @@ func (d *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	body, err := json.Marshal(d.Message(page.Build(n)))
 	if err != nil {
 		return alert.Permanent("payload", fmt.Errorf("dingtalk: payload: %w", err))
+	}
+	if d.url == nil {
+		return alert.Permanent("config", errors.New("dingtalk: bad webhook_url"))
 	}
 	u := *d.url
 	if d.secret != nil {

@@ -56,6 +56,9 @@ receivers:
 		"WECOM_WEBHOOK_URL=" + wecom.URL, "DINGTALK_WEBHOOK_URL=" + ding.URL, "FEISHU_WEBHOOK_URL=" + feishu.URL,
 		"DINGTALK_SECRET=" + secrets[3], "FEISHU_SECRET=" + secrets[4],
 	}, "serve", "--config", filepath.Join(dir, "imalert.yaml"), "--data-dir", filepath.Join(dir, "data"))
+	// DingTalk refuses the first page (as for a wrong secret): final, and
+	// the log says what to check.
+	ding.Script(`{"errcode":310000,"errmsg":"sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}`)
 	postSample(t, d.URL("/callback"+sampleQuery), "../../callback/testdata/samples/send-msg-exception.doc-sample.json")
 
 	w := wecom.WaitRequests(1, 10*time.Second)
@@ -77,6 +80,17 @@ receivers:
 	}
 	if b := string(f[0].Body); !strings.Contains(b, `"sign":`) || !strings.Contains(b, "https://imalert.example.com") || !strings.Contains(b, "interactive") {
 		t.Errorf("feishu: %s", b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.Stderr(), "errcode 310000") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(d.Stderr(), "check the robot's security settings") {
+		t.Errorf("the log does not say what to check after 310000:\n%s", d.Stderr())
+	}
+	time.Sleep(200 * time.Millisecond) // a final failure is not retried
+	if n := len(ding.Requests()); n != 1 {
+		t.Errorf("dingtalk: %d requests after a final failure, want 1", n)
 	}
 	out := d.Stdout() + d.Stderr()
 	for _, s := range secrets {
