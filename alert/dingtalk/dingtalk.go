@@ -190,11 +190,13 @@ func (d *Notifier) render(p *page.Page) string {
 			add(d.escape(p.ErrorInfo))
 		}
 		for _, f := range p.Fields {
-			// Digest tables are one field with a row per line.
+			// Digest tables are one field with a row per line; rows are
+			// indented with ideographic spaces, which markdown leaves alone
+			// (four ASCII spaces would start a code block).
 			rows := strings.Split(f.Value, "\n")
 			add("> **" + f.Label + "**: " + d.escape(rows[0]))
 			for _, r := range rows[1:] {
-				add(">     " + d.escape(r))
+				add("> \u3000\u3000" + d.escape(r))
 			}
 		}
 		if p.Excerpt != "" {

@@ -325,3 +325,20 @@ func TestRuleTemplatesEscaped(t *testing.T) {
 		t.Errorf("title %q, text:\n%s", m.Markdown.Title, text)
 	}
 }
+
+// A rule's digest: its tables as rows, names escaped like any payload
+// value.
+func TestDigestGolden(t *testing.T) {
+	bot := testutil.NewChatBot(t, hookPath, token, okAnswer)
+	n := newNotifier(bot, config.DingTalkReceiver{})
+	d := alert.NewDigest(testutil.SampleTime.Add(-10*time.Minute), 10*time.Minute)
+	for _, ev := range testutil.DigestEvents() {
+		d.Add(ev)
+	}
+	nf := &alert.Notification{ID: "d1", Receiver: "r", Rule: "rate-limit-storm", RuleFile: "rules/im.yaml", RuleLine: 9,
+		Severity: callback.SeverityInfo, Digest: d, CreatedAt: testutil.SampleTime}
+	if err := n.Notify(context.Background(), nf); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "digest.dingtalk.json", bot.Requests()[0].Body)
+}

@@ -353,3 +353,20 @@ func TestRuleTemplatesEscaped(t *testing.T) {
 		t.Errorf("header %q, body %q", m.Card.Header.Title.Content, m.Card.Elements[0].Text.Content)
 	}
 }
+
+// A rule's digest: its tables as rows, names escaped like any payload
+// value.
+func TestDigestGolden(t *testing.T) {
+	bot := testutil.NewChatBot(t, hookPath, "", okAnswer)
+	n := newNotifier(bot, config.FeishuReceiver{}, "")
+	d := alert.NewDigest(testutil.SampleTime.Add(-10*time.Minute), 10*time.Minute)
+	for _, ev := range testutil.DigestEvents() {
+		d.Add(ev)
+	}
+	nf := &alert.Notification{ID: "d1", Receiver: "r", Rule: "rate-limit-storm", RuleFile: "rules/im.yaml", RuleLine: 9,
+		Severity: callback.SeverityInfo, Digest: d, CreatedAt: testutil.SampleTime}
+	if err := n.Notify(context.Background(), nf); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "digest.feishu.json", bot.Requests()[0].Body)
+}

@@ -165,11 +165,13 @@ func render(p *page.Page, md bool) string {
 			quote = "> "
 		}
 		for _, f := range p.Fields {
-			// Digest tables are one field with a row per line.
+			// Digest tables are one field with a row per line; rows are
+			// indented with ideographic spaces, which markdown leaves alone
+			// (four ASCII spaces would start a code block).
 			rows := strings.Split(f.Value, "\n")
 			fmt.Fprintf(&b, "%s%s: %s\n", quote, bold(f.Label), Escape(rows[0]))
 			for _, r := range rows[1:] {
-				b.WriteString(quote + "    " + Escape(r) + "\n")
+				b.WriteString(quote + "\u3000\u3000" + Escape(r) + "\n")
 			}
 		}
 		if p.Excerpt != "" {
