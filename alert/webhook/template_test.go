@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/config"
@@ -56,7 +57,10 @@ func TestExampleTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range append(samples(), hostileNotification(t)) {
+	long := hostileNotification(t)
+	long.GroupKey = strings.Repeat("GroupId=\"日本語\" ", 40)
+	long.Title = alert.Rendered{Text: strings.Repeat("summary ", 200)}
+	for _, n := range append(samples(), hostileNotification(t), long) {
 		body, err := render(pd, Build(n))
 		if err != nil {
 			t.Fatal(err)
@@ -76,8 +80,8 @@ func TestExampleTemplates(t *testing.T) {
 		p := ev.Payload
 		// PagerDuty Events v2: routing key of 32 characters, summary of at
 		// most 1024, severity one of critical, error, warning, info.
-		if len(ev.RoutingKey) != 32 || ev.EventAction != "trigger" || p.Summary == "" || len(p.Summary) > 1024 ||
-			!regexp.MustCompile(`^(critical|error|warning|info)$`).MatchString(p.Severity) || p.Source == "" || len(ev.DedupKey) > 255 {
+		if len(ev.RoutingKey) != 32 || ev.EventAction != "trigger" || p.Summary == "" || utf8.RuneCountInString(p.Summary) > 1024 ||
+			!regexp.MustCompile(`^(critical|error|warning|info)$`).MatchString(p.Severity) || p.Source == "" || utf8.RuneCountInString(ev.DedupKey) > 255 {
 			t.Errorf("pagerduty event: %+v", ev)
 		}
 		if _, err := time.Parse(time.RFC3339, p.Timestamp); err != nil || p.CustomDetails["rule"] != n.Rule {
