@@ -295,7 +295,7 @@ func TestParseChatBots(t *testing.T) {
 	if r := c.Receivers[3].Retry; r.Initial != 2*time.Second || r.Max != 5*time.Minute {
 		t.Errorf("lark retry = %+v", r)
 	}
-	if hook.BodyTemplateLine != 30 || !strings.HasPrefix(hook.BodyTemplate, `{"routing_key"`) || hook.Headers["Authorization"].Reveal() != vars["PD_AUTH"] {
+	if hook.BodyTemplateLine != 31 || !strings.HasPrefix(hook.BodyTemplate, `{"routing_key"`) || hook.Headers["Authorization"].Reveal() != vars["PD_AUTH"] {
 		t.Errorf("webhook template at line %d, headers %v", hook.BodyTemplateLine, hook.Headers)
 	}
 	secrets := map[string]bool{}
@@ -307,7 +307,10 @@ func TestParseChatBots(t *testing.T) {
 			t.Errorf("%s is not among the secrets to redact", k)
 		}
 	}
-	if !secrets["https://open.larksuite.com/open-apis/bot/v2/hook/0000-file-hook"] {
+	if lark.Secret.Reveal() != "lark-file-secret-0123" {
+		t.Errorf("secret_file: %q", lark.Secret.Reveal())
+	}
+	if !secrets["https://open.larksuite.com/open-apis/bot/v2/hook/0000-file-hook"] || !secrets["lark-file-secret-0123"] {
 		t.Error("webhook_url_file's URL is not among the secrets to redact")
 	}
 }

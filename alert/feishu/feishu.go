@@ -51,7 +51,7 @@ const throttledWait = time.Minute
 // Notifier posts to one bot.
 type Notifier struct {
 	url      string
-	secret   string
+	secret   []byte // nil: unsigned
 	client   *http.Client
 	now      func() time.Time
 	users    []string
@@ -62,15 +62,19 @@ type Notifier struct {
 // New returns a Notifier for cfg. client must carry a timeout; externalURL
 // is imalert's external_url, empty when unset.
 func New(cfg *config.FeishuReceiver, client *http.Client, externalURL string) *Notifier {
-	return &Notifier{url: cfg.WebhookURL.Reveal(), secret: cfg.Secret.Reveal(), client: client, now: time.Now,
+	f := &Notifier{url: cfg.WebhookURL.Reveal(), client: client, now: time.Now,
 		users: cfg.MentionUsers, all: cfg.MentionAll, external: externalURL}
+	if cfg.Secret.IsSet() {
+		f.secret = []byte(cfg.Secret.Reveal())
+	}
+	return f
 }
 
 // Sign returns the signature of a request sent at timestamp (Unix seconds,
 // decimal): base64(HMAC-SHA256(key = timestamp + "\n" + secret, message =
 // empty)). Key and message are the other way round from DingTalk's.
-func Sign(secret, timestamp string) string {
-	mac := hmac.New(sha256.New, []byte(timestamp+"\n"+secret))
+func Sign(secret []byte, timestamp string) string {
+	mac := hmac.New(sha256.New, append([]byte(timestamp+"\n"), secret...))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
@@ -270,7 +274,7 @@ func marshal(m *Message) ([]byte, error) {
 // refuses one more than an hour off.
 func (f *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	m := f.Message(page.Build(n))
-	if f.secret != "" {
+	if f.secret != nil {
 		m.Timestamp = strconv.FormatInt(f.now().Unix(), 10)
 		m.Sign = Sign(f.secret, m.Timestamp)
 	}

@@ -94,7 +94,7 @@ func decode(t *testing.T, body []byte) map[string]any {
 //
 // and the same with python3 (hmac.new(ts+"\n"+secret, b"", sha256), base64).
 func TestSignVector(t *testing.T) {
-	if got, want := Sign(secret, "1764079387"), "GedP8B3iM1MwRVG5GVEKcu2R1Zh7WxiiO80EKFCHYQY="; got != want {
+	if got, want := Sign([]byte(secret), "1764079387"), "GedP8B3iM1MwRVG5GVEKcu2R1Zh7WxiiO80EKFCHYQY="; got != want {
 		t.Errorf("Sign = %q, want %q", got, want)
 	}
 	bot := testutil.NewChatBot(t, hookPath, "", okAnswer)
