@@ -254,3 +254,93 @@ receivers:
 		}
 	}
 }
+
+// The chat-bot receivers parse as the issue writes them, with their
+// default paces, and every secret they hold is redacted.
+func TestParseChatBots(t *testing.T) {
+	vars := map[string]string{
+		"WECOM_WEBHOOK_URL":    "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-key-0123",
+		"DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=ding-token-0123",
+		"DINGTALK_SECRET":      "SECding-secret-0123",
+		"FEISHU_WEBHOOK_URL":   "https://open.feishu.cn/open-apis/bot/v2/hook/feishu-hook-0123",
+		"FEISHU_SECRET":        "feishu-secret-0123",
+		"PD_AUTH":              "Token token=pd-header-0123",
+	}
+	c, err := parseFile(t, "testdata/chatbots.yaml", vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Receivers) != 5 {
+		t.Fatalf("%d receivers", len(c.Receivers))
+	}
+	w, d, f, lark, hook := c.Receivers[0].WeCom, c.Receivers[1].DingTalk, c.Receivers[2].Feishu, c.Receivers[3].Feishu, c.Receivers[4].Webhook
+	if w == nil || d == nil || f == nil || lark == nil || hook == nil {
+		t.Fatalf("receivers = %+v", c.Receivers)
+	}
+	if w.WebhookURL.Reveal() != vars["WECOM_WEBHOOK_URL"] || len(w.MentionMobiles) != 1 || w.MentionMobiles[0] != "13800000000" || w.Timeout.D() != 10*time.Second {
+		t.Errorf("wecom = %+v", w)
+	}
+	if d.Secret.Reveal() != vars["DINGTALK_SECRET"] || f.Secret.Reveal() != vars["FEISHU_SECRET"] {
+		t.Errorf("signing secrets: %q %q", d.Secret.Reveal(), f.Secret.Reveal())
+	}
+	if lark.WebhookURL.Reveal() != "https://open.larksuite.com/open-apis/bot/v2/hook/0000-file-hook" || !lark.MentionAll || lark.MentionUsers[0] != "ou_0123456789abcdef" || lark.Timeout.D() != 5*time.Second {
+		t.Errorf("lark = %+v", lark)
+	}
+	paces := []time.Duration{DefaultWeComPace, DefaultDingTalkPace, DefaultFeishuPace, 10 * time.Second, 0}
+	for i, r := range c.Receivers {
+		if r.Pace != paces[i] {
+			t.Errorf("%s: pace %v, want %v", r.Name, r.Pace, paces[i])
+		}
+	}
+	if r := c.Receivers[3].Retry; r.Initial != 2*time.Second || r.Max != 5*time.Minute {
+		t.Errorf("lark retry = %+v", r)
+	}
+	if hook.BodyTemplateLine != 31 || !strings.HasPrefix(hook.BodyTemplate, `{"routing_key"`) || hook.Headers["Authorization"].Reveal() != vars["PD_AUTH"] {
+		t.Errorf("webhook template at line %d, headers %v", hook.BodyTemplateLine, hook.Headers)
+	}
+	secrets := map[string]bool{}
+	for _, s := range c.Secrets() {
+		secrets[s.Reveal()] = true
+	}
+	for k, v := range vars {
+		if !secrets[v] {
+			t.Errorf("%s is not among the secrets to redact", k)
+		}
+	}
+	if lark.Secret.Reveal() != "lark-file-secret-0123" {
+		t.Errorf("secret_file: %q", lark.Secret.Reveal())
+	}
+	if !secrets["https://open.larksuite.com/open-apis/bot/v2/hook/0000-file-hook"] || !secrets["lark-file-secret-0123"] {
+		t.Error("webhook_url_file's URL is not among the secrets to redact")
+	}
+}
+
+func TestParseChatBotErrors(t *testing.T) {
+	path := filepath.Join("testdata", "bad", "chatbot-errors.yaml")
+	_, err := parseFile(t, path, nil)
+	want := []string{
+		path + `:6: receiver "wecom": webhook_url must be an http:// or https:// URL`,
+		path + `:7: unknown key "secret"`,
+		path + `:8: receiver "wecom": mention_mobiles: "138 0000 0000" is not a mobile number`,
+		path + `:12: receiver "ding": secret is empty: environment variable UNSET_DING_SECRET is not set`,
+		path + `:13: receiver "ding": mention_users: "<@all>" is not a user id`,
+		path + `:14: receiver "feishu": webhook_url is required`,
+		path + `:16: unknown key "mention_mobiles"`,
+		path + `:21: receiver "hook": headers: Host is set by imalert`,
+		path + `:22: receiver "hook": headers: "Bad Header" is not a valid header name`,
+		path + `:23: receiver "hook": body_template must not be empty`,
+	}
+	var es yamlfile.Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("err = %v, want yamlfile.Errors", err)
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("errors do not contain %q; got:\n%s", w, got)
+		}
+	}
+	if len(es) != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", len(es), len(want), got)
+	}
+}

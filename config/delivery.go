@@ -1,6 +1,9 @@
 package config
 
 import (
+	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -108,6 +111,61 @@ type WebhookReceiver struct {
 	Secret     Secret            `yaml:"secret"`
 	SecretFile string            `yaml:"secret_file"`
 	Timeout    yamlfile.Duration `yaml:"timeout"`
+	// BodyTemplate, when set, replaces the documented payload: a Go
+	// text/template over it that must produce JSON.
+	BodyTemplate string `yaml:"body_template"`
+	// BodyTemplateLine is the line of the config file where the
+	// template's text starts, for errors about it.
+	BodyTemplateLine int `yaml:"-"`
+	// Headers are added to every request; their values may hold
+	// credentials (Authorization), so they are secrets.
+	Headers map[string]Secret `yaml:"headers"`
+}
+
+// headerName is an HTTP field name (RFC 9110 token).
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// reservedHeaders are set by imalert or by the HTTP client itself.
+var reservedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	"X-Imalert-Id": true, "X-Imalert-Timestamp": true, "X-Imalert-Signature": true,
+}
+
+func (w *WebhookReceiver) headerSecrets() []Secret {
+	out := make([]Secret, 0, len(w.Headers))
+	for _, v := range w.Headers {
+		out = append(out, v)
+	}
+	return out
+}
+
+// validateTemplateFields checks headers and notes where body_template
+// starts; the template itself is compiled and rendered by the webhook
+// receiver's check, which knows its data.
+func (w *WebhookReceiver) validateTemplateFields(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
+	var errs yamlfile.Errors
+	if _, tn := yamlfile.Lookup(n, "body_template"); tn != nil {
+		w.BodyTemplateLine = tn.Line
+		if tn.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			w.BodyTemplateLine++ // a block scalar's text starts below its key
+		}
+		if strings.TrimSpace(w.BodyTemplate) == "" {
+			errs = append(errs, doc.EmptyError(tn, "receiver "+quote(name)+": body_template"))
+		}
+	}
+	_, hn := yamlfile.Lookup(n, "headers")
+	for k, v := range w.Headers {
+		kn, _ := yamlfile.Lookup(hn, k)
+		switch {
+		case !headerName.MatchString(k):
+			errs = append(errs, doc.Errorf(kn, "receiver %q: headers: %q is not a valid header name", name, k))
+		case reservedHeaders[http.CanonicalHeaderKey(k)]:
+			errs = append(errs, doc.Errorf(kn, "receiver %q: headers: %s is set by imalert", name, http.CanonicalHeaderKey(k)))
+		case strings.ContainsAny(v.Reveal(), "\r\n\x00"):
+			errs = append(errs, doc.Errorf(kn, "receiver %q: headers: the value of %s holds a line break", name, k))
+		}
+	}
+	return errs
 }
 
 func (w *WebhookReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string) yamlfile.Errors {
@@ -136,7 +194,7 @@ func (w *WebhookReceiver) validate(doc *yamlfile.Doc, n *yaml.Node, name string)
 	if w.Timeout <= 0 {
 		errs = append(errs, doc.Errorf(yamlfile.At(n, "timeout"), "receiver %q: timeout must be positive", name))
 	}
-	return errs
+	return append(errs, w.validateTemplateFields(doc, n, name)...)
 }
 
 // Slack repeat modes: what a repeat of an open incident does.

@@ -18,10 +18,13 @@ import (
 
 // Receiver types.
 const (
-	TypeConsole = "console"
-	TypeSlack   = "slack"
-	TypeEmail   = "email"
-	TypeWebhook = "webhook"
+	TypeConsole  = "console"
+	TypeSlack    = "slack"
+	TypeEmail    = "email"
+	TypeWebhook  = "webhook"
+	TypeWeCom    = "wecom"
+	TypeDingTalk = "dingtalk"
+	TypeFeishu   = "feishu"
 )
 
 // Receiver is a named destination for pages. Exactly one of the typed
@@ -33,6 +36,10 @@ type Receiver struct {
 	Slack   *SlackReceiver
 	Email   *EmailReceiver
 	Webhook *WebhookReceiver
+	// WeCom, DingTalk and Feishu are the chat-bot receivers.
+	WeCom    *WeComReceiver
+	DingTalk *DingTalkReceiver
+	Feishu   *FeishuReceiver
 	// Retry and Pace are the receiver's delivery policy, defaults applied.
 	Retry Retry
 	Pace  time.Duration
@@ -90,6 +97,8 @@ type EmailReceiver struct {
 	RootCAs *x509.CertPool `yaml:"-"`
 }
 
+const receiverTypes = "console, slack, email, webhook, wecom, dingtalk or feishu"
+
 var receiverName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // slackMention matches the mention forms Slack documents: special mentions,
@@ -143,14 +152,18 @@ func decodeReceiver(doc *yamlfile.Doc, n *yaml.Node) (Receiver, yamlfile.Errors)
 		errs = append(errs, doc.Decode(n, &w)...)
 		r.Webhook = &w.WebhookReceiver
 		errs = append(errs, r.Webhook.validate(doc, n, head.Name)...)
+	case TypeWeCom, TypeDingTalk, TypeFeishu:
+		errs = append(errs, decodeBot(doc, n, &r)...)
 	case "":
-		errs = append(errs, doc.Errorf(n, "receiver %q: type is required (console, slack, email or webhook)", head.Name))
+		errs = append(errs, doc.Errorf(n, "receiver %q: type is required (%s)", head.Name, receiverTypes))
 	default:
-		errs = append(errs, doc.Errorf(typeNode, "receiver %q: unknown type %q (want console, slack, email or webhook)", head.Name, head.Type))
+		errs = append(errs, doc.Errorf(typeNode, "receiver %q: unknown type %q (want %s)", head.Name, head.Type, receiverTypes))
 	}
 	defaultPace := time.Duration(0)
 	if head.Type == TypeSlack {
 		defaultPace = DefaultSlackPace
+	} else if p, ok := botPace(head.Type); ok {
+		defaultPace = p
 	}
 	var derrs yamlfile.Errors
 	r.Retry, r.Pace, derrs = head.deliveryFields.resolve(doc, n, head.Name, defaultPace)
@@ -303,7 +316,13 @@ func (r Receiver) secrets() []Secret {
 	case r.Email != nil:
 		return []Secret{r.Email.Password}
 	case r.Webhook != nil:
-		return []Secret{r.Webhook.URL, r.Webhook.Secret}
+		return append([]Secret{r.Webhook.URL, r.Webhook.Secret}, r.Webhook.headerSecrets()...)
+	case r.WeCom != nil:
+		return []Secret{r.WeCom.WebhookURL}
+	case r.DingTalk != nil:
+		return []Secret{r.DingTalk.WebhookURL, r.DingTalk.Secret}
+	case r.Feishu != nil:
+		return []Secret{r.Feishu.WebhookURL, r.Feishu.Secret}
 	}
 	return nil
 }

@@ -2,7 +2,8 @@
 // systems imalert has no dedicated receiver for. The payload (Payload) is
 // versioned and documented; with a shared secret each request is signed
 // with HMAC-SHA256 so the receiving end can verify where it came from and
-// when.
+// when. A body_template replaces the payload with any JSON a service takes
+// (PagerDuty, Teams, Opsgenie), rendered from it.
 package webhook
 
 import (
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"text/template"
 	"time"
 
 	"github.com/imalert/imalert/alert/notify"
@@ -44,19 +46,49 @@ const Version = 1
 
 // Notifier posts to one URL.
 type Notifier struct {
-	url    string
-	secret []byte
-	client *http.Client
-	now    func() time.Time
+	url     string
+	secret  []byte
+	client  *http.Client
+	now     func() time.Time
+	headers http.Header
+	// tmpl, when set, renders the body instead of the payload; tmplErr is
+	// why body_template does not compile (check reports it first).
+	tmpl    *template.Template
+	tmplErr error
 }
 
 // New returns a Notifier for cfg. client must carry a timeout.
 func New(cfg *config.WebhookReceiver, client *http.Client) *Notifier {
-	n := &Notifier{url: cfg.URL.Reveal(), client: client, now: time.Now}
+	n := &Notifier{url: cfg.URL.Reveal(), client: client, now: time.Now, headers: http.Header{}}
 	if cfg.Secret.IsSet() {
 		n.secret = []byte(cfg.Secret.Reveal())
 	}
+	for k, v := range cfg.Headers {
+		n.headers.Set(k, v.Reveal())
+	}
+	if cfg.BodyTemplate != "" {
+		n.tmpl, n.tmplErr = parseTemplate(cfg.BodyTemplate)
+	}
 	return n
+}
+
+// body is the request body for n: the payload, or body_template's JSON.
+func (w *Notifier) body(n *notify.Notification) ([]byte, error) {
+	if w.tmplErr != nil {
+		return nil, notify.Permanent("template", fmt.Errorf("webhook: %w", w.tmplErr))
+	}
+	if w.tmpl == nil {
+		b, err := json.Marshal(Build(n))
+		if err != nil {
+			return nil, notify.Permanent("payload", fmt.Errorf("webhook: payload: %w", err))
+		}
+		return b, nil
+	}
+	b, err := render(w.tmpl, Build(n))
+	if err != nil {
+		return nil, notify.Permanent("template", fmt.Errorf("webhook: %w", err))
+	}
+	return b, nil
 }
 
 // Payload is the JSON body of every request.
@@ -208,9 +240,9 @@ func Verify(secret []byte, ts string, body []byte, sig string) bool {
 
 // Notify implements notify.Notifier with one POST.
 func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
-	body, err := json.Marshal(Build(n))
+	body, err := w.body(n)
 	if err != nil {
-		return notify.Permanent("payload", fmt.Errorf("webhook: payload: %w", err))
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
@@ -219,6 +251,9 @@ func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "imalert")
+	for k, v := range w.headers {
+		req.Header[k] = v
+	}
 	req.Header.Set(HeaderID, n.ID)
 	req.Header.Set(HeaderTimestamp, ts)
 	if w.secret != nil {

@@ -216,3 +216,12 @@ func TestClassify(t *testing.T) {
 		t.Errorf("connection refused: %v", err)
 	}
 }
+
+func newServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func newClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }

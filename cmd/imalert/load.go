@@ -36,6 +36,7 @@ func load(path string) (*setup, error) {
 		}
 		s.cfg = cfg
 		errs = append(errs, yamlfile.AsErrors(path, err)...)
+		errs = append(errs, templateErrors(path, cfg)...)
 		files, err := rules.LoadFiles(cfg.RuleFiles)
 		errs = append(errs, yamlfile.AsErrors(path, err)...)
 		s.files = files

@@ -22,9 +22,12 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/dingtalk"
 	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/webhook"
+	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
@@ -273,6 +276,18 @@ func destinations(cfg *config.Config, stdout io.Writer) []delivery.Destination {
 			d.Notifier = webhook.New(r.Webhook, &http.Client{Timeout: r.Webhook.Timeout.D()})
 			d.Timeout = r.Webhook.Timeout.D()
 			d.PaceKey = "webhook " + digest(r.Webhook.URL.Reveal())
+		case r.WeCom != nil:
+			d.Notifier = wecom.New(r.WeCom, &http.Client{Timeout: r.WeCom.Timeout.D()})
+			d.Timeout = r.WeCom.Timeout.D()
+			d.PaceKey = "wecom " + digest(r.WeCom.WebhookURL.Reveal())
+		case r.DingTalk != nil:
+			d.Notifier = dingtalk.New(r.DingTalk, &http.Client{Timeout: r.DingTalk.Timeout.D()})
+			d.Timeout = r.DingTalk.Timeout.D()
+			d.PaceKey = "dingtalk " + digest(r.DingTalk.WebhookURL.Reveal())
+		case r.Feishu != nil:
+			d.Notifier = feishu.New(r.Feishu, &http.Client{Timeout: r.Feishu.Timeout.D()}, cfg.ExternalURL)
+			d.Timeout = r.Feishu.Timeout.D()
+			d.PaceKey = "feishu " + digest(r.Feishu.WebhookURL.Reveal())
 		}
 		out = append(out, d)
 	}

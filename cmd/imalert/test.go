@@ -20,10 +20,13 @@ import (
 	mail "github.com/wneessen/go-mail"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/dingtalk"
 	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
@@ -414,8 +417,39 @@ func (d *dry) rendered(n *notify.Notification) {
 				writeField(d.w, "text", strings.TrimRight(string(c), "\n"))
 			}
 		}
+	case recv.WeCom != nil:
+		m := wecom.New(recv.WeCom, nil).Message(p)
+		if m.Text != nil {
+			writeField(d.w, "text", m.Text.Content)
+		} else {
+			writeField(d.w, "markdown", m.Markdown.Content)
+		}
+	case recv.DingTalk != nil:
+		m := dingtalk.New(recv.DingTalk, nil).Message(p)
+		writeField(d.w, "title", m.Markdown.Title)
+		writeField(d.w, "markdown", m.Markdown.Text)
+	case recv.Feishu != nil:
+		writeCard(d.w, feishu.New(recv.Feishu, nil, d.setup.cfg.ExternalURL).Message(p).Card)
 	default:
 		writeField(d.w, "", strings.TrimRight(page.Render(p), "\n"))
+	}
+}
+
+func writeCard(w io.Writer, c feishu.Card) {
+	writeField(w, "header", "["+c.Header.Template+"] "+c.Header.Title.Content)
+	for _, e := range c.Elements {
+		if e.Text != nil {
+			writeField(w, e.Tag, e.Text.Content)
+		}
+		for _, f := range e.Fields {
+			writeField(w, "field", strings.ReplaceAll(f.Text.Content, "\n", " "))
+		}
+		for _, b := range e.Actions {
+			writeField(w, "button", b.Text.Content+" → "+b.URL)
+		}
+		for _, t := range e.Elements {
+			writeField(w, e.Tag, t.Content)
+		}
 	}
 }
 
