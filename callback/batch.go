@@ -41,13 +41,13 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if !IsBatch(q.Command) {
 		return one(body)
 	}
-	lim = lim.withDefaults()
-	top, err := decodeObject(body, lim)
+	lim = lim.WithDefaults()
+	top, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
 	raw, ok := top["Events"]
-	if !ok {
+	if !ok || isNull(raw) {
 		return one(body)
 	}
 	if len(raw) == 0 || raw[0] != '[' {
@@ -57,11 +57,16 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, &BodyError{Field: "Events", Msg: jsonErrText(err)}
 	}
-	if len(elems) > lim.MaxEvents {
-		return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("%d events, more than %d", len(elems), lim.MaxEvents)}
-	}
-	out := make([]Item, 0, len(elems))
+	out := make([]Item, 0, min(len(elems), lim.MaxEvents))
+	left := 0
 	for i, e := range elems {
+		if isNull(e) {
+			continue
+		}
+		if len(out) == lim.MaxEvents {
+			left++
+			continue
+		}
 		if len(e) == 0 || e[0] != '{' {
 			return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("element %d: want an object, got %s", i, jsonKind(e))}
 		}
@@ -70,6 +75,9 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 			return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("element %d: %v", i, err)}
 		}
 		out = append(out, Item{Event: ev, Body: e})
+	}
+	for _, it := range out {
+		it.Event.LeftOut.Events = left
 	}
 	return out, nil
 }
@@ -109,7 +117,8 @@ func DedupKey(e *Event, body []byte) string {
 
 // clipStrings cuts every decoded string field to max bytes.
 func (e *Event) clipStrings(max int) {
-	for _, p := range []*string{&e.GroupID, &e.GroupType, &e.FromAccount, &e.OperatorAccount, &e.CloudCustomData, &e.ErrorInfo} {
+	for _, s := range bodyStrs {
+		p := s.str(e)
 		*p = e.clip(*p, max)
 	}
 	for i := range e.MsgBody {

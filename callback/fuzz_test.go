@@ -127,8 +127,8 @@ func FuzzParse(f *testing.F) {
 			if len(k) != 32 || k != DedupKey(ev, it.Body) {
 				t.Fatalf("dedup key %q unstable or malformed", k)
 			}
-			for _, name := range KnownFields {
-				ev.Field(name)
+			for _, s := range FieldSpecs() {
+				ev.Field(s.Name)
 			}
 			for name := range ev.Extra {
 				ev.Field(name)

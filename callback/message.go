@@ -87,7 +87,10 @@ type wireElement struct {
 	MsgContent json.RawMessage `json:"MsgContent"`
 }
 
-func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
+// decodeMsgBody decodes the message elements. Elements beyond
+// lim.MaxElements, or nested deeper than lim.MaxDepth, are left out and
+// counted; a null element is absent.
+func (ev *Event) decodeMsgBody(raw json.RawMessage, lim Limits) ([]MsgElement, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("want an array, got %s", jsonKind(raw))
 	}
@@ -95,13 +98,22 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 	if err := json.Unmarshal(raw, &wire); err != nil {
 		return nil, fmt.Errorf("%s", jsonErrText(err))
 	}
-	if len(wire) > maxElems {
-		return nil, overLimit(fmt.Sprintf("%d elements, more than %d", len(wire), maxElems))
-	}
-	out := make([]MsgElement, 0, len(wire))
+	out := make([]MsgElement, 0, min(len(wire), lim.MaxElements))
+	left := 0
 	for i, w := range wire {
+		if isNull(w) {
+			continue
+		}
+		if len(out) == lim.MaxElements {
+			left++
+			continue
+		}
 		if len(w) == 0 || w[0] != '{' {
 			return nil, fmt.Errorf("element %d: want an object, got %s", i, jsonKind(w))
+		}
+		if checkDepth(w, lim.MaxDepth-2) != nil {
+			left++
+			continue
 		}
 		var we wireElement
 		if err := json.Unmarshal(w, &we); err != nil {
@@ -111,7 +123,7 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 			return nil, fmt.Errorf("element %d: MsgType missing", i)
 		}
 		el := MsgElement{Type: *we.MsgType, Raw: we.MsgContent}
-		if len(we.MsgContent) > 0 && string(we.MsgContent) != "null" {
+		if len(we.MsgContent) > 0 && !isNull(we.MsgContent) {
 			if we.MsgContent[0] != '{' {
 				return nil, fmt.Errorf("element %d: MsgContent: want an object, got %s", i, jsonKind(we.MsgContent))
 			}
@@ -121,6 +133,7 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 		}
 		out = append(out, el)
 	}
+	ev.LeftOut.Elements += left
 	return out, nil
 }
 

@@ -317,8 +317,8 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 	// Grouping.
 	_, gbNode := s.lookup("group_by")
 	for i, f := range s.GroupBy {
-		w, ok := fieldName(f)
-		if !ok || w == "MsgType" || w == "Text" {
+		spec, w, ok := fieldName(f)
+		if !ok || spec != nil && !spec.Single() {
 			n := gbNode
 			if gbNode != nil && gbNode.Kind == yaml.SequenceNode && i < len(gbNode.Content) {
 				n = gbNode.Content[i]

@@ -147,35 +147,7 @@ type fieldCond struct {
 
 func (c *fieldCond) match(ev *callback.Event) bool {
 	switch {
-	case c.f.numeric():
-		v, ok := c.f.num(ev)
-		if !ok {
-			return false
-		}
-		for i := range c.preds {
-			if c.preds[i].matchNum(v) {
-				return true
-			}
-		}
-		return false
-	case c.f.kind == kindMsgType || c.f.kind == kindText:
-		for j := range ev.MsgBody {
-			el := &ev.MsgBody[j]
-			v := el.Type
-			if c.f.kind == kindText {
-				if el.Type != callback.ElemText {
-					continue
-				}
-				v = el.Content.Text
-			}
-			for i := range c.preds {
-				if c.preds[i].matchStr(v) {
-					return true
-				}
-			}
-		}
-		return false
-	case c.f.kind == kindExtra:
+	case c.f.spec == nil:
 		v, ok := extra(ev, c.f.name)
 		if !ok {
 			return false
@@ -186,8 +158,32 @@ func (c *fieldCond) match(ev *callback.Event) bool {
 			}
 		}
 		return false
+	case c.f.spec.Kind == callback.KindInt:
+		v, ok := c.f.spec.Int(ev)
+		if !ok {
+			return false
+		}
+		for i := range c.preds {
+			if c.preds[i].matchNum(v) {
+				return true
+			}
+		}
+		return false
+	case c.f.spec.Kind == callback.KindPerElem:
+		for j := range ev.MsgBody {
+			v, ok := c.f.spec.Elem(&ev.MsgBody[j])
+			if !ok {
+				continue
+			}
+			for i := range c.preds {
+				if c.preds[i].matchStr(v) {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	v, ok := c.f.str(ev)
+	v, ok := c.f.spec.Str(ev)
 	if !ok {
 		return false
 	}
@@ -296,12 +292,16 @@ func (mc *matchCompiler) block(where string, n *yaml.Node) allOf {
 				out = append(out, allOf(list))
 			}
 		default:
-			wire, ok := fieldName(k.Value)
+			spec, wire, ok := fieldName(k.Value)
 			if !ok {
 				mc.errorf(k, "match: unknown field %q%s", k.Value, yamlfile.Suggest(k.Value, fieldSuggestions()))
 				continue
 			}
-			if c := mc.field(k.Value, wire, v); c != nil {
+			if spec != nil && spec.Kind == callback.KindElements {
+				mc.errorf(k, "match: %s holds the message elements; match msg_type or text", k.Value)
+				continue
+			}
+			if c := mc.field(k.Value, spec, wire, v); c != nil {
 				out = append(out, c)
 			}
 		}
@@ -318,18 +318,17 @@ func unwrap(c allOf) cond {
 
 var fieldSuggestions = sync.OnceValue(func() []string {
 	out := []string{keyNot, keyAny, keyAll}
-	for a := range aliases {
-		out = append(out, a)
+	for _, s := range callback.FieldSpecs() {
+		out = append(out, s.Name)
+		out = append(out, s.Aliases...)
 	}
-	out = append(out, callback.KnownFields...)
-	out = append(out, callback.NameMsgType, callback.NameText)
 	slices.Sort(out)
 	return out
 })
 
 // field compiles the accepted values of one field.
-func (mc *matchCompiler) field(key, wire string, v *yaml.Node) *fieldCond {
-	c := &fieldCond{f: newFieldRef(wire)}
+func (mc *matchCompiler) field(key string, spec *callback.FieldSpec, wire string, v *yaml.Node) *fieldCond {
+	c := &fieldCond{f: newFieldRef(spec, wire)}
 	v = resolve(v)
 	switch {
 	case v == nil:
@@ -394,13 +393,13 @@ func (mc *matchCompiler) scalar(c *fieldCond, key string, n *yaml.Node) {
 			return
 		}
 		c.preds = append(c.preds, pred{kind: predRange, lo: lo, hi: hi, s: s})
-	case c.f.kind == kindGroupType:
+	case c.f.is(callback.NameType):
 		if !callback.KnownGroupType(s) {
 			mc.errorf(n, "%s: unknown group type %q (want Public, Private/Work, ChatRoom/Meeting, AVChatRoom, Community or BChatRoom)", key, clip(s))
 			return
 		}
 		c.preds = append(c.preds, pred{kind: predEq, s: s, alts: groupTypeSpellings(s)})
-	case c.f.kind == kindExtra:
+	case c.f.spec == nil:
 		p := pred{kind: predEq, s: s}
 		if m := rangeRE.FindStringSubmatch(s); m != nil {
 			lo, _ := strconv.ParseInt(m[1], 10, 64)
@@ -510,8 +509,8 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 		if !ok {
 			continue
 		}
-		switch fc.f.kind {
-		case kindCommand:
+		switch {
+		case fc.f.is(callback.NameCallbackCommand):
 			var cmds []string
 			for _, p := range fc.preds {
 				if p.kind != predEq {
@@ -524,7 +523,7 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 				slices.Sort(cmds)
 				commands = slices.Compact(cmds)
 			}
-		case kindErrorCode:
+		case fc.f.is(callback.NameErrorCode):
 			var cs []int64
 			var rs []codeRange
 			exact := true

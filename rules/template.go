@@ -492,7 +492,7 @@ func (d *TemplateData) Field(name string) string {
 	if d.ev == nil {
 		return ""
 	}
-	if w, ok := fieldName(name); ok {
+	if _, w, ok := fieldName(name); ok {
 		name = w
 	}
 	if v, ok := d.ev.Field(name); ok {

@@ -3,6 +3,7 @@ package server
 import (
 	"container/list"
 	"context"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -19,9 +20,13 @@ import (
 // RateLimit is a token bucket per source address.
 type RateLimit struct {
 	PerSecond  float64 // 0: no limit
-	Burst      int
-	MaxSources int // limiters kept; the least recently used is evicted
+	Burst      int     // 0: DefaultBurst(PerSecond)
+	MaxSources int     // limiters kept; the least recently used is evicted
 }
+
+// DefaultBurst is the burst of a rate limit that sets none: one second's
+// worth of requests, at least one.
+func DefaultBurst(perSecond float64) int { return max(1, int(math.Ceil(perSecond))) }
 
 // FAIL answer codes of admission, authentication and admin checks.
 const (
@@ -185,7 +190,7 @@ func newRateLimiter(o RateLimit, evict func()) *rateLimiter {
 		return nil
 	}
 	if o.Burst < 1 {
-		o.Burst = max(1, int(o.PerSecond+0.999))
+		o.Burst = DefaultBurst(o.PerSecond)
 	}
 	if o.MaxSources < 1 {
 		o.MaxSources = defaultMaxSources
