@@ -84,8 +84,9 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 
 // DedupKey identifies one callback across deliveries: IM retrying it, or
 // someone replaying a captured request inside the signature window. For
-// Group.CallbackSendMsgException it is built from the fields spec §3 names
-// (SdkAppid, GroupId, From_Account, Random, ErrorCode, EventTime), so a
+// Group.CallbackSendMsgException, which carries no event id, it is built
+// from the fields that identify one failed send (SdkAppid, GroupId,
+// From_Account, Random, ErrorCode, EventTime), so a
 // retry matches even if IM re-encodes the body; for every other command, and
 // for an exception lacking Random or EventTime, it is a digest of the
 // command and body, the event's JSON as received. The key is fixed-size

@@ -1,8 +1,10 @@
 package callback
 
-// knownCommands are the callback commands IM documents (spec §6 and
-// Tencent's per-command pages). Metrics label by these names only, so a
-// caller inventing command names cannot grow label cardinality.
+// knownCommands are the callback commands IM documents: Tencent Chat's
+// "Webhook Overview" and its per-command webhook pages, whose sample bodies
+// are in testdata/samples/tencent-docs and testdata/commands. Metrics label
+// by these names only, so a caller inventing command names cannot grow label
+// cardinality.
 var knownCommands = map[string]bool{
 	"State.StateChange":                                     true,
 	"C2C.CallbackBeforeSendMsg":                             true,
