@@ -113,7 +113,13 @@ type Engine struct {
 	byCommand  map[string]*bucket
 	anyCommand *bucket
 	catalogue  *callback.Catalogue
+	warnings   yamlfile.Errors
 }
+
+// Warnings returns what check should point out without refusing the
+// rules: body fields no documented callback command carries, which match
+// only if IM sends them.
+func (e *Engine) Warnings() yamlfile.Errors { return e.warnings }
 
 // Rules returns the rules in file order.
 func (e *Engine) Rules() []*Rule { return e.rules }
@@ -172,8 +178,9 @@ func Compile(files []*File, opts Options) (*Engine, error) {
 	for _, f := range files {
 		for i := range f.Rules {
 			s := &f.Rules[i]
-			r, rerrs := compileRule(f.doc, s, opts)
+			r, rerrs, rwarns := compileRule(f.doc, s, opts)
 			errs = append(errs, rerrs...)
+			e.warnings = append(e.warnings, rwarns...)
 			if s.Name != "" {
 				if prev, ok := defined[s.Name]; ok {
 					errs = append(errs, f.doc.Errorf(yamlfile.At(s.node, "name"), "rule %q is already defined at %s:%d", s.Name, prev.File, prev.Line))
@@ -191,6 +198,7 @@ func Compile(files []*File, opts Options) (*Engine, error) {
 		errs.Sort()
 		return nil, errs
 	}
+	e.warnings.Sort()
 	e.index()
 	return e, nil
 }
@@ -232,8 +240,7 @@ func validName(s string) bool { return ruleNameRE.MatchString(s) }
 // lookup returns the key and value nodes of key in the rule's mapping.
 func (s *Spec) lookup(key string) (k, v *yaml.Node) { return yamlfile.Lookup(s.node, key) }
 
-func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Errors) {
-	var errs yamlfile.Errors
+func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns yamlfile.Errors) {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, doc.Errorf(yamlfile.At(s.node, key), format, args...))
 	}
@@ -314,24 +321,6 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
 	}
 
-	// Grouping.
-	_, gbNode := s.lookup("group_by")
-	for i, f := range s.GroupBy {
-		spec, w, ok := fieldName(f)
-		if !ok || spec != nil && !spec.Single() {
-			n := gbNode
-			if gbNode != nil && gbNode.Kind == yaml.SequenceNode && i < len(gbNode.Content) {
-				n = gbNode.Content[i]
-			}
-			if ok {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: %s can have several values; it cannot group", label, w))
-			} else {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q%s", label, clip(f), yamlfile.Suggest(f, fieldSuggestions())))
-			}
-			continue
-		}
-		r.GroupBy = append(r.GroupBy, w)
-	}
 	errs = append(errs, compileDelivery(doc, s, opts, r)...)
 
 	// Conditions.
@@ -341,6 +330,26 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 	}
 	errs = append(errs, mc.errs...)
 	r.commands, r.codes, r.ranges = indexKeys(r.cond)
+	// Grouping, and the fields every condition and group_by names.
+	uses := mc.uses
+	_, gbNode := s.lookup("group_by")
+	for i, f := range s.GroupBy {
+		spec, w, ok := fieldName(f)
+		if !ok || spec != nil && !spec.Single() {
+			n := item(gbNode, i)
+			if ok {
+				errs = append(errs, doc.Errorf(n, "%s: group_by: %s can have several values; it cannot group", label, w))
+			} else {
+				errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q%s", label, clip(f), suggestField(f)))
+			}
+			continue
+		}
+		uses = append(uses, fieldUse{key: item(gbNode, i), name: f, spec: spec, wire: w, where: "group_by"})
+		r.GroupBy = append(r.GroupBy, w)
+	}
+	ferrs, fwarns := checkFieldUses(doc, label, uses, r.commands)
+	errs = append(errs, ferrs...)
+	warns = append(warns, fwarns...)
 
 	// Templates.
 	for _, t := range []struct {
@@ -367,10 +376,18 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 	}
 
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, errs, warns
 	}
 	r.StateKey = stateKey(r)
-	return r, nil
+	return r, nil, warns
+}
+
+// item returns the i-th element of a sequence node, or the node itself.
+func item(n *yaml.Node, i int) *yaml.Node {
+	if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
+	}
+	return n
 }
 
 // stateKey is the rule's name and a hash of what its decision state means:

@@ -211,6 +211,7 @@ type matchCompiler struct {
 	depth int
 	nodes int // YAML nodes visited, aliases counted each time they are used
 	over  bool
+	uses  []fieldUse // every field named, checked once the rule's commands are known
 }
 
 // maxMatchNodes bounds the size of a match block, counting each use of a
@@ -294,9 +295,10 @@ func (mc *matchCompiler) block(where string, n *yaml.Node) allOf {
 		default:
 			spec, wire, ok := fieldName(k.Value)
 			if !ok {
-				mc.errorf(k, "match: unknown field %q%s", k.Value, yamlfile.Suggest(k.Value, fieldSuggestions()))
+				mc.errorf(k, "match: unknown field %q%s", k.Value, suggestField(k.Value))
 				continue
 			}
+			mc.uses = append(mc.uses, fieldUse{key: k, name: k.Value, spec: spec, wire: wire, where: "match"})
 			if spec != nil && spec.Kind == callback.KindElements {
 				mc.errorf(k, "match: %s holds the message elements; match msg_type or text", k.Value)
 				continue
@@ -410,8 +412,20 @@ func (mc *matchCompiler) scalar(c *fieldCond, key string, n *yaml.Node) {
 		}
 		c.preds = append(c.preds, p)
 	default:
-		c.preds = append(c.preds, pred{kind: predEq, s: s})
+		mc.add(c, key, n, pred{kind: predEq, s: s})
 	}
+}
+
+// add appends p to c's accepted values, first checking that a
+// callback_command value can match a documented command.
+func (mc *matchCompiler) add(c *fieldCond, key string, n *yaml.Node, p pred) {
+	if c.f.is(callback.NameCallbackCommand) {
+		if msg := checkCommand(&p); msg != "" {
+			mc.errorf(n, "%s: %s", key, msg)
+			return
+		}
+	}
+	c.preds = append(c.preds, p)
 }
 
 // groupTypeSpellings lists the names of the group type s, so that Private
@@ -462,7 +476,7 @@ func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
 					mc.errorf(p, "%s: bad glob %q: %v", key, clip(p.Value), err)
 					continue
 				}
-				c.preds = append(c.preds, pred{kind: predGlob, s: p.Value})
+				mc.add(c, key, p, pred{kind: predGlob, s: p.Value})
 			}
 		case "regex":
 			for _, p := range vals {
@@ -481,7 +495,7 @@ func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
 					mc.errorf(p, "%s: bad regex %q: %s", key, clip(p.Value), msg)
 					continue
 				}
-				c.preds = append(c.preds, pred{kind: predRegex, s: p.Value, re: re})
+				mc.add(c, key, p, pred{kind: predRegex, s: p.Value, re: re})
 			}
 		default:
 			mc.errorf(k, "%s: unknown matcher %q (want glob or regex)%s", key, clip(k.Value), yamlfile.Suggest(k.Value, []string{"glob", "regex"}))
@@ -544,4 +558,13 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 		}
 	}
 	return commands, codes, ranges
+}
+
+// suggestField proposes a known field for an unknown name: the one it is a
+// case or underscore typo of, else the nearest by edit distance.
+func suggestField(name string) string {
+	if m := nearMiss(name); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return yamlfile.Suggest(name, fieldSuggestions())
 }

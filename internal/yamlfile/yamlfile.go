@@ -382,7 +382,7 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 func suggest(key string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for k := range fields {
-		if dd := editDistance(key, k); dd < bestD || (dd == bestD && best != "" && k < best) {
+		if dd := EditDistance(key, k); dd < bestD || (dd == bestD && best != "" && k < best) {
 			best, bestD = k, dd
 		}
 	}
@@ -392,7 +392,8 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
