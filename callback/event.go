@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/imalert/imalert/internal/bodylimit"
@@ -222,7 +224,9 @@ func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 // decodeObject checks that body is one JSON object and splits it into its
 // top-level fields. Nested values stay raw: nothing is allocated for them.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
+	// A byte order mark is no part of JSON, but RFC 8259 lets a parser
+	// ignore one, and refusing the body would lose the event.
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(body) == 0 {
 		return nil, &BodyError{Msg: "empty"}
 	}
@@ -286,10 +290,17 @@ func decodeInt(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("want an integer, got %s", jsonKind(raw))
 	}
 	n, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil {
+	if err == nil {
+		return n, nil
+	}
+	// JSON has numbers, not integers: 10023.0 and 1.0023e4 are 10023 to
+	// the producer, and a space around a decimal string is no reason to
+	// lose an alert.
+	f, ferr := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
+	if ferr != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
 		return 0, errors.New("want an integer")
 	}
-	return n, nil
+	return int64(f), nil
 }
 
 func jsonKind(raw json.RawMessage) string {

@@ -186,9 +186,10 @@ func TestHostileRequests(t *testing.T) {
 	}
 }
 
-// A body over a count limit is acknowledged and cut, not refused: IM does
-// not resend a refused callback. The event says what was left out.
-func TestOverLimitBodiesAreCut(t *testing.T) {
+// An odd but valid body, or one over a count limit, is acknowledged (and
+// cut), not refused: IM does not resend a refused callback. The event says
+// what was left out.
+func TestOddAndOverLimitBodiesAreAccepted(t *testing.T) {
 	now := fixedNow
 	cmd := callback.CommandSendMsgException
 	deep := `{"GroupId":"g","X":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`
@@ -204,6 +205,8 @@ func TestOverLimitBodiesAreCut(t *testing.T) {
 		{"too many message elements", signedQuery(signedApp, cmd, tokenNow, now), elems, 1, callback.LeftOut{Elements: 1}},
 		{"too many Push events", signedQuery(signedApp, "Push.OfflinePush", tokenNow, now), `{"Events":[{"n":1},{"n":2},{"n":3},{"n":4},{"n":5}]}`, 4, callback.LeftOut{Events: 1}},
 		{"nulls", signedQuery(signedApp, cmd, tokenNow, now), `{"GroupId":"g","ErrorCode":null,"MsgBody":[null],"X":null}`, 1, callback.LeftOut{}},
+		{"byte order mark", signedQuery(signedApp, cmd, tokenNow, now), "\xef\xbb\xbf" + `{"GroupId":"g","ErrorCode":10023}`, 1, callback.LeftOut{}},
+		{"integral float code", signedQuery(signedApp, cmd, tokenNow, now), `{"GroupId":"g","ErrorCode":1.0023e4}`, 1, callback.LeftOut{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
