@@ -495,12 +495,38 @@ func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
 					mc.errorf(p, "%s: bad regex %q: %s", key, clip(p.Value), msg)
 					continue
 				}
+				if n := progSize(p.Value); n > MaxRegexProgram {
+					mc.errorf(p, "%s: regex %q is too costly: it compiles to %d instructions, more than %d; matching time grows with both its size and the text's, so narrow counted repeats such as {1000}", key, clip(p.Value), n, MaxRegexProgram)
+					continue
+				}
 				mc.add(c, key, p, pred{kind: predRegex, s: p.Value, re: re})
 			}
 		default:
 			mc.errorf(k, "%s: unknown matcher %q (want glob or regex)%s", key, clip(k.Value), yamlfile.Suggest(k.Value, []string{"glob", "regex"}))
 		}
 	}
+}
+
+// MaxRegexProgram bounds the compiled size of a rule's regex, in
+// regexp/syntax instructions. Go's regexps run in time proportional to the
+// program's size times the text's, so a large program on a 16 KB message
+// can stall paging: (\pL|\pN|\pS|\pP){1000}z compiles to about 3,000
+// instructions, while the regexes rules use run to tens (\w{1,64}@\w{1,64}
+// is about 260).
+const MaxRegexProgram = 500
+
+// progSize is the number of instructions of pat's compiled program, as
+// package regexp builds it; 0 when pat does not parse.
+func progSize(pat string) int {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
 }
 
 // clip shortens a value quoted in an error message.
