@@ -75,11 +75,11 @@ func TestParseBad(t *testing.T) {
 		}},
 		{"types.yaml", []string{
 			`types.yaml:1: listen: want host:port`,
-			"types.yaml:3: cannot read !!str `abc` into uint64",
+			`types.yaml:3: sdkappid: want an integer, got "abc"`,
 			`types.yaml:5: invalid duration "10x"`,
 			`types.yaml:7: throttle.max_keys must be at least 1`,
 		}},
-		{"syntax.yaml", []string{`syntax.yaml:2: did not find expected`}},
+		{"syntax.yaml", []string{`syntax.yaml:4: this line is indented 3 spaces, which lines up with no enclosing key (want one of 0, 2) (yaml: did not find expected '-' indicator)`}},
 		{"email-key-on-slack.yaml", []string{`email-key-on-slack.yaml:7: unknown key "smtp_host"`}},
 		{"no-apps.yaml", []string{`no-apps.yaml:1: apps: at least one app`}},
 		{"callback-path.yaml", []string{`callback-path.yaml:1: callback_path: want a literal path starting with / (no :, *, ? or #)`}},

@@ -241,8 +241,15 @@ func validName(s string) bool { return ruleNameRE.MatchString(s) }
 func (s *Spec) lookup(key string) (k, v *yaml.Node) { return yamlfile.Lookup(s.node, key) }
 
 func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns yamlfile.Errors) {
+	if doc.Failed(s.node) {
+		// Decoding stopped inside the rule (a duplicate key): its fields
+		// are not known, and checking them would only repeat that error.
+		return nil, nil, nil
+	}
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, doc.Errorf(yamlfile.At(s.node, key), format, args...))
+		if n := yamlfile.At(s.node, key); !doc.Failed(n) {
+			errs = append(errs, doc.Errorf(n, format, args...))
+		}
 	}
 	if s.Name == "" {
 		bad("name", "rule: name is required")
@@ -309,8 +316,11 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns
 	// Threshold.
 	if _, tn := s.lookup("threshold"); tn != nil && s.Threshold != nil {
 		th := s.Threshold
-		if th.Count < 1 || th.Count > MaxThresholdCount {
-			errs = append(errs, doc.Errorf(yamlfile.At(tn, "count"), "%s: threshold: count must be between 1 and %d", label, MaxThresholdCount))
+		if cn := yamlfile.At(tn, "count"); doc.Failed(cn) {
+			// One message: the type error, with the range.
+			doc.Amend(cn, "count must be between 1 and %d", MaxThresholdCount)
+		} else if th.Count < 1 || th.Count > MaxThresholdCount {
+			errs = append(errs, doc.Errorf(cn, "%s: threshold: count must be between 1 and %d", label, MaxThresholdCount))
 		}
 		if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
 			errs = append(errs, doc.Errorf(tn, "%s: threshold: within is required", label))

@@ -203,3 +203,32 @@ func TestRuleOptions(t *testing.T) {
 		})
 	}
 }
+
+// A value of the wrong type draws one message, which says what the value
+// must be; the checks of that value do not repeat it.
+func TestTypeErrorIsOneMessage(t *testing.T) {
+	const head = "rules:\n  - name: r\n    receivers: [console]\n"
+	tests := []struct {
+		name, src string
+		want      string
+	}{
+		{"count", head + "    threshold: {count: five, within: 1m}\n", `r.yaml:4: threshold.count: want an integer, got "five"; count must be between 1 and 1000`},
+		{"count in block style", head + "    threshold:\n      count: five\n      within: 1m\n", `r.yaml:5: threshold.count: want an integer, got "five"; count must be between 1 and 1000`},
+		{"name", "rules:\n  - name: [x]\n    receivers: [console]\n", `r.yaml:2: name: want a string, got a list`},
+		{"receivers", "rules:\n  - name: r\n    receivers: {a: 1}\n", `r.yaml:3: receivers: want a list, got a mapping`},
+		{"duplicate key", head + "    receivers: [console]\n", `r.yaml:4: mapping key "receivers" already defined at line 3`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, perr := ParseFile("r.yaml", []byte(tt.src))
+			var cerr error
+			if f != nil {
+				_, cerr = Compile([]*File{f}, Options{Receivers: receivers})
+			}
+			got := errors.Join(perr, cerr).Error()
+			if lines := strings.Split(got, "\n"); len(lines) != 1 || !strings.Contains(got, tt.want) {
+				t.Errorf("errors:\n%s\nwant one: %q", got, tt.want)
+			}
+		})
+	}
+}
