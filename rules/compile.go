@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"regexp"
 	"slices"
@@ -246,33 +247,7 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns
 		// are not known, and checking them would only repeat that error.
 		return nil, nil, nil
 	}
-	bad := func(key, format string, args ...any) {
-		if n := yamlfile.At(s.node, key); !doc.Failed(n) {
-			errs = append(errs, doc.Errorf(n, format, args...))
-		}
-	}
-	if s.Name == "" {
-		bad("name", "rule: name is required")
-	} else if !validName(s.Name) {
-		bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", clip(s.Name))
-	}
-	label := "rule " + strconv.Quote(clip(s.Name))
-	if s.Severity != "" && !callback.ValidSeverity(s.Severity) {
-		bad("severity", "%s: severity must be critical, warning or info, got %q", label, clip(s.Severity))
-	}
-	if len(s.Receivers) == 0 {
-		bad("receivers", "%s: receivers: at least one receiver is required", label)
-	}
-	_, recvNode := s.lookup("receivers")
-	for i, name := range s.Receivers {
-		if !opts.Receivers[name] {
-			n := recvNode
-			if recvNode != nil && i < len(recvNode.Content) {
-				n = recvNode.Content[i]
-			}
-			errs = append(errs, doc.Errorf(n, "%s: unknown receiver %q", label, clip(name)))
-		}
-	}
+	rc := &ruleCompiler{doc: doc, s: s, label: "rule " + strconv.Quote(clip(s.Name))}
 	r := &Rule{
 		Name:      s.Name,
 		File:      s.File,
@@ -282,93 +257,160 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns
 		Throttle:  DefaultThrottle,
 		FirstSeen: s.FirstSeen,
 	}
+	rc.header(opts)
+	rc.throttle(r)
+	rc.threshold(r)
+	rc.errs = append(rc.errs, compileDelivery(doc, s, opts, r)...)
+	rc.conditions(r)
+	rc.templates(r, opts)
+	if len(rc.errs) > 0 {
+		return nil, rc.errs, rc.warns
+	}
+	r.StateKey = stateKey(r)
+	return r, nil, rc.warns
+}
 
-	// Throttle. A first-seen rule pages once per key, so it has none.
+// ruleCompiler collects the errors and warnings of one rule.
+type ruleCompiler struct {
+	doc   *yamlfile.Doc
+	s     *Spec
+	label string // `rule "name"`, for messages
+	errs  yamlfile.Errors
+	warns yamlfile.Errors
+}
+
+func (rc *ruleCompiler) errorf(n *yaml.Node, format string, args ...any) {
+	rc.errs = append(rc.errs, rc.doc.Errorf(n, "%s: %s", rc.label, fmt.Sprintf(format, args...)))
+}
+
+// bad reports a problem with the value of key, unless decoding it already
+// failed: that error says it.
+func (rc *ruleCompiler) bad(key, format string, args ...any) {
+	if n := yamlfile.At(rc.s.node, key); !rc.doc.Failed(n) {
+		rc.errs = append(rc.errs, rc.doc.Errorf(n, format, args...))
+	}
+}
+
+// header checks the name, severity and receivers.
+func (rc *ruleCompiler) header(opts Options) {
+	s := rc.s
+	if s.Name == "" {
+		rc.bad("name", "rule: name is required")
+	} else if !validName(s.Name) {
+		rc.bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", clip(s.Name))
+	}
+	if s.Severity != "" && !callback.ValidSeverity(s.Severity) {
+		rc.bad("severity", "%s: severity must be critical, warning or info, got %q", rc.label, clip(s.Severity))
+	}
+	if len(s.Receivers) == 0 {
+		rc.bad("receivers", "%s: receivers: at least one receiver is required", rc.label)
+	}
+	_, recvNode := s.lookup("receivers")
+	for i, name := range s.Receivers {
+		if !opts.Receivers[name] {
+			rc.errorf(item(recvNode, i), "unknown receiver %q", clip(name))
+		}
+	}
+}
+
+// throttle compiles the throttle. A first-seen rule pages once per key, so
+// it has none.
+func (rc *ruleCompiler) throttle(r *Rule) {
+	s := rc.s
+	_, tn := s.lookup("throttle")
 	if s.FirstSeen {
 		r.Throttle = 0
-		if _, tn := s.lookup("throttle"); tn != nil {
-			errs = append(errs, doc.Errorf(tn, "%s: throttle: a first_seen rule pages once per key; throttle does not apply", label))
+		if tn != nil {
+			rc.errorf(tn, "throttle: a first_seen rule pages once per key; throttle does not apply")
 		}
-	} else if _, tn := s.lookup("throttle"); tn != nil {
-		t := s.Throttle
-		r.Throttle = t.Window.D()
-		switch t.Backoff {
-		case "", BackoffNone:
-			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
-				errs = append(errs, doc.Errorf(mn, "%s: throttle: max applies only with backoff: exponential", label))
-			}
-		case BackoffExponential:
-			r.ThrottleMax = max(DefaultThrottleMax, r.Throttle)
-			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
-				r.ThrottleMax = t.Max.D()
-				if r.ThrottleMax <= r.Throttle {
-					errs = append(errs, doc.Errorf(mn, "%s: throttle: max must be longer than window", label))
-				}
-			}
-			if r.Throttle <= 0 {
-				errs = append(errs, doc.Errorf(yamlfile.At(tn, "window"), "%s: throttle: exponential backoff needs a window", label))
-			}
-		default:
-			errs = append(errs, doc.Errorf(yamlfile.At(tn, "backoff"), "%s: throttle: backoff must be none or exponential, got %q", label, clip(t.Backoff)))
-		}
+		return
 	}
-
-	// Threshold.
-	if _, tn := s.lookup("threshold"); tn != nil && s.Threshold != nil {
-		th := s.Threshold
-		if cn := yamlfile.At(tn, "count"); doc.Failed(cn) {
-			// One message: the type error, with the range.
-			doc.Amend(cn, "count must be between 1 and %d", MaxThresholdCount)
-		} else if th.Count < 1 || th.Count > MaxThresholdCount {
-			errs = append(errs, doc.Errorf(cn, "%s: threshold: count must be between 1 and %d", label, MaxThresholdCount))
-		}
-		if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
-			errs = append(errs, doc.Errorf(tn, "%s: threshold: within is required", label))
-		} else if d, err := yamlfile.ParseDuration(wn.Value); err == nil && d <= 0 {
-			// (A value that does not parse was reported when decoding.)
-			errs = append(errs, doc.Errorf(wn, "%s: threshold: within must be a positive duration", label))
-		}
-		r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
+	if tn == nil {
+		return
 	}
+	t := s.Throttle
+	r.Throttle = t.Window.D()
+	_, mn := yamlfile.Lookup(tn, "max")
+	switch t.Backoff {
+	case "", BackoffNone:
+		if mn != nil {
+			rc.errorf(mn, "throttle: max applies only with backoff: exponential")
+		}
+	case BackoffExponential:
+		r.ThrottleMax = max(DefaultThrottleMax, r.Throttle)
+		if mn != nil {
+			r.ThrottleMax = t.Max.D()
+			if r.ThrottleMax <= r.Throttle {
+				rc.errorf(mn, "throttle: max must be longer than window")
+			}
+		}
+		if r.Throttle <= 0 {
+			rc.errorf(yamlfile.At(tn, "window"), "throttle: exponential backoff needs a window")
+		}
+	default:
+		rc.errorf(yamlfile.At(tn, "backoff"), "throttle: backoff must be none or exponential, got %q", clip(t.Backoff))
+	}
+}
 
-	errs = append(errs, compileDelivery(doc, s, opts, r)...)
+// threshold compiles the threshold.
+func (rc *ruleCompiler) threshold(r *Rule) {
+	_, tn := rc.s.lookup("threshold")
+	th := rc.s.Threshold
+	if tn == nil || th == nil {
+		return
+	}
+	if cn := yamlfile.At(tn, "count"); rc.doc.Failed(cn) {
+		// One message: the type error, with the range.
+		rc.doc.Amend(cn, "count must be between 1 and %d", MaxThresholdCount)
+	} else if th.Count < 1 || th.Count > MaxThresholdCount {
+		rc.errorf(cn, "threshold: count must be between 1 and %d", MaxThresholdCount)
+	}
+	if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
+		rc.errorf(tn, "threshold: within is required")
+	} else if d, err := yamlfile.ParseDuration(wn.Value); err == nil && d <= 0 {
+		// (A value that does not parse was reported when decoding.)
+		rc.errorf(wn, "threshold: within must be a positive duration")
+	}
+	r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
+}
 
-	// Conditions.
-	mc := &matchCompiler{doc: doc, label: label}
-	if _, mn := s.lookup("match"); mn != nil {
+// conditions compiles the match block and group_by, then checks every
+// field they name against the commands the rule is limited to.
+func (rc *ruleCompiler) conditions(r *Rule) {
+	mc := &matchCompiler{doc: rc.doc, label: rc.label}
+	if _, mn := rc.s.lookup("match"); mn != nil {
 		r.cond = mc.block("match", mn)
 	}
-	errs = append(errs, mc.errs...)
+	rc.errs = append(rc.errs, mc.errs...)
 	r.commands, r.codes, r.ranges = indexKeys(r.cond)
-	// Grouping, and the fields every condition and group_by names.
 	uses := mc.uses
-	_, gbNode := s.lookup("group_by")
-	for i, f := range s.GroupBy {
+	_, gbNode := rc.s.lookup("group_by")
+	for i, f := range rc.s.GroupBy {
 		spec, w, ok := fieldName(f)
-		if !ok || spec != nil && !spec.Single() {
-			n := item(gbNode, i)
-			if ok {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: %s can have several values; it cannot group", label, w))
-			} else {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q%s", label, clip(f), suggestField(f)))
-			}
-			continue
+		switch {
+		case !ok:
+			rc.errorf(item(gbNode, i), "group_by: unknown field %q%s", clip(f), suggestField(f))
+		case spec != nil && !spec.Single():
+			rc.errorf(item(gbNode, i), "group_by: %s can have several values; it cannot group", w)
+		default:
+			uses = append(uses, fieldUse{key: item(gbNode, i), name: f, spec: spec, wire: w, where: "group_by"})
+			r.GroupBy = append(r.GroupBy, w)
 		}
-		uses = append(uses, fieldUse{key: item(gbNode, i), name: f, spec: spec, wire: w, where: "group_by"})
-		r.GroupBy = append(r.GroupBy, w)
 	}
-	ferrs, fwarns := checkFieldUses(doc, label, uses, r.commands)
-	errs = append(errs, ferrs...)
-	warns = append(warns, fwarns...)
+	errs, warns := checkFieldUses(rc.doc, rc.label, uses, r.commands)
+	rc.errs = append(rc.errs, errs...)
+	rc.warns = append(rc.warns, warns...)
+}
 
-	// Templates.
+// templates parses the title and body templates.
+func (rc *ruleCompiler) templates(r *Rule, opts Options) {
 	for _, t := range []struct {
 		key   string
 		src   string
 		title bool
 		dst   **Template
-	}{{"title", s.Title, true, &r.Title}, {"body", s.Body, false, &r.Body}} {
-		_, tn := s.lookup(t.key)
+	}{{"title", rc.s.Title, true, &r.Title}, {"body", rc.s.Body, false, &r.Body}} {
+		_, tn := rc.s.lookup(t.key)
 		if tn == nil || t.src == "" {
 			continue
 		}
@@ -379,17 +421,11 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns
 				start++
 			}
 			line, msg := templateError(err, start)
-			errs = append(errs, &yamlfile.Error{File: doc.File, Line: line, Msg: label + ": " + t.key + ": " + msg})
+			rc.errs = append(rc.errs, &yamlfile.Error{File: rc.doc.File, Line: line, Msg: rc.label + ": " + t.key + ": " + msg})
 			continue
 		}
 		*t.dst = tmpl
 	}
-
-	if len(errs) > 0 {
-		return nil, errs, warns
-	}
-	r.StateKey = stateKey(r)
-	return r, nil, warns
 }
 
 // item returns the i-th element of a sequence node, or the node itself.
