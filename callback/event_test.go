@@ -414,6 +414,10 @@ func TestParseOddButValid(t *testing.T) {
 		{"duplicate-keys.json", func(e *Event) bool { return e.ErrorCode == 10023 }, LeftOut{}},
 		{"empty-object.json", func(e *Event) bool { return e.Present == 0 }, LeftOut{}},
 		{"empty-msgbody.json", func(e *Event) bool { return e.Present.Has(FieldMsgBody) && len(e.MsgBody) == 0 }, LeftOut{}},
+		{"odd-elements.json", func(e *Event) bool {
+			return len(e.MsgBody) == 5 && e.Excerpt() == "hi [TIMFutureElem] [TIMFutureElem] [TIMFutureElem2] [face: 7]" &&
+				string(e.MsgBody[1].Raw) == `"opaque"`
+		}, LeftOut{}},
 		{"whitespace.json", func(e *Event) bool { return e.GroupID == "@TGS#1" && e.ErrorCode == 10023 }, LeftOut{}},
 	}
 	for _, tt := range tests {
