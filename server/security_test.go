@@ -221,6 +221,11 @@ func TestOddAndOverLimitBodiesAreAccepted(t *testing.T) {
 			if got := x.rec.events[0].LeftOut; got != tt.leftOut {
 				t.Errorf("LeftOut = %+v, want %+v", got, tt.leftOut)
 			}
+			for what, want := range map[string]int{"elements": tt.leftOut.Elements, "fields": tt.leftOut.Fields, "events": tt.leftOut.Events} {
+				if got := promtest.ToFloat64(x.s.sec.leftOut.WithLabelValues(what)); got != float64(want) {
+					t.Errorf("imalert_callback_left_out_total{what=%q} = %v, want %d", what, got, want)
+				}
+			}
 		})
 	}
 }
