@@ -76,7 +76,7 @@ func TestParseBad(t *testing.T) {
 		{"types.yaml", []string{
 			`types.yaml:1: listen: want host:port`,
 			`types.yaml:3: sdkappid: want an integer, got "abc"`,
-			`types.yaml:5: invalid duration "10x"`,
+			`types.yaml:5: server.read_timeout: invalid duration "10x"`,
 			`types.yaml:7: throttle.max_keys must be at least 1`,
 		}},
 		{"syntax.yaml", []string{`syntax.yaml:4: this line is indented 3 spaces, which lines up with no enclosing key (want one of 0, 2) (yaml: did not find expected '-' indicator)`}},
@@ -95,7 +95,7 @@ func TestParseBad(t *testing.T) {
 			`delivery-errors.yaml:9: receiver "a": retry.max must be at least retry.initial`,
 			`delivery-errors.yaml:10: receiver "a": repeats: thread needs token and channel`,
 			`delivery-errors.yaml:15: receiver "b": repeats: want new, thread or update, got "sometimes"`,
-			`delivery-errors.yaml:16: negative duration "-1s"`,
+			`delivery-errors.yaml:16: pace: negative duration "-1s"`,
 			`delivery-errors.yaml:19: receiver "c": url must be an http:// or https:// URL`,
 			`delivery-errors.yaml:20: receiver "c": secret is empty: environment variable UNSET_HOOK_SECRET is not set`,
 			`delivery-errors.yaml:21: receiver "c": retry.initial must be positive`,

@@ -93,3 +93,19 @@ func TestTypeErrorHidesEnvValues(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// An Unmarshaler's error about a value names the key it belongs to.
+func TestUnmarshalerErrorNamesKey(t *testing.T) {
+	d, err := Parse("f.yaml", []byte("a:\n  wait: soon\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		A struct {
+			Wait Duration `yaml:"wait"`
+		} `yaml:"a"`
+	}
+	if got := d.Decode(d.Root, &v).Error(); !strings.Contains(got, `f.yaml:2: a.wait: invalid duration "soon"`) {
+		t.Errorf("got %q", got)
+	}
+}

@@ -318,8 +318,18 @@ func (d *Doc) typeError(msg string) *Error {
 		if key != "" {
 			e.Msg = key + ": " + e.Msg
 		}
-	} else if d.onExpandedLine(line) {
-		e.Msg = quoted.ReplaceAllString(msg, "value")
+	} else {
+		// An Unmarshaler's error (a bad duration): name the key when the
+		// message is about the value found.
+		if d.onExpandedLine(line) {
+			e.Msg = quoted.ReplaceAllString(e.Msg, "value")
+		}
+		if val != nil && val.Kind == yaml.ScalarNode && want != "" && val.Value == want && key != "" {
+			if d.expanded[val] {
+				e.Msg = strings.ReplaceAll(e.Msg, strconv.Quote(want), "the value from the environment")
+			}
+			e.Msg = key + ": " + e.Msg
+		}
 	}
 	if val != nil {
 		if d.typeErrs == nil {
