@@ -50,6 +50,9 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if !ok || isNull(raw) {
 		return one(body)
 	}
+	if isEmpty(raw) {
+		return []Item{}, nil
+	}
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, &BodyError{Field: "Events", Msg: "want an array, got " + jsonKind(raw)}
 	}

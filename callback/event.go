@@ -221,6 +221,16 @@ func (ev *Event) setExtra(name string, raw json.RawMessage, maxText int) {
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 
+// isEmpty reports whether raw is an empty array or object. Producers that
+// do not tell lists from maps (PHP's json_encode) write an empty list as
+// {}, so either is read as empty wherever a list or an object is expected.
+func isEmpty(raw json.RawMessage) bool {
+	if len(raw) < 2 || raw[0] != '[' && raw[0] != '{' {
+		return false
+	}
+	return len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0
+}
+
 // decodeObject checks that body is one JSON object and splits it into its
 // top-level fields. Nested values stay raw: nothing is allocated for them.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {

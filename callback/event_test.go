@@ -418,6 +418,10 @@ func TestParseOddButValid(t *testing.T) {
 			return len(e.MsgBody) == 5 && e.Excerpt() == "hi [TIMFutureElem] [TIMFutureElem] [TIMFutureElem2] [face: 7]" &&
 				string(e.MsgBody[1].Raw) == `"opaque"`
 		}, LeftOut{}},
+		{"php-empty.json", func(e *Event) bool {
+			return len(e.MsgBody) == 2 && e.MsgBody[0].Content.Text == "" && e.MsgBody[1].Content.UUID == "u" && string(e.Extra["Extra"]) == "{}"
+		}, LeftOut{}},
+		{"php-empty-msgbody.json", func(e *Event) bool { return e.Present.Has(FieldMsgBody) && len(e.MsgBody) == 0 }, LeftOut{}},
 		{"whitespace.json", func(e *Event) bool { return e.GroupID == "@TGS#1" && e.ErrorCode == 10023 }, LeftOut{}},
 	}
 	for _, tt := range tests {

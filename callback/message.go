@@ -93,6 +93,9 @@ type wireElement struct {
 // lim.MaxElements, or nested deeper than lim.MaxDepth, are left out and
 // counted; a null element is absent.
 func (ev *Event) decodeMsgBody(raw json.RawMessage, lim Limits) ([]MsgElement, error) {
+	if isEmpty(raw) {
+		return []MsgElement{}, nil
+	}
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("want an array, got %s", jsonKind(raw))
 	}
@@ -155,7 +158,7 @@ var elemFields = map[string][]string{
 func (m *MsgElement) decodeContent() error {
 	raw := m.Raw
 	own, known := elemFields[m.Type]
-	if len(raw) == 0 || isNull(raw) {
+	if len(raw) == 0 || isNull(raw) || isEmpty(raw) {
 		return nil
 	}
 	if raw[0] != '{' {
@@ -176,6 +179,9 @@ func (m *MsgElement) decodeContent() error {
 	}
 	m.Content = MsgContent{}
 	for name, v := range fields {
+		if isEmpty(v) {
+			continue // {} for an empty list, or [] for an empty object
+		}
 		key, _ := json.Marshal(name)
 		one := append(append(append([]byte("{"), key...), ':'), v...)
 		one = append(one, '}')
