@@ -140,7 +140,7 @@ type Limits = bodylimit.Limits
 // decoded leniently, and a known field of an unexpected type is kept in Extra.
 // Unknown fields are always kept. A field whose value is null is absent.
 //
-// No body is refused for its size in counts: what exceeds a Limit is cut
+// No body is refused for exceeding a Limit: what exceeds one is left out
 // and counted in Event.LeftOut, as long text is cut and marked Truncated.
 func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 	lim = lim.WithDefaults()

@@ -2,6 +2,7 @@ package callback
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 )
 
@@ -66,8 +67,9 @@ type FieldSpec struct {
 	// Limits.MaxTextBytes.
 	str func(*Event) *string
 	num func(*Event) *int64
-	// Query fields: how to read them.
-	query func(*Event) (string, bool)
+	// Query fields: how to read them, as text and (KindInt) as a number.
+	query    func(*Event) (string, bool)
+	queryInt func(*Event) (int64, bool)
 	// Per-element fields: the value of element i, if it has one.
 	elem func(*MsgElement) (string, bool)
 	// nonNegative refuses negative integers (a negative time).
@@ -94,8 +96,8 @@ func (s *FieldSpec) Int(ev *Event) (v int64, ok bool) {
 	switch {
 	case s.num != nil:
 		return *s.num(ev), ev.Present.Has(s.Bit)
-	case s.Name == NameSdkAppid:
-		return int64(ev.AppID), ev.AppID <= 1<<63-1
+	case s.queryInt != nil:
+		return s.queryInt(ev)
 	}
 	return 0, false
 }
@@ -111,10 +113,10 @@ func (s *FieldSpec) Elem(el *MsgElement) (v string, ok bool) {
 
 // format returns a single-valued field as text: decimal for integers.
 func (s *FieldSpec) format(ev *Event) (string, bool) {
-	if s.Kind == KindInt {
-		if s.Name == NameSdkAppid {
-			return strconv.FormatUint(ev.AppID, 10), true
-		}
+	switch {
+	case s.query != nil:
+		return s.query(ev)
+	case s.Kind == KindInt:
 		v, ok := s.Int(ev)
 		return strconv.FormatInt(v, 10), ok
 	}
@@ -127,7 +129,9 @@ func nonEmpty(s string) (string, bool) { return s, s != "" }
 var fieldTable = []FieldSpec{
 	{Name: NameCallbackCommand, Aliases: []string{"callback_command"}, Kind: KindString, Where: InQuery,
 		query: func(e *Event) (string, bool) { return e.Command, true }},
-	{Name: NameSdkAppid, Aliases: []string{"sdkappid", "sdk_app_id"}, Kind: KindInt, Where: InQuery},
+	{Name: NameSdkAppid, Aliases: []string{"sdkappid", "sdk_app_id"}, Kind: KindInt, Where: InQuery,
+		query:    func(e *Event) (string, bool) { return strconv.FormatUint(e.AppID, 10), true },
+		queryInt: func(e *Event) (int64, bool) { return int64(e.AppID), e.AppID <= math.MaxInt64 }},
 	{Name: NameClientIP, Aliases: []string{"client_ip"}, Kind: KindString, Where: InQuery,
 		query: func(e *Event) (string, bool) { return nonEmpty(e.ClientIP) }},
 	{Name: NameOptPlatform, Aliases: []string{"opt_platform"}, Kind: KindString, Where: InQuery,
