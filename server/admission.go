@@ -3,6 +3,7 @@ package server
 import (
 	"container/list"
 	"context"
+	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -19,9 +20,13 @@ import (
 // RateLimit is a token bucket per source address.
 type RateLimit struct {
 	PerSecond  float64 // 0: no limit
-	Burst      int
-	MaxSources int // limiters kept; the least recently used is evicted
+	Burst      int     // 0: DefaultBurst(PerSecond)
+	MaxSources int     // limiters kept; the least recently used is evicted
 }
+
+// DefaultBurst is the burst of a rate limit that sets none: one second's
+// worth of requests, at least one.
+func DefaultBurst(perSecond float64) int { return max(1, int(math.Ceil(perSecond))) }
 
 // FAIL answer codes of admission, authentication and admin checks.
 const (
@@ -45,6 +50,7 @@ type securityMetrics struct {
 	rateEvictions  prometheus.Counter
 	denied         prometheus.Counter
 	adminDenied    prometheus.Counter
+	leftOut        *prometheus.CounterVec
 }
 
 func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *securityMetrics {
@@ -81,12 +87,30 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 			Name: "imalert_admin_auth_failures_total",
 			Help: "Admin requests refused for a missing or wrong bearer token.",
 		}),
+		leftOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_callback_left_out_total",
+			Help: "Parts of accepted callback bodies left out by callback.limits, by what: elements, fields, events.",
+		}, []string{"what"}),
 	}
 	if r != nil {
 		r.MustRegister(m.authFailures, m.duplicates, m.dedupEvictions, m.dedupKeys, m.rateLimited,
-			m.rateEvictions, m.denied, m.adminDenied)
+			m.rateEvictions, m.denied, m.adminDenied, m.leftOut)
 	}
 	return m
+}
+
+// countLeftOut counts what the limits cut from one request's events. A
+// batch's left-out events are recorded on each event kept, so they are
+// counted once.
+func (m *securityMetrics) countLeftOut(items []callback.Item) {
+	for i, it := range items {
+		lo := it.Event.LeftOut
+		m.leftOut.WithLabelValues("elements").Add(float64(lo.Elements))
+		m.leftOut.WithLabelValues("fields").Add(float64(lo.Fields))
+		if i == 0 {
+			m.leftOut.WithLabelValues("events").Add(float64(lo.Events))
+		}
+	}
 }
 
 // admit runs before the callback handler: the source address must be
@@ -185,7 +209,7 @@ func newRateLimiter(o RateLimit, evict func()) *rateLimiter {
 		return nil
 	}
 	if o.Burst < 1 {
-		o.Burst = max(1, int(o.PerSecond+0.999))
+		o.Burst = DefaultBurst(o.PerSecond)
 	}
 	if o.MaxSources < 1 {
 		o.MaxSources = defaultMaxSources

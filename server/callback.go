@@ -82,6 +82,7 @@ func (s *Server) callback(c *gin.Context) string {
 		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
 		return "bad_body"
 	}
+	s.sec.countLeftOut(items)
 	return s.ingest(c, q, items)
 }
 

@@ -167,6 +167,10 @@ func footer(n *notify.Notification) []string {
 		// text: say so, since a condition on the rest could not match.
 		out = append(out, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
 	}
+	if lo := ev.LeftOut; lo.Any() {
+		// Rules never saw these parts of the body.
+		p.Footer = append(p.Footer, leftOutLine(lo))
+	}
 	if n.GroupKey != "" {
 		out = append(out, "key "+Clean(n.GroupKey, MaxField))
 	}
@@ -174,6 +178,20 @@ func footer(n *notify.Notification) []string {
 		out = append(out, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
 	}
 	return out
+}
+
+// leftOutLine says what callback.limits cut from the event's body.
+func leftOutLine(lo callback.LeftOut) string {
+	var parts []string
+	for _, c := range []struct {
+		n          int
+		one, other string
+	}{{lo.Elements, "message element", "message elements"}, {lo.Fields, "body field", "body fields"}, {lo.Events, "batch event", "batch events"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, plural(c.n, c.one, c.other)))
+		}
+	}
+	return strings.Join(parts, ", ") + " left out by callback.limits before matching"
 }
 
 func severityMark(s string) string {

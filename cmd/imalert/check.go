@@ -27,6 +27,11 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 	}
+	if s != nil && s.rules != nil {
+		for _, w := range s.rules.Warnings() {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}
 	if err != nil {
 		printErrors(stderr, err)
 		return errReported

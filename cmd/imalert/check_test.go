@@ -31,7 +31,7 @@ func TestCheck(t *testing.T) {
 			"testdata/badrules/rules/im.yaml:4: rule \"burst\": error_code: range \"80004-80001\" is empty (80004 > 80001)\n",
 			"testdata/badrules/rules/im.yaml:5: rule \"burst\": from_account: bad regex \"^(bot|test\": missing closing )\n",
 			"testdata/badrules/rules/im.yaml:6: rule \"burst\": match: unknown field \"grup_type\" (did you mean \"group_type\"?)\n",
-			"testdata/badrules/rules/im.yaml:7: invalid duration \"1x\"",
+			"testdata/badrules/rules/im.yaml:7: threshold.within: invalid duration \"1x\"",
 			"testdata/badrules/rules/im.yaml:8: rule \"burst\": throttle: max must be longer than window\n",
 			"testdata/badrules/rules/im.yaml:9: rule \"burst\": unknown receiver \"ops-slack\"\n",
 			"testdata/badrules/rules/im.yaml:10: rule \"burst\": title: unknown field .Sender\n",

@@ -231,15 +231,9 @@ func verifiers(cfg *config.Config) map[uint64]*callback.Verifier {
 	return out
 }
 
-func callbackLimits(l config.Limits) callback.Limits {
-	return callback.Limits{
-		MaxDepth:     l.MaxJSONDepth,
-		MaxElements:  l.MaxMsgElements,
-		MaxFields:    l.MaxFields,
-		MaxEvents:    l.MaxPushEvents,
-		MaxTextBytes: l.MaxTextBytes,
-	}
-}
+// callbackLimits is the identity: config and callback share one Limits
+// type (internal/bodylimit).
+func callbackLimits(l config.Limits) callback.Limits { return l }
 
 // destinations builds one delivery destination per configured receiver.
 // Receivers that post to the same place share a pace key, so they share
