@@ -167,9 +167,9 @@ func footer(n *notify.Notification) []string {
 		// text: say so, since a condition on the rest could not match.
 		out = append(out, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
 	}
-	if lo := ev.LeftOut; lo.Any() {
+	if lo := n.Event.LeftOut; lo.Any() {
 		// Rules never saw these parts of the body.
-		p.Footer = append(p.Footer, leftOutLine(lo))
+		out = append(out, leftOutLine(lo))
 	}
 	if n.GroupKey != "" {
 		out = append(out, "key "+Clean(n.GroupKey, MaxField))

@@ -68,7 +68,7 @@ func TestBuildLeftOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		footer := strings.Join(Build(&alert.Notification{Rule: "r", Severity: "warning", Event: ev}).Footer, " · ")
+		footer := strings.Join(Build(&notify.Notification{Rule: "r", Severity: "warning", Event: ev}).Footer, " · ")
 		if got := strings.Contains(footer, "left out"); got != (tt.want != "") || !strings.Contains(footer, tt.want) {
 			t.Errorf("%d elements: footer %q, want %q", tt.elems, footer, tt.want)
 		}
