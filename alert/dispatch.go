@@ -97,9 +97,10 @@ type Dispatcher struct {
 }
 
 type queue struct {
-	dest  Destination
-	pacer *pacer
-	wake  chan struct{}
+	dest     Destination
+	pacer    *pacer
+	wake     chan struct{}
+	notifyMu sync.Mutex // guards dest.Notifier, which SetNotifier replaces
 
 	// Owned by the queue's worker.
 	backoff      time.Duration
@@ -315,7 +316,8 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 
 	var incident *store.Incident
 	prev := ""
-	tn, threads := q.dest.Notifier.(ThreadNotifier)
+	notifier := q.notifier()
+	tn, threads := notifier.(ThreadNotifier)
 	if threads && q.dest.IncidentTTL > 0 {
 		incident = &store.Incident{Receiver: q.dest.Name, Rule: n.Rule, GroupKey: n.GroupKey}
 		if inc, ok, err := d.store.Incident(ctx, q.dest.Name, n.Rule, n.GroupKey); err == nil && ok && d.now().Sub(inc.Last) < q.dest.IncidentTTL {
@@ -329,7 +331,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 	if threads {
 		ref, err = tn.NotifyThread(actx, n, prev)
 	} else {
-		err = q.dest.Notifier.Notify(actx, n)
+		err = notifier.Notify(actx, n)
 	}
 	cancel()
 	now := d.now()
