@@ -27,7 +27,6 @@ type Config struct {
 	Listen       string
 	CallbackPath string
 	DataDir      string // absolute, or relative to the working directory for the built-in config
-	ExternalURL  string
 	Apps         []App
 	RuleFiles    []string // glob patterns, resolved against the config file's directory
 	Receivers    []Receiver
@@ -83,7 +82,6 @@ type wire struct {
 	Listen       string      `yaml:"listen"`
 	CallbackPath string      `yaml:"callback_path"`
 	DataDir      string      `yaml:"data_dir"`
-	ExternalURL  string      `yaml:"external_url"`
 	Apps         []App       `yaml:"apps"`
 	RuleFiles    []string    `yaml:"rule_files"`
 	Receivers    []yaml.Node `yaml:"receivers"`
@@ -160,7 +158,6 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Listen:       w.Listen,
 		CallbackPath: w.CallbackPath,
 		DataDir:      w.DataDir,
-		ExternalURL:  strings.TrimRight(w.ExternalURL, "/"),
 		Apps:         w.Apps,
 		Server:       w.Server,
 		Throttle:     w.Throttle,
@@ -200,9 +197,6 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 		c.Receivers = append(c.Receivers, r)
 	}
-	if file != BuiltinName && len(w.RuleFiles) == 0 {
-		c.Warnings = append(c.Warnings, file+": no rule_files configured: callbacks are accepted but nothing will page")
-	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return c, errs
@@ -219,9 +213,6 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	if !callbackPathRE.MatchString(c.CallbackPath) || strings.HasPrefix(c.CallbackPath, "/-/") ||
 		c.CallbackPath == "/metrics" || strings.HasPrefix(c.CallbackPath, "/api/") {
 		errs = append(errs, doc.Errorf(at("callback_path"), "callback_path: want a literal path starting with / (no :, *, ? or #) outside /-/, /api/ and /metrics, got %s", doc.Show(at("callback_path"), c.CallbackPath)))
-	}
-	if c.ExternalURL != "" && !strings.HasPrefix(c.ExternalURL, "http://") && !strings.HasPrefix(c.ExternalURL, "https://") {
-		errs = append(errs, doc.Errorf(at("external_url"), "external_url: want an http:// or https:// URL"))
 	}
 	_, appsNode := yamlfile.Lookup(doc.Root, "apps")
 	if len(c.Apps) == 0 {
