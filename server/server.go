@@ -58,8 +58,9 @@ type Options struct {
 	// Admission and the admin surface (see admission.go, admin.go).
 
 	// Verifiers holds the signature check of every app that requires one;
-	// an app of Apps without a verifier accepts unsigned callbacks.
-	Verifiers map[uint64]*callback.Verifier
+	// an app of Apps without a verifier accepts unsigned callbacks. nil:
+	// no app requires one.
+	Verifiers *Verifiers
 	// TrustedProxies are the addresses (IPs or CIDRs) whose
 	// X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
@@ -93,12 +94,34 @@ type Server struct {
 	sec        *securityMetrics
 	limiter    *rateLimiter
 	dedup      *deduper
-	verifiers  atomic.Pointer[map[uint64]*callback.Verifier]
+	admission  Admission
 }
 
-// SetVerifiers replaces the signature checks of the apps, as a reload does
-// when tokens change: a revoked token stops working at once.
-func (s *Server) SetVerifiers(v map[uint64]*callback.Verifier) { s.verifiers.Store(&v) }
+// Verifiers holds the signature checks of the apps, one per app that
+// requires a signature. A reload replaces them while the server runs, so
+// that a revoked token stops working at once.
+type Verifiers struct {
+	m atomic.Pointer[map[uint64]*callback.Verifier]
+}
+
+// NewVerifiers returns the checks m, keyed by SdkAppid.
+func NewVerifiers(m map[uint64]*callback.Verifier) *Verifiers {
+	v := &Verifiers{}
+	v.Replace(m)
+	return v
+}
+
+// Replace puts m in place of the current checks.
+func (v *Verifiers) Replace(m map[uint64]*callback.Verifier) { v.m.Store(&m) }
+
+// lookup returns the check of app, or nil when app accepts unsigned
+// callbacks.
+func (v *Verifiers) lookup(app uint64) *callback.Verifier {
+	if v == nil {
+		return nil
+	}
+	return (*v.m.Load())[app]
+}
 
 func init() {
 	// gin prints debug warnings at engine creation unless in release mode.
@@ -129,7 +152,7 @@ func New(o Options) *Server {
 	for _, id := range o.Apps {
 		s.apps[id] = true
 	}
-	s.SetVerifiers(o.Verifiers)
+	s.admission = Admission{Apps: s.apps, MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
 	if o.AdminToken != "" {
 		sum := sha256.Sum256([]byte(o.AdminToken))
 		s.adminToken = sum[:]

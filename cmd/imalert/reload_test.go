@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/testutil"
 )
@@ -305,25 +304,4 @@ func TestReloadRotatesTokens(t *testing.T) {
 	writeFile(t, cfg, withToken("new-token-3c4d")+"throttle: {max_keys: 7}\n")
 	d.Signal(syscall.SIGHUP)
 	waitLog(t, d, 1, "apply at the next restart")
-}
-
-// A reload that points a rule's fallback at a receiver added since start
-// must fail like one naming it in receivers does.
-func TestReloadRefusesNewFallbackReceiver(t *testing.T) {
-	cfg, ruleFile := reloadSetup(t, rateLimitRule("r"))
-	s, err := load(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := alert.NewPipeline(alert.PipelineOptions{Rules: s.rules})
-	r := newReloader(reloaderOptions{Path: cfg, Pipeline: p, Setup: s})
-	writeFile(t, cfg, "listen: 127.0.0.1:0\napps: [{sdkappid: 1400000000}]\nrule_files: [rules/*.yaml]\nreceivers: [{name: console, type: console}, {name: later, type: console}]\n")
-	writeFile(t, ruleFile, rateLimitRule("r")+"    fallback: {receiver: later}\n")
-	if err := r.reload(triggerAPI); err == nil {
-		t.Errorf("reload accepted a fallback to receiver %q, which has no delivery queue until a restart", "later")
-	}
-	writeFile(t, ruleFile, "rules:\n  - name: r\n    receivers: [later]\n")
-	if err := r.reload(triggerAPI); err == nil {
-		t.Errorf("control: receivers: [later] accepted")
-	}
 }

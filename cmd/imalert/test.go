@@ -11,11 +11,11 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	slackapi "github.com/slack-go/slack"
 	mail "github.com/wneessen/go-mail"
 
@@ -27,7 +27,9 @@ import (
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
+	"github.com/imalert/imalert/reload"
 	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/server"
 	"github.com/imalert/imalert/store"
 )
 
@@ -80,21 +82,25 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		now = t
 	}
-	s, err := load(*path)
+	s, err := reload.Load(*path)
 	if err != nil {
 		printErrors(stderr, err)
 		return errReported
 	}
 	var out bytes.Buffer
 	d := &dry{
-		setup:    s,
-		pipeline: alert.NewPipeline(alert.PipelineOptions{Rules: s.rules, Catalogue: s.catalogue, MaxKeys: s.cfg.Throttle.MaxKeys}),
-		w:        &out,
-		now:      now,
+		setup:     s,
+		pipeline:  alert.NewPipeline(alert.PipelineOptions{Rules: s.Rules, Catalogue: s.Catalogue, MaxKeys: s.Config.Throttle.MaxKeys}),
+		admission: server.Admission{Apps: map[uint64]bool{}, MaxBodyBytes: s.Config.Server.MaxBodyBytes, Limits: s.Limits()},
+		w:         &out,
+		now:       now,
+	}
+	for _, id := range s.Config.AppIDs() {
+		d.admission.Apps[id] = true
 	}
 	bad := 0
 	if *fromJournal {
-		dir := s.cfg.DataDir
+		dir := s.Config.DataDir
 		if *dataDir != "" {
 			dir = *dataDir
 		}
@@ -119,9 +125,11 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("test: --expect: %w", err)
 		}
-		if !bytes.Equal(want, out.Bytes()) {
-			fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n", *expect)
-			writeDiff(stderr, string(want), out.String())
+		// Lines compare whole, so that a changed line reads as the expected
+		// line, then the line got.
+		wholeLines := cmp.Comparer(func(a, b string) bool { return a == b })
+		if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(out.String(), "\n"), wholeLines); diff != "" {
+			fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n%s", *expect, diff)
 			return errReported
 		}
 	}
@@ -135,17 +143,18 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // dry holds one dry run's state: the decision state carries from event to
 // event, as in the daemon.
 type dry struct {
-	setup    *setup
-	pipeline *alert.Pipeline
-	w        io.Writer
-	name     string
-	now      time.Time // time of the previous event
-	buf      []*rules.Rule
+	setup     *reload.Set
+	pipeline  *alert.Pipeline
+	admission server.Admission // the server's checks of a callback
+	w         io.Writer
+	name      string
+	now       time.Time // time of the previous event
+	buf       []*rules.Rule
 }
 
 // maxLine bounds one line of the events file: a body of the largest size
 // the server accepts plus room for the envelope.
-func (d *dry) maxLine() int { return int(d.setup.cfg.Server.MaxBodyBytes) + 64<<10 }
+func (d *dry) maxLine() int { return int(d.setup.Config.Server.MaxBodyBytes) + 64<<10 }
 
 // run processes every line and returns how many could not be read.
 func (d *dry) run(r io.Reader) (bad int) {
@@ -236,8 +245,8 @@ func (d *dry) event(n, line int, text []byte) error {
 		q.Set(k, s)
 	}
 	// A bare body: the first configured app, and the body's command.
-	if q.Get("SdkAppid") == "" && len(d.setup.cfg.Apps) > 0 {
-		q.Set("SdkAppid", strconv.FormatUint(d.setup.cfg.Apps[0].SdkAppID, 10))
+	if q.Get("SdkAppid") == "" && len(d.setup.Config.Apps) > 0 {
+		q.Set("SdkAppid", strconv.FormatUint(d.setup.Config.Apps[0].SdkAppID, 10))
 	}
 	if q.Get("CallbackCommand") == "" {
 		var b struct {
@@ -299,25 +308,18 @@ func (d *dry) receivedAt(s string) (time.Time, error) {
 // answer it with an error. Signatures are not checked: recorded callbacks
 // are long past the freshness window.
 func (d *dry) accept(q url.Values, body []byte) ([]*callback.Event, string) {
-	if int64(len(body)) > d.setup.cfg.Server.MaxBodyBytes {
-		return nil, fmt.Sprintf("body larger than %d bytes", d.setup.cfg.Server.MaxBodyBytes)
+	query, refused := d.admission.Envelope(q)
+	if refused == nil {
+		var items []callback.Item
+		if items, refused = d.admission.Events(query, body); refused == nil {
+			evs := make([]*callback.Event, len(items))
+			for i, it := range items {
+				evs[i] = it.Event
+			}
+			return evs, ""
+		}
 	}
-	query, err := callback.ParseQuery(q)
-	if err != nil {
-		return nil, err.Error()
-	}
-	if !slices.Contains(d.setup.cfg.AppIDs(), query.AppID) {
-		return nil, "unknown SdkAppid " + strconv.FormatUint(query.AppID, 10)
-	}
-	items, err := callback.ParseEvents(query, body, callbackLimits(d.setup.cfg.Callback.Limits))
-	if err != nil {
-		return nil, err.Error()
-	}
-	evs := make([]*callback.Event, len(items))
-	for i, it := range items {
-		evs[i] = it.Event
-	}
-	return evs, ""
+	return nil, fmt.Sprintf("%d %s", refused.Status, refused.Info)
 }
 
 // describe is one line naming the event's command and key fields.
@@ -383,9 +385,9 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 // rendered prints n as its receiver would render it.
 func (d *dry) rendered(n *alert.Notification) {
 	var recv *config.Receiver
-	for i := range d.setup.cfg.Receivers {
-		if d.setup.cfg.Receivers[i].Name == n.Receiver {
-			recv = &d.setup.cfg.Receivers[i]
+	for i := range d.setup.Config.Receivers {
+		if d.setup.Config.Receivers[i].Name == n.Receiver {
+			recv = &d.setup.Config.Receivers[i]
 		}
 	}
 	if recv == nil {
@@ -452,53 +454,6 @@ func writeField(w io.Writer, label, value string) {
 			fmt.Fprintf(w, "%s%s\n", prefix, l)
 		} else {
 			fmt.Fprintf(w, "%s%s\n", cont, l)
-		}
-	}
-}
-
-// writeDiff prints the lines that differ between want and got, with a
-// line of context, as a minimal line diff.
-func writeDiff(w io.Writer, want, got string) {
-	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
-	if len(a)*len(b) > 4_000_000 { // too big for a table: show the first difference
-		i := 0
-		for i < len(a) && i < len(b) && a[i] == b[i] {
-			i++
-		}
-		fmt.Fprintf(w, "first difference at line %d\n", i+1)
-		if i < len(a) {
-			fmt.Fprintf(w, "-%s\n", a[i])
-		}
-		if i < len(b) {
-			fmt.Fprintf(w, "+%s\n", b[i])
-		}
-		return
-	}
-	// Longest common subsequence, then walk it.
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(w, "%d: +%s\n", j+1, b[j])
-			j++
-		default:
-			fmt.Fprintf(w, "%d: -%s\n", i+1, a[i])
-			i++
 		}
 	}
 }

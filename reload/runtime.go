@@ -1,0 +1,100 @@
+package reload
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/email"
+	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/alert/webhook"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
+)
+
+// This file is the one place where config types become the runtime types
+// of the packages that use them: the daemon builds from it at start, and a
+// reload rebuilds from it what it applies.
+
+// Verifiers returns the signature check of every app with tokens.
+func (s *Set) Verifiers() map[uint64]*callback.Verifier {
+	out := make(map[uint64]*callback.Verifier)
+	for _, a := range s.Config.Apps {
+		if !a.Signed() {
+			continue
+		}
+		tokens := make([]string, len(a.Tokens))
+		for i, t := range a.Tokens {
+			tokens[i] = t.Reveal()
+		}
+		out[a.SdkAppID] = callback.NewVerifier(tokens, s.Config.Callback.FreshnessWindow.D())
+	}
+	return out
+}
+
+// Limits returns the parser's limits of one callback body.
+func (s *Set) Limits() callback.Limits {
+	l := s.Config.Callback.Limits
+	return callback.Limits{
+		MaxDepth:     l.MaxJSONDepth,
+		MaxElements:  l.MaxMsgElements,
+		MaxFields:    l.MaxFields,
+		MaxEvents:    l.MaxPushEvents,
+		MaxTextBytes: l.MaxTextBytes,
+	}
+}
+
+// Destinations returns one delivery destination per configured receiver.
+// Receivers of type console share cons, which prints pages.
+func (s *Set) Destinations(cons alert.Notifier) []alert.Destination {
+	out := make([]alert.Destination, 0, len(s.Config.Receivers))
+	for _, r := range s.Config.Receivers {
+		out = append(out, destination(r, cons))
+	}
+	return out
+}
+
+// destination builds the destination of receiver r; cons is the notifier
+// of console receivers. Receivers that post to the same place share a pace
+// key, so they share pacing and Retry-After.
+func destination(r config.Receiver, cons alert.Notifier) alert.Destination {
+	d := alert.Destination{
+		Name:  r.Name,
+		Retry: alert.Retry{Initial: r.Retry.Initial, Max: r.Retry.Max, GiveUpAfter: r.Retry.GiveUpAfter},
+		Pace:  r.Pace,
+	}
+	switch {
+	case r.Console != nil:
+		d.Notifier = cons
+		d.PaceKey = "console"
+	case r.Slack != nil:
+		d.Notifier = slack.New(r.Slack, &http.Client{Timeout: r.Slack.Timeout.D()})
+		d.Timeout = r.Slack.Timeout.D()
+		if r.Slack.WebhookURL.IsSet() {
+			d.PaceKey = "slack-webhook " + digest(r.Slack.WebhookURL.Reveal())
+		} else {
+			d.PaceKey = "slack " + r.Slack.APIURL + " " + r.Slack.Channel
+			if r.Slack.Repeats != config.RepeatsNew {
+				d.IncidentTTL = r.Slack.IncidentTTL.D()
+			}
+		}
+	case r.Email != nil:
+		d.Notifier = email.New(r.Email)
+		d.Timeout = r.Email.Timeout.D()
+		d.PaceKey = "smtp " + net.JoinHostPort(r.Email.SMTPHost, strconv.Itoa(r.Email.SMTPPort))
+	case r.Webhook != nil:
+		d.Notifier = webhook.New(r.Webhook, &http.Client{Timeout: r.Webhook.Timeout.D()})
+		d.Timeout = r.Webhook.Timeout.D()
+		d.PaceKey = "webhook " + digest(r.Webhook.URL.Reveal())
+	}
+	return d
+}
+
+// digest identifies a secret URL without holding it.
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
