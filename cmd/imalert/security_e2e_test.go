@@ -18,6 +18,7 @@ import (
 // The real binary with the issue's app config, TLS, a trusted proxy, a
 // source allowlist and a rate limit: serve wires every one of them.
 func TestServeSecured(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, _, pool := testutil.WriteCert(t, dir)
 	cfg := `listen: 127.0.0.1:0

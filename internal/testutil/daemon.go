@@ -19,36 +19,60 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	buildPath string
 	buildErr  error
 )
 
-// Binary builds ./cmd/imalert once per test process and returns its path.
+// Main runs the tests of a package that runs the imalert binary. It builds
+// the binary once, beside the tests that do not need it, into a temporary
+// directory it removes when the tests end. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+func Main(m *testing.M) int {
+	go buildOnce.Do(build)
+	code := m.Run()
+	buildOnce.Do(func() {}) // wait for a build still running
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	return code
+}
+
+// Binary builds ./cmd/imalert once per test process, into a temporary
+// directory that Main removes, and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "imalert-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "imalert")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
-		cmd.Dir = ModuleRoot(t)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(build)
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return buildPath
 }
 
+func build() {
+	dir, err := os.MkdirTemp("", "imalert-bin-")
+	if err != nil {
+		buildErr = err
+		return
+	}
+	buildDir = dir
+	buildPath = filepath.Join(dir, "imalert")
+	cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
+	cmd.Dir = moduleRoot()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+	}
+}
+
 // ModuleRoot returns the repository root (the directory holding go.mod).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
+	return moduleRoot()
+}
+
+func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
