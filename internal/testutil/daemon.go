@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,17 +23,28 @@ var (
 	buildDir  string
 	buildPath string
 	buildErr  error
+
+	buildMu      sync.Mutex
+	buildCmd     *exec.Cmd // the go build running, if any
+	buildStopped bool      // the tests ended: no build starts
 )
 
 // Main runs the tests of a package that runs the imalert binary. It builds
 // the binary once, beside the tests that do not need it, into a temporary
-// directory it removes when the tests end. Call it from TestMain:
+// directory it removes when the tests end; a build no test waited for is
+// stopped. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 func Main(m *testing.M) int {
 	go buildOnce.Do(build)
 	code := m.Run()
-	buildOnce.Do(func() {}) // wait for a build still running
+	buildMu.Lock()
+	buildStopped = true
+	if buildCmd != nil && buildCmd.Process != nil {
+		_ = syscall.Kill(-buildCmd.Process.Pid, syscall.SIGKILL) // go build and its compilers
+	}
+	buildMu.Unlock()
+	buildOnce.Do(func() {}) // wait for the build to end
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
@@ -51,8 +63,15 @@ func Binary(t testing.TB) string {
 }
 
 func build() {
+	buildMu.Lock()
+	if buildStopped {
+		buildMu.Unlock()
+		buildErr = errors.New("the tests ended before the binary was built")
+		return
+	}
 	dir, err := os.MkdirTemp("", "imalert-bin-")
 	if err != nil {
+		buildMu.Unlock()
 		buildErr = err
 		return
 	}
@@ -60,9 +79,17 @@ func build() {
 	buildPath = filepath.Join(dir, "imalert")
 	cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
 	cmd.Dir = moduleRoot()
-	out, err := cmd.CombinedOutput()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Start()
+	buildCmd = cmd
+	buildMu.Unlock()
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil {
-		buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		buildErr = fmt.Errorf("go build: %v\n%s", err, out.String())
 	}
 }
 
