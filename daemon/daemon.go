@@ -132,7 +132,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Rules: d.pipeline, Verifiers: verifiers, Notifiers: d.dispatcher, Redactor: redactor, Console: cons,
 		Logger: logger.With("component", "reload"), Registerer: reg,
 	})
-	d.server = server.New(serverOptions(o.Set, logger.With("component", "server"), reg, verifiers, d))
+	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers))
 	d.remember(ctx)
 	if err := d.listen(); err != nil {
 		return nil, err
@@ -140,8 +140,9 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	return d, nil
 }
 
-// serverOptions are the server's options for the config of s.
-func serverOptions(s *reload.Set, logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers, d *Daemon) server.Options {
+// serverOptions are the server's options for the daemon's config.
+func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers) server.Options {
+	s := d.o.Set
 	cfg := s.Config
 	return server.Options{
 		Logger:            logger,

@@ -61,7 +61,7 @@ type Options struct {
 	// the one the daemon started with (serve's --listen and --data-dir),
 	// so that it is not taken for a change.
 	Override func(*config.Config)
-	// Initial is what the daemon started with.
+	// Initial is what the daemon started with; required.
 	Initial *Set
 
 	Rules     RuleSetter
@@ -134,6 +134,11 @@ func (r *Reloader) apply() ([]string, error) {
 		return nil, nil
 	}
 	next, err := Load(r.o.Path)
+	// Secrets first, even of a config refused, so that nothing about a new
+	// value is logged unredacted.
+	if next != nil && next.Config != nil && r.o.Redactor != nil {
+		r.o.Redactor.Add(next.Config.Secrets()...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +151,6 @@ func (r *Reloader) apply() ([]string, error) {
 	}
 	p := r.plan(next)
 
-	// Secrets first, so that nothing about a new value is logged unredacted.
-	if r.o.Redactor != nil {
-		r.o.Redactor.Add(next.Config.Secrets()...)
-	}
 	for _, rc := range p.swap {
 		r.o.Notifiers.SetNotifier(rc.Name, destination(rc, r.o.Console).Notifier)
 		r.recv[rc.Name] = rc

@@ -34,18 +34,75 @@ import (
 )
 
 // dryRun is `imalert test`: it runs a file of callbacks, or the journal's
-// recent history, through the rules, decisions and renderers serve would
-// use, prints what would happen to each and sends nothing. With --expect it
-// compares its output with a golden file and fails on any difference.
+// recent history, through the server's checks and the rules, decisions and
+// renderers serve would use, prints what would happen to each and sends
+// nothing. With --expect it compares its output with a golden file and
+// fails on any difference.
 func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseDryFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	s, err := reload.Load(f.config)
+	if err != nil {
+		printErrors(stderr, err)
+		return errReported
+	}
+	var out bytes.Buffer
+	d := newDry(s, &out, f.at)
+	bad := 0
+	if f.fromJournal {
+		dir := s.Config.DataDir
+		if f.dataDir != "" {
+			dir = f.dataDir
+		}
+		d.name = "journal"
+		if bad, err = d.runJournal(ctx, dir, time.Now().Add(-f.since)); err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+	} else {
+		file, err := os.Open(f.events)
+		if err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+		defer file.Close()
+		d.name = f.events
+		bad = d.run(file)
+	}
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if f.expect != "" {
+		if err := expectOutput(stderr, f.expect, out.String()); err != nil {
+			return err
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, d.name)
+		return errReported
+	}
+	return nil
+}
+
+// dryFlags are the command line of imalert test.
+type dryFlags struct {
+	config, expect, dataDir string
+	events                  string    // the events file, unless fromJournal
+	at                      time.Time // time of the first event without received_at
+	fromJournal             bool
+	since                   time.Duration
+}
+
+func parseDryFlags(args []string, stderr io.Writer) (*dryFlags, error) {
+	f := &dryFlags{}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (default: the built-in config and rules)")
+	fs.StringVar(&f.config, "config", "", "config file (default: the built-in config and rules)")
 	at := fs.String("at", "", "time of the first event without received_at, RFC 3339 (default: now)")
-	expect := fs.String("expect", "", "golden file the output must equal")
-	fromJournal := fs.Bool("from-journal", false, "read the callbacks from the journal in data_dir instead of a file")
+	fs.StringVar(&f.expect, "expect", "", "golden file the output must equal")
+	fs.BoolVar(&f.fromJournal, "from-journal", false, "read the callbacks from the journal in data_dir instead of a file")
 	since := fs.String("since", "24h", "with --from-journal: how far back to read (e.g. 30m, 24h, 7d)")
-	dataDir := fs.String("data-dir", "", "with --from-journal: data directory, overriding the config's data_dir")
+	fs.StringVar(&f.dataDir, "data-dir", "", "with --from-journal: data directory, overriding the config's data_dir")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: imalert test [--config FILE] [--at RFC3339] [--expect FILE] EVENTS.jsonl")
 		fmt.Fprintln(stderr, "       imalert test [--config FILE] --from-journal [--since 24h] [--data-dir DIR] [--expect FILE]")
@@ -56,7 +113,7 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
-			return errUsage
+			return nil, errUsage
 		}
 		if fs.NArg() == 0 {
 			break
@@ -64,77 +121,39 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		events = append(events, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if (*fromJournal && len(events) != 0) || (!*fromJournal && len(events) != 1) {
+	if (f.fromJournal && len(events) != 0) || (!f.fromJournal && len(events) != 1) {
 		fs.Usage()
-		return errUsage
+		return nil, errUsage
 	}
-	back, err := yamlfile.ParseDuration(*since)
-	if err != nil {
+	if len(events) == 1 {
+		f.events = events[0]
+	}
+	var err error
+	if f.since, err = yamlfile.ParseDuration(*since); err != nil {
 		fmt.Fprintf(stderr, "test: --since: %v\n", err)
-		return errUsage
+		return nil, errUsage
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	f.at = time.Now().UTC().Truncate(time.Second)
 	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
-		if err != nil {
+		if f.at, err = time.Parse(time.RFC3339, *at); err != nil {
 			fmt.Fprintf(stderr, "test: --at: want an RFC 3339 time such as 2026-11-25T14:03:07Z, got %q\n", *at)
-			return errUsage
+			return nil, errUsage
 		}
-		now = t
 	}
-	s, err := reload.Load(*path)
+	return f, nil
+}
+
+// expectOutput compares got with the golden file at path and prints the
+// difference: lines compare whole, so a changed line reads as the
+// expected line, then the line got.
+func expectOutput(stderr io.Writer, path, got string) error {
+	want, err := os.ReadFile(path)
 	if err != nil {
-		printErrors(stderr, err)
-		return errReported
+		return fmt.Errorf("test: --expect: %w", err)
 	}
-	var out bytes.Buffer
-	d := &dry{
-		setup:     s,
-		pipeline:  alert.NewPipeline(alert.PipelineOptions{Rules: s.Rules, Catalogue: s.Catalogue, MaxKeys: s.Config.Throttle.MaxKeys}),
-		admission: server.Admission{Apps: map[uint64]bool{}, MaxBodyBytes: s.Config.Server.MaxBodyBytes, Limits: s.Limits()},
-		w:         &out,
-		now:       now,
-	}
-	for _, id := range s.Config.AppIDs() {
-		d.admission.Apps[id] = true
-	}
-	bad := 0
-	if *fromJournal {
-		dir := s.Config.DataDir
-		if *dataDir != "" {
-			dir = *dataDir
-		}
-		d.name = "journal"
-		if bad, err = d.runJournal(ctx, dir, time.Now().Add(-back)); err != nil {
-			return fmt.Errorf("test: %w", err)
-		}
-	} else {
-		f, err := os.Open(events[0])
-		if err != nil {
-			return fmt.Errorf("test: %w", err)
-		}
-		defer f.Close()
-		d.name = events[0]
-		bad = d.run(f)
-	}
-	if _, err := stdout.Write(out.Bytes()); err != nil {
-		return err
-	}
-	if *expect != "" {
-		want, err := os.ReadFile(*expect)
-		if err != nil {
-			return fmt.Errorf("test: --expect: %w", err)
-		}
-		// Lines compare whole, so that a changed line reads as the expected
-		// line, then the line got.
-		wholeLines := cmp.Comparer(func(a, b string) bool { return a == b })
-		if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(out.String(), "\n"), wholeLines); diff != "" {
-			fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n%s", *expect, diff)
-			return errReported
-		}
-	}
-	if bad > 0 {
-		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, d.name)
+	wholeLines := cmp.Comparer(func(a, b string) bool { return a == b })
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n"), wholeLines); diff != "" {
+		fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n%s", path, diff)
 		return errReported
 	}
 	return nil
@@ -150,6 +169,22 @@ type dry struct {
 	name      string
 	now       time.Time // time of the previous event
 	buf       []*rules.Rule
+}
+
+// newDry returns a dry run of s writing to w; at is the time of the
+// first event without received_at.
+func newDry(s *reload.Set, w io.Writer, at time.Time) *dry {
+	d := &dry{
+		setup:     s,
+		pipeline:  alert.NewPipeline(alert.PipelineOptions{Rules: s.Rules, Catalogue: s.Catalogue, MaxKeys: s.Config.Throttle.MaxKeys}),
+		admission: server.Admission{Apps: map[uint64]bool{}, MaxBodyBytes: s.Config.Server.MaxBodyBytes, Limits: s.Limits()},
+		w:         w,
+		now:       at,
+	}
+	for _, id := range s.Config.AppIDs() {
+		d.admission.Apps[id] = true
+	}
+	return d
 }
 
 // maxLine bounds one line of the events file: a body of the largest size
