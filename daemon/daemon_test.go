@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/imalert/imalert/internal/testutil"
 	"github.com/imalert/imalert/reload"
 )
 
@@ -30,7 +32,10 @@ func newHook(t *testing.T, status int) *hook {
 	h := &hook{status: status, tries: make(chan struct{}, 100), taken: make(chan string, 100)}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		h.tries <- struct{}{}
+		select {
+		case h.tries <- struct{}{}:
+		default: // enough told
+		}
 		if h.status != http.StatusOK {
 			w.WriteHeader(h.status)
 			return
@@ -66,18 +71,6 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func hookConfig(url string) string {
-	return `listen: 127.0.0.1:0
-apps: [{sdkappid: 1400000000}]
-rule_files: [rules.yaml]
-receivers:
-  - name: hook
-    type: webhook
-    url: ` + url + `
-    retry: {initial: 50ms, max: 100ms}
-`
 }
 
 // startDaemon runs the daemon of the config at path in-process until the
@@ -140,37 +133,95 @@ func callback(t *testing.T, d *Daemon, group string) {
 	}
 }
 
-// A receiver's changed webhook URL is applied by a reload: a page waiting
-// in the receiver's queue (its old URL failing) and every later page go to
-// the new URL, and the reload names nothing as needing a restart.
+// A receiver's changed URL is applied by a reload, for a webhook receiver
+// and a Slack webhook_url alike: a page waiting in the receiver's queue
+// (its old URL failing) and every later page go to the new URL, and the
+// reload names nothing as needing a restart.
 func TestReloadMovesReceiverToNewURL(t *testing.T) {
-	old, next := newHook(t, http.StatusServiceUnavailable), newHook(t, http.StatusOK)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "imalert.yaml")
-	writeFile(t, path, hookConfig(old.URL+"/old"))
-	writeFile(t, filepath.Join(dir, "rules.yaml"), "rules:\n  - name: rate-limit\n    match: {error_code: 10023}\n    group_by: [GroupId]\n    receivers: [hook]\n")
-	d, log := startDaemon(t, path)
+	tests := []struct {
+		name string
+		// endpoint starts a loopback endpoint, failing or not, and
+		// returns the receiver's YAML for it and a wait for its next page.
+		endpoint func(t *testing.T, failing bool) (receiver string, attempted <-chan struct{}, next func() string)
+	}{
+		{"webhook url", func(t *testing.T, failing bool) (string, <-chan struct{}, func() string) {
+			status := http.StatusOK
+			if failing {
+				status = http.StatusServiceUnavailable
+			}
+			h := newHook(t, status)
+			return "type: webhook\n    url: " + h.URL + "/hook", h.tries, func() string { return h.next(t) }
+		}},
+		{"slack webhook_url", func(t *testing.T, failing bool) (string, <-chan struct{}, func() string) {
+			s := testutil.NewSlack(t)
+			if failing {
+				s.Fail(slices.Repeat([]testutil.SlackFault{{Status: 500}}, 1000)...)
+			}
+			attempted := make(chan struct{})
+			go func() {
+				for deadline := time.Now().Add(10 * time.Second); len(s.Attempts()) == 0 && time.Now().Before(deadline); {
+					time.Sleep(5 * time.Millisecond)
+				}
+				close(attempted)
+			}()
+			seen := 0
+			return "type: slack\n    webhook_url: " + s.WebhookURL() + "\n    pace: 0s", attempted, func() string {
+				seen++
+				msgs := s.WaitMessages(seen, 10*time.Second)
+				if len(msgs) < seen {
+					t.Fatal("no page reached Slack")
+				}
+				return strings.Join(testutil.JSONStrings(msgs[seen-1].Payload), " ")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, attempted, _ := tt.endpoint(t, true)
+			next, _, page := tt.endpoint(t, false)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "imalert.yaml")
+			writeFile(t, path, receiverConfig(old))
+			writeFile(t, filepath.Join(dir, "rules.yaml"), "rules:\n  - name: rate-limit\n    match: {error_code: 10023}\n    group_by: [GroupId]\n    receivers: [out]\n")
+			d, log := startDaemon(t, path)
 
-	callback(t, d, "@TGS#pending")
-	<-old.tries // the page is queued, and its attempt failed
+			callback(t, d, "@TGS#pending")
+			select { // the page is queued, and its attempt failed
+			case <-attempted:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the old URL was never tried")
+			}
 
-	writeFile(t, path, hookConfig(next.URL+"/new"))
-	resp := post(t, "http://"+d.AdminAddr()+"/-/reload", "")
-	var answer struct {
-		Status       string   `json:"status"`
-		NeedsRestart []string `json:"needs_restart"`
+			writeFile(t, path, receiverConfig(next))
+			resp := post(t, "http://"+d.AdminAddr()+"/-/reload", "")
+			var answer struct {
+				Status       string   `json:"status"`
+				NeedsRestart []string `json:"needs_restart"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != 200 || answer.Status != "success" || len(answer.NeedsRestart) > 0 {
+				t.Fatalf("reload: %d %+v %v", resp.StatusCode, answer, err)
+			}
+			if p := page(); !strings.Contains(p, "@TGS#pending") {
+				t.Errorf("first page at the new URL is not the pending one:\n%s", p)
+			}
+			callback(t, d, "@TGS#later")
+			if p := page(); !strings.Contains(p, "@TGS#later") {
+				t.Errorf("second page at the new URL is not the later one:\n%s", p)
+			}
+			if strings.Contains(log.String(), "http://127.0.0.1") {
+				t.Errorf("a receiver URL reached the log:\n%s", log.String())
+			}
+		})
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != 200 || answer.Status != "success" || len(answer.NeedsRestart) > 0 {
-		t.Fatalf("reload: %d %+v %v", resp.StatusCode, answer, err)
-	}
-	if g := next.next(t); g != `GroupId="@TGS#pending"` {
-		t.Errorf("first page at the new URL is for %q, want the pending @TGS#pending", g)
-	}
-	callback(t, d, "@TGS#later")
-	if g := next.next(t); g != `GroupId="@TGS#later"` {
-		t.Errorf("second page at the new URL is for %q, want @TGS#later", g)
-	}
-	if strings.Contains(log.String(), next.URL+"/new") || strings.Contains(log.String(), old.URL+"/old") {
-		t.Error("a webhook URL reached the log")
-	}
+}
+
+func receiverConfig(receiver string) string {
+	return `listen: 127.0.0.1:0
+apps: [{sdkappid: 1400000000}]
+rule_files: [rules.yaml]
+receivers:
+  - name: out
+    ` + receiver + `
+    retry: {initial: 50ms, max: 100ms}
+`
 }
