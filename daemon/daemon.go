@@ -87,7 +87,8 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	o.override(o.Set.Config)
 	cfg := o.Set.Config
 	redactor := config.NewRedactor(cfg.Secrets()...)
-	logger := slog.New(redactor.Handler(newLogger(o.Stderr, cfg.Log).Handler()))
+	level := new(slog.LevelVar)
+	logger := slog.New(redactor.Handler(newLogger(o.Stderr, cfg.Log, level).Handler()))
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
@@ -129,7 +130,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	verifiers := server.NewVerifiers(o.Set.Verifiers())
 	d.reloader = reload.New(reload.Options{
 		Path: o.Path, Override: o.override, Initial: o.Set,
-		Rules: d.pipeline, Verifiers: verifiers, Notifiers: d.dispatcher, Redactor: redactor, Console: cons,
+		Rules: d.pipeline, Verifiers: verifiers, Notifiers: d.dispatcher, Level: level, Redactor: redactor, Console: cons,
 		Logger: logger.With("component", "reload"), Registerer: reg,
 	})
 	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers))
@@ -232,9 +233,12 @@ func (d *Daemon) close() {
 	}
 }
 
-func newLogger(w io.Writer, c config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
+// newLogger returns the daemon's log as c configures it, at level, which
+// it sets to c's level (a reload changes it).
+func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -17,8 +17,12 @@ type plan struct {
 }
 
 // applied reports whether a reload applies the setting at path p with the
-// rules or the signature checks. Receivers are planned on their own.
-func applied(p string) bool {
+// rules, the signature checks or the log level. Receivers are planned on
+// their own.
+func (r *Reloader) applied(p string) bool {
+	if p == "log.level" && r.o.Level != nil {
+		return true
+	}
 	for _, prefix := range []string{"rule_files", "codes", "callback.freshness_window"} {
 		if p == prefix || under(p, prefix) {
 			return true
@@ -53,7 +57,7 @@ func (r *Reloader) plan(next *Set) plan {
 		}
 	}
 	for _, c := range Changes(r.start, next.Config) {
-		if applied(c) {
+		if r.applied(c) {
 			continue
 		}
 		if name, ok := receiverOf(c, startRecv, nextRecv); ok && keepsQueue[name] {

@@ -1,12 +1,12 @@
 // Package reload applies a changed config file, rule files and secret files
 // to the running daemon, and says what it cannot apply. It knows what can
 // change at run time: the rules and error codes (swapped whole), the apps'
-// callback tokens and freshness window, and the settings of a receiver that
-// live in its notifier (URL, token, channel, mentions, SMTP settings),
-// rebuilt while the receiver keeps its delivery queue. Every other change
-// is named as needing a restart, by its path in the config file: the
-// comparison walks the config's types, so a setting added later is
-// covered without a change here.
+// callback tokens and freshness window, the log level, and the settings of
+// a receiver that live in its notifier (URL, token, channel, mentions,
+// SMTP settings), rebuilt while the receiver keeps its delivery queue.
+// Every other change is named as needing a restart, by its path in the
+// config file: the comparison walks the config's types, so a setting added
+// later is covered without a change here.
 //
 // Load is also how serve, check and test read the config and rules, so
 // that check validates exactly what a reload or a start would run.
@@ -52,6 +52,11 @@ type NotifierSetter interface {
 	SetNotifier(name string, n alert.Notifier) bool
 }
 
+// LevelSetter sets the level of the daemon's log: a *slog.LevelVar.
+type LevelSetter interface {
+	Set(slog.Level)
+}
+
 // Options configure a Reloader.
 type Options struct {
 	// Path is the config file; "" for the built-in config, which has
@@ -67,6 +72,8 @@ type Options struct {
 	Rules     RuleSetter
 	Verifiers VerifierSetter
 	Notifiers NotifierSetter
+	// Level, when set, applies log.level.
+	Level LevelSetter
 	// Redactor learns the secrets of every config loaded, so that a new
 	// webhook URL or token never reaches a log line.
 	Redactor *config.Redactor
@@ -157,6 +164,12 @@ func (r *Reloader) apply() ([]string, error) {
 	}
 	if r.o.Verifiers != nil {
 		r.o.Verifiers.Replace(next.Verifiers())
+	}
+	if r.o.Level != nil {
+		var level slog.Level
+		if level.UnmarshalText([]byte(next.Config.Log.Level)) == nil {
+			r.o.Level.Set(level)
+		}
 	}
 	r.o.Rules.SetRules(next.Rules)
 	prev := r.cur

@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,8 +28,11 @@ type running struct {
 	rules     *rules.Engine
 	verifiers map[uint64]*callback.Verifier
 	notifiers map[string]alert.Notifier
+	level     slog.Level
 	replaced  chan struct{} // a value per Replace
 }
+
+func (r *running) Set(l slog.Level) { r.mu.Lock(); r.level = l; r.mu.Unlock() }
 
 func newRunning() *running {
 	return &running{notifiers: map[string]alert.Notifier{}, replaced: make(chan struct{}, 100)}
@@ -136,7 +140,7 @@ func start(t *testing.T, path string) (*Reloader, *running) {
 		t.Fatal(err)
 	}
 	run := newRunning()
-	r := New(Options{Path: path, Initial: s, Rules: run, Verifiers: run, Notifiers: run})
+	r := New(Options{Path: path, Initial: s, Rules: run, Verifiers: run, Notifiers: run, Level: run})
 	return r, run
 }
 
@@ -175,7 +179,12 @@ func TestReloadAppliesOrNamesEveryKey(t *testing.T) {
   - {name: hook, type: webhook, url: "http://127.0.0.1:9/first", retry: {initial: 5s}}`, restart: []string{"receivers.hook.retry.initial"}},
 		{key: "server", change: "server: {read_timeout: 20s}", restart: []string{"server.read_timeout"}},
 		{key: "throttle", change: "throttle: {max_keys: 7}", restart: []string{"throttle.max_keys"}},
-		{key: "log", change: "log: {level: debug}", restart: []string{"log.level"}},
+		{key: "log", change: "log: {level: debug}", applied: func(t *testing.T, r *running) {
+			if r.level != slog.LevelDebug {
+				t.Errorf("log level %v, want debug", r.level)
+			}
+		}},
+		{key: "log", change: "log: {level: info, format: json}", restart: []string{"log.format"}},
 		{key: "codes", change: "codes: {10023: {meaning: group over its message rate}}", applied: func(t *testing.T, r *running) {
 			if m := r.rules.Catalogue().Meaning(10023); m != "group over its message rate" {
 				t.Errorf("code 10023 means %q in the running rules", m)
