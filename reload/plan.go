@@ -23,14 +23,18 @@ func (r *Reloader) applied(p string) bool {
 	if p == "log.level" && r.o.Level != nil {
 		return true
 	}
-	for _, prefix := range []string{"rule_files", "codes", "callback.freshness_window"} {
+	for _, prefix := range []string{"rule_files", "codes"} {
 		if p == prefix || under(p, prefix) {
 			return true
 		}
 	}
+	if r.o.Verifiers == nil {
+		return false
+	}
 	// apps[N].tokens and apps[N].tokens_file; an app added, removed or
 	// renumbered needs a restart.
-	return strings.HasPrefix(p, "apps[") && (strings.HasSuffix(p, "].tokens") || strings.HasSuffix(p, "].tokens_file"))
+	return p == "callback.freshness_window" ||
+		strings.HasPrefix(p, "apps[") && (strings.HasSuffix(p, "].tokens") || strings.HasSuffix(p, "].tokens_file"))
 }
 
 // plan compares next with what runs. Settings changed since start are
@@ -49,7 +53,7 @@ func (r *Reloader) plan(next *Set) plan {
 	startRecv, nextRecv := byName(r.start), byName(next.Config)
 	keepsQueue := map[string]bool{}
 	for name, rc := range nextRecv {
-		if old, ok := startRecv[name]; ok && sameQueue(r.start, next.Config, old, rc) {
+		if old, ok := startRecv[name]; ok && r.o.Notifiers != nil && sameQueue(r.start, next.Config, old, rc) {
 			keepsQueue[name] = true
 			if receiverChanged(r.recv[name], rc) {
 				p.swap = append(p.swap, rc)

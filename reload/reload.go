@@ -69,8 +69,10 @@ type Options struct {
 	// Initial is what the daemon started with; required.
 	Initial *Set
 
-	Rules     RuleSetter
-	Verifiers VerifierSetter
+	Rules     RuleSetter     // required
+	Verifiers VerifierSetter // nil: tokens are not applied
+	// Notifiers, when set, lets receivers' settings apply; nil: a changed
+	// receiver needs a restart.
 	Notifiers NotifierSetter
 	// Level, when set, applies log.level.
 	Level LevelSetter
@@ -159,7 +161,10 @@ func (r *Reloader) apply() ([]string, error) {
 	p := r.plan(next)
 
 	for _, rc := range p.swap {
-		r.o.Notifiers.SetNotifier(rc.Name, destination(rc, r.o.Console).Notifier)
+		if !r.o.Notifiers.SetNotifier(rc.Name, destination(rc, r.o.Console).Notifier) {
+			r.logger.Error("receiver not reloaded: it has no delivery queue", "receiver", rc.Name)
+			continue
+		}
 		r.recv[rc.Name] = rc
 	}
 	if r.o.Verifiers != nil {
