@@ -141,41 +141,13 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	return d, nil
 }
 
-// serverOptions are the server's options for the daemon's config.
+// serverOptions are the server's options: the config's, and the daemon's
+// parts the server serves.
 func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers) server.Options {
-	s := d.o.Set
-	cfg := s.Config
-	return server.Options{
-		Logger:            logger,
-		Registerer:        reg,
-		Gatherer:          reg,
-		CallbackPath:      cfg.CallbackPath,
-		Apps:              cfg.AppIDs(),
-		MaxBodyBytes:      cfg.Server.MaxBodyBytes,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
-		ReadTimeout:       cfg.Server.ReadTimeout.D(),
-		WriteTimeout:      cfg.Server.WriteTimeout.D(),
-		IdleTimeout:       cfg.Server.IdleTimeout.D(),
-		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
-		Ingester:          d.pipeline,
-		Reloader:          d.reloader,
-		Deliveries:        d.store,
-		Limits:            s.Limits(),
-		Verifiers:         v,
-		TrustedProxies:    cfg.Server.TrustedProxies,
-		AllowNets:         cfg.Callback.AllowNets,
-		RateLimit: server.RateLimit{
-			PerSecond:  cfg.Callback.RateLimit.PerSecond,
-			Burst:      cfg.Callback.RateLimit.Burst,
-			MaxSources: cfg.Callback.RateLimit.MaxSources,
-		},
-		DedupWindow:   cfg.Callback.DedupWindow.D(),
-		DedupMaxKeys:  cfg.Callback.DedupMaxKeys,
-		AdminToken:    cfg.Admin.Token.Reveal(),
-		SeparateAdmin: cfg.Admin.Listen != "",
-		TLSCertFile:   cfg.Server.TLS.CertFile,
-		TLSKeyFile:    cfg.Server.TLS.KeyFile,
-	}
+	o := d.o.Set.ServerOptions()
+	o.Logger, o.Registerer, o.Gatherer = logger, reg, reg
+	o.Ingester, o.Reloader, o.Deliveries, o.Verifiers = d.pipeline, d.reloader, d.store, v
+	return o
 }
 
 // remember tells the server the callbacks journaled inside the

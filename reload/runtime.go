@@ -13,6 +13,7 @@ import (
 	"github.com/imalert/imalert/alert/webhook"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/server"
 )
 
 // This file is the one place where config types become the runtime types
@@ -34,6 +35,40 @@ func (s *Set) Verifiers() map[uint64]*callback.Verifier {
 	}
 	return out
 }
+
+// ServerOptions returns the server's options that come from the config;
+// the caller adds its collaborators (logger, metrics, ingester, reloader,
+// deliveries, verifiers).
+func (s *Set) ServerOptions() server.Options {
+	cfg := s.Config
+	return server.Options{
+		CallbackPath:      cfg.CallbackPath,
+		Apps:              cfg.AppIDs(),
+		MaxBodyBytes:      cfg.Server.MaxBodyBytes,
+		Limits:            s.Limits(),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		ReadTimeout:       cfg.Server.ReadTimeout.D(),
+		WriteTimeout:      cfg.Server.WriteTimeout.D(),
+		IdleTimeout:       cfg.Server.IdleTimeout.D(),
+		ShutdownTimeout:   cfg.Server.ShutdownTimeout.D(),
+		TrustedProxies:    cfg.Server.TrustedProxies,
+		AllowNets:         cfg.Callback.AllowNets,
+		RateLimit: server.RateLimit{
+			PerSecond:  cfg.Callback.RateLimit.PerSecond,
+			Burst:      cfg.Callback.RateLimit.Burst,
+			MaxSources: cfg.Callback.RateLimit.MaxSources,
+		},
+		DedupWindow:   cfg.Callback.DedupWindow.D(),
+		DedupMaxKeys:  cfg.Callback.DedupMaxKeys,
+		AdminToken:    cfg.Admin.Token.Reveal(),
+		SeparateAdmin: cfg.Admin.Listen != "",
+		TLSCertFile:   cfg.Server.TLS.CertFile,
+		TLSKeyFile:    cfg.Server.TLS.KeyFile,
+	}
+}
+
+// Admission returns the server's checks of a callback's query and body.
+func (s *Set) Admission() server.Admission { return s.ServerOptions().Admission() }
 
 // Limits returns the parser's limits of one callback body.
 func (s *Set) Limits() callback.Limits {

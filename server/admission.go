@@ -141,6 +141,19 @@ type Admission struct {
 	Limits       callback.Limits
 }
 
+// Admission returns the checks of a callback that a server with options o
+// runs.
+func (o Options) Admission() Admission {
+	a := Admission{Apps: make(map[uint64]bool, len(o.Apps)), MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
+	if a.MaxBodyBytes <= 0 {
+		a.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	for _, id := range o.Apps {
+		a.Apps[id] = true
+	}
+	return a
+}
+
 // Refusal is the FAIL answer to a callback the server does not take.
 type Refusal struct {
 	Status int    // HTTP status

@@ -29,6 +29,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error
 }
 
+// defaultMaxBodyBytes bounds a callback body when Options set no bound.
+const defaultMaxBodyBytes = 1 << 20
+
 // Options configure a Server.
 type Options struct {
 	Logger     *slog.Logger
@@ -85,7 +88,6 @@ type Server struct {
 	o       Options
 	logger  *slog.Logger
 	engine  *gin.Engine
-	apps    map[uint64]bool
 	metrics *metrics
 	ready   chan struct{}
 
@@ -137,22 +139,18 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	s := &Server{
-		o:       o,
-		logger:  o.Logger,
-		apps:    make(map[uint64]bool, len(o.Apps)),
-		metrics: newMetrics(o.Registerer),
-		ready:   make(chan struct{}),
+		o:         o,
+		logger:    o.Logger,
+		admission: o.Admission(),
+		metrics:   newMetrics(o.Registerer),
+		ready:     make(chan struct{}),
 	}
-	for _, id := range o.Apps {
-		s.apps[id] = true
-	}
-	s.admission = Admission{Apps: s.apps, MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
 	if o.AdminToken != "" {
 		sum := sha256.Sum256([]byte(o.AdminToken))
 		s.adminToken = sum[:]

@@ -177,12 +177,9 @@ func newDry(s *reload.Set, w io.Writer, at time.Time) *dry {
 	d := &dry{
 		setup:     s,
 		pipeline:  alert.NewPipeline(alert.PipelineOptions{Rules: s.Rules, Catalogue: s.Catalogue, MaxKeys: s.Config.Throttle.MaxKeys}),
-		admission: server.Admission{Apps: map[uint64]bool{}, MaxBodyBytes: s.Config.Server.MaxBodyBytes, Limits: s.Limits()},
+		admission: s.Admission(),
 		w:         w,
 		now:       at,
-	}
-	for _, id := range s.Config.AppIDs() {
-		d.admission.Apps[id] = true
 	}
 	return d
 }
