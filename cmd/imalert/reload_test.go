@@ -305,5 +305,5 @@ func TestReloadRotatesTokens(t *testing.T) {
 	// A change a reload does not apply is said, not silently ignored.
 	writeFile(t, cfg, withToken("new-token-3c4d")+"throttle: {max_keys: 7}\n")
 	d.Signal(syscall.SIGHUP)
-	waitLog(t, d, 1, "apply at the next restart")
+	waitLog(t, d, 1, "changed settings apply at the next restart", "settings=[throttle.max_keys]")
 }
