@@ -27,7 +27,7 @@ type Config struct {
 	Listen       string
 	CallbackPath string
 	DataDir      string // absolute, or relative to the working directory for the built-in config
-	ExternalURL  string
+	ExternalURL  string // public URL of this imalert, for links in pages; "": no links
 	Apps         []App
 	RuleFiles    []string // glob patterns, resolved against the config file's directory
 	Receivers    []Receiver
@@ -203,9 +203,6 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 			names[r.Name] = true
 		}
 		c.Receivers = append(c.Receivers, r)
-	}
-	if file != BuiltinName && len(w.RuleFiles) == 0 {
-		c.Warnings = append(c.Warnings, file+": no rule_files configured: callbacks are accepted but nothing will page")
 	}
 	if len(errs) > 0 {
 		errs.Sort()

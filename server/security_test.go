@@ -66,7 +66,7 @@ func newSecure(t testing.TB, change func(*Options)) *secure {
 		Limits:       callback.Limits{MaxDepth: 16, MaxElements: 8, MaxFields: 64, MaxEvents: 4, MaxTextBytes: 1024},
 		Ingester:     x.rec,
 		Now:          x.clk.Now,
-		Verifiers:    map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow, tokenPrev}, time.Minute)},
+		Verifiers:    NewVerifiers(map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow, tokenPrev}, time.Minute)}),
 		DedupWindow:  5 * time.Minute,
 		DedupMaxKeys: 1000,
 	}
@@ -650,7 +650,7 @@ func TestUnsignedIdenticalEventsWithoutTime(t *testing.T) {
 // edge of the signature's lifetime.
 func TestReplayAtTheWindowEdge(t *testing.T) {
 	x := newSecure(t, func(o *Options) {
-		o.Verifiers = map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow}, time.Minute)}
+		o.Verifiers = NewVerifiers(map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow}, time.Minute)})
 		o.DedupWindow = 2 * time.Minute
 	})
 	rt := fixedNow.Add(time.Minute - time.Millisecond) // signed as far ahead as is accepted

@@ -203,6 +203,20 @@ func (d *Dispatcher) SetDestinations(ds []Destination) (needRestart []string) {
 	return needRestart
 }
 
+// SetNotifier replaces the notifier of receiver name, keeping its queue,
+// pacing, backoff and every other setting; it reports false when the
+// receiver has no queue. An attempt in flight finishes on the old notifier.
+func (d *Dispatcher) SetNotifier(name string, n notify.Notifier) bool {
+	q, ok := d.queues[name]
+	if !ok {
+		return false
+	}
+	dest := *q.dest.Load()
+	dest.Notifier = n
+	q.dest.Store(&dest)
+	return true
+}
+
 // Wake tells receiver's worker that new notifications are in the outbox.
 func (d *Dispatcher) Wake(receiver string) {
 	if q, ok := d.queues[receiver]; ok {

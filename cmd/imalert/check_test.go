@@ -39,6 +39,12 @@ func TestCheck(t *testing.T) {
 			"testdata/badrules/rules/im.yaml:14: rule \"burst\" is already defined at testdata/badrules/rules/im.yaml:2\n",
 			"testdata/badrules/rules/im.yaml:16: rule \"burst\": throttle: a first_seen rule pages once per key; throttle does not apply\n",
 		}},
+		{"rule files without a rule", []string{"check", "--config", "testdata/norules/imalert.yaml"}, 1, "", []string{
+			"testdata/norules/imalert.yaml: no rules: the files rule_files matches hold no rule, so nothing would page\n",
+		}},
+		{"no rule files", []string{"check", "--config", "testdata/norules/nofiles.yaml"}, 1, "", []string{
+			"testdata/norules/nofiles.yaml: no rules: rule_files is empty, so nothing would page\n",
+		}},
 		{"missing file", []string{"check", "--config", "testdata/nope.yaml"}, 1, "", []string{"testdata/nope.yaml: no such file or directory"}},
 		{"stray argument", []string{"check", "extra"}, 2, "", []string{`unexpected argument "extra"`}},
 	}

@@ -42,6 +42,7 @@ var (
 // because the kill came between Slack's answer and the outbox mark is a
 // duplicate; there can be at most one (one Slack attempt in flight).
 func TestKillMidStream(t *testing.T) {
+	t.Parallel()
 	slack := testutil.NewSlack(t)
 	const failBefore, failAfter = 10, 5 // 500s before the kill, and after the restart
 	for range failBefore {
