@@ -38,6 +38,7 @@ type Pipeline struct {
 	limits    callback.Limits
 	batchSize int
 	now       func() time.Time
+	observer  Observer
 
 	// Owned by Run.
 	cursor  int64
@@ -69,6 +70,8 @@ type PipelineOptions struct {
 	// Now is the clock for digest intervals; nil means time.Now. Throttle
 	// decisions use each event's receive time.
 	Now func() time.Time
+	// Observer, when set, sees every event once it is processed.
+	Observer Observer
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -101,6 +104,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		limits:    o.Limits,
 		batchSize: o.BatchSize,
 		now:       o.Now,
+		observer:  o.Observer,
 		digests:   map[string]*digestState{},
 		stop:      make(chan struct{}),
 	}
@@ -361,7 +365,11 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	if err != nil {
 		return err
 	}
+	if p.observer != nil {
+		b.after = append(b.after, func() { p.observer.Observe(ev) })
+	}
 	for _, o := range outs {
+		b.Decisions = append(b.Decisions, traceDecision(id, o))
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)

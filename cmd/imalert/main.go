@@ -30,6 +30,9 @@ Usage:
                      [--limit N] [--json] [--requeue ID]
                                                   list the outbox (dead letters
                                                   by default), requeue one
+  imalert trace [--config FILE] [--url URL] ID   why event ID paged or not, from a running daemon
+  imalert trace [--group G] [--from U] [--code N] [--rule R] [--since 1h] [--json]
+                                                  the same for recent events
   imalert version                                 print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = dryRun
 	case "deliveries":
 		cmd = deliveries
+	case "trace":
+		cmd = traceCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

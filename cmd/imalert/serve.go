@@ -26,6 +26,7 @@ import (
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/alert/webhook"
 	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
@@ -121,6 +122,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Ingester:          pipeline,
 		Reloader:          reload,
 		Deliveries:        st,
+		Trace:             trace.NewReader(st, pipeline.Rules, limits),
 		Limits:            limits,
 		Verifiers:         verifiers(cfg),
 		TrustedProxies:    cfg.Server.TrustedProxies,

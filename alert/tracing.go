@@ -1,0 +1,27 @@
+package alert
+
+import (
+	"github.com/imalert/imalert/alert/trace"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/store"
+)
+
+// Observer sees every processed event, after its batch committed: the
+// overview's counters.
+type Observer interface {
+	Observe(ev *callback.Event)
+}
+
+// Rules returns the rule set in use.
+func (p *Pipeline) Rules() *rules.Engine { return p.rules.Load() }
+
+// traceDecision is the trace row of outcome o of journal entry id.
+func traceDecision(id int64, o Outcome) store.Decision {
+	d := o.Decision
+	r := trace.Record{
+		GroupKey: o.Key, Notify: d.Notify, Reason: d.Reason, Until: d.Until, Window: d.Window,
+		Suppressed: d.Suppressed, Count: d.Count, Threshold: o.Rule.Threshold.Count, Within: o.Rule.Threshold.Within,
+	}
+	return store.Decision{EventID: id, Rule: o.Rule.Name, Reason: string(d.Reason), Data: trace.Marshal(r)}
+}
