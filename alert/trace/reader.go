@@ -311,15 +311,16 @@ func match(d store.Decision, at time.Time, rule *rules.Rule) Match {
 	if rec.Notify {
 		m.Decision = "paged"
 	}
-	m.Detail = detail(rec, at)
+	m.Detail = Describe(rec, at)
 	if rec.Reason == notify.ReasonDigest {
 		m.Decision = "digest"
 	}
 	return m
 }
 
-// detail says in words why rec was decided.
-func detail(rec Record, at time.Time) string {
+// Describe says in words why rec was decided for an event received at
+// at.
+func Describe(rec Record, at time.Time) string {
 	switch rec.Reason {
 	case notify.ReasonThrottled:
 		return fmt.Sprintf("throttled: %s left of the %s window, %d held back so far",
@@ -350,6 +351,47 @@ func windowText(d time.Duration) string {
 		return "throttle"
 	}
 	return page.Duration(d)
+}
+
+// maxFilterLen bounds a filter value.
+const maxFilterLen = 256
+
+// ParseFilter reads the filter of GET /api/v1/events from query
+// values: group_id, from_account, error_code, rule, since (RFC 3339 or a
+// duration back from now, e.g. 1h), before and limit.
+func ParseFilter(get func(string) string, now time.Time) (Filter, error) {
+	f := Filter{GroupID: get("group_id"), FromAccount: get("from_account"), Rule: get("rule"), Limit: 50}
+	for _, v := range []string{f.GroupID, f.FromAccount, f.Rule} {
+		if len(v) > maxFilterLen {
+			return f, errors.New("filter value too long")
+		}
+	}
+	var err error
+	if f.ErrorCode, err = ParseErrorCode(get("error_code")); err != nil {
+		return f, err
+	}
+	if s := get("since"); s != "" {
+		if d, derr := time.ParseDuration(s); derr == nil && d > 0 {
+			f.Since = now.Add(-d)
+		} else if t, terr := time.Parse(time.RFC3339, s); terr == nil {
+			f.Since = t
+		} else {
+			return f, errors.New("since: want an RFC 3339 time or a duration such as 1h")
+		}
+	}
+	if s := get("before"); s != "" {
+		if f.Before, err = strconv.ParseInt(s, 10, 64); err != nil || f.Before < 1 {
+			return f, errors.New("before: want an event id")
+		}
+	}
+	if s := get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return f, errors.New("limit: want 1 to " + strconv.Itoa(MaxLimit))
+		}
+		f.Limit = n
+	}
+	return f, nil
 }
 
 // ParseErrorCode reads an error_code filter.

@@ -32,6 +32,7 @@ import (
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/server"
+	"github.com/imalert/imalert/server/ui"
 	"github.com/imalert/imalert/store"
 )
 
@@ -88,6 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:       redactor.Redact,
 	})
 	limits := callbackLimits(cfg.Callback.Limits)
+	stats := trace.NewStats()
 	pipeline := alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
@@ -97,6 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
 		Limits:    limits,
+		Observer:  stats,
 	})
 	if err := pipeline.Restore(ctx); err != nil {
 		return err
@@ -123,10 +126,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Reloader:          reload,
 		Deliveries:        st,
 		Trace:             trace.NewReader(st, pipeline.Rules, limits),
-		Limits:            limits,
-		Verifiers:         verifiers(cfg),
-		TrustedProxies:    cfg.Server.TrustedProxies,
-		AllowNets:         cfg.Callback.AllowNets,
+		UI: ui.New(ui.Options{Logger: logger.With("component", "ui"), Token: cfg.Admin.Token.Reveal(), Store: st, Limits: limits,
+			Trace: trace.NewReader(st, pipeline.Rules, limits), Pipeline: pipeline, Stats: stats, Receivers: cfg.ReceiverNames(), Waker: dispatcher}),
+		Limits:         limits,
+		Verifiers:      verifiers(cfg),
+		TrustedProxies: cfg.Server.TrustedProxies,
+		AllowNets:      cfg.Callback.AllowNets,
 		RateLimit: server.RateLimit{
 			PerSecond:  cfg.Callback.RateLimit.PerSecond,
 			Burst:      cfg.Callback.RateLimit.Burst,
