@@ -1,0 +1,5 @@
+package ui_test
+
+import "os/exec"
+
+var lookPath = exec.LookPath
