@@ -195,6 +195,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopSweep()
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); sweep(sweepCtx, logger, st, cfg.Journal.Retention.D()) }()
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); runWatchdog(sweepCtx, cfg.Watchdog, st, dispatcher, logger) }()
 	reloadCtx, stopReload := context.WithCancel(ctx)
 	reloadDone := make(chan struct{})
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
@@ -216,6 +218,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-deliveryDone
 	}
 	<-sweepDone
+	<-watchDone
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
