@@ -262,7 +262,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		if err != nil {
 			// Accepted once, refused by today's parser: processed, counted.
 			b.after = append(b.after, p.metrics.unparsable.Inc)
-			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
+			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
 			continue
 		}
 		if err := p.process(ctx, b, e.ID, ev); err != nil {
