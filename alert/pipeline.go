@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,7 @@ type Pipeline struct {
 	batchSize int
 	now       func() time.Time
 	observer  Observer
+	external  string
 
 	// Owned by Run.
 	cursor  int64
@@ -72,6 +75,9 @@ type PipelineOptions struct {
 	Now func() time.Time
 	// Observer, when set, sees every event once it is processed.
 	Observer Observer
+	// ExternalURL, when set, is imalert's URL as people reach it: pages
+	// link to their event's trace in the web UI.
+	ExternalURL string
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -105,6 +111,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		batchSize: o.BatchSize,
 		now:       o.Now,
 		observer:  o.Observer,
+		external:  strings.TrimRight(o.ExternalURL, "/"),
 		digests:   map[string]*digestState{},
 		stop:      make(chan struct{}),
 	}
@@ -377,6 +384,9 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 		}
 		for _, n := range o.Notifications {
 			n.EventID = id
+			if p.external != "" {
+				n.Link = p.external + "/ui/events/" + strconv.FormatInt(id, 10)
+			}
 			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver
 			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })

@@ -91,15 +91,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	limits := callbackLimits(cfg.Callback.Limits)
 	stats := trace.NewStats()
 	pipeline := alert.NewPipeline(alert.PipelineOptions{
-		Logger:    logger.With("component", "pipeline"),
-		Metrics:   metrics,
-		Rules:     s.rules,
-		Catalogue: s.catalogue,
-		Store:     st,
-		Out:       dispatcher,
-		MaxKeys:   cfg.Throttle.MaxKeys,
-		Limits:    limits,
-		Observer:  stats,
+		Logger:      logger.With("component", "pipeline"),
+		Metrics:     metrics,
+		Rules:       s.rules,
+		Catalogue:   s.catalogue,
+		Store:       st,
+		Out:         dispatcher,
+		MaxKeys:     cfg.Throttle.MaxKeys,
+		Limits:      limits,
+		Observer:    stats,
+		ExternalURL: cfg.ExternalURL,
 	})
 	if err := pipeline.Restore(ctx); err != nil {
 		return err
