@@ -27,9 +27,9 @@ CREATE TABLE IF NOT EXISTS attempts (
 	seq      INTEGER NOT NULL,
 	at       INTEGER NOT NULL,
 	receiver TEXT    NOT NULL,
-	error    TEXT    NOT NULL,
-	PRIMARY KEY (seq, at)
-) WITHOUT ROWID;
+	error    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_seq ON attempts(seq);
 CREATE INDEX IF NOT EXISTS attempts_receiver ON attempts(receiver, at);
 `
 
@@ -66,7 +66,7 @@ func (s *Store) insertDecisions(ctx context.Context, tx *sql.Tx, ds []Decision) 
 // recordAttempt notes one delivery attempt of notification seq; errText
 // is empty for a success.
 func recordAttempt(ctx context.Context, tx *sql.Tx, seq int64, at time.Time, errText string) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO attempts (seq, at, receiver, error)
+	_, err := tx.ExecContext(ctx, `INSERT INTO attempts (seq, at, receiver, error)
 		SELECT seq, ?, receiver, ? FROM notifications WHERE seq = ?`, nanos(at), errText, seq)
 	return err
 }
@@ -188,7 +188,7 @@ func (s *Store) Attempts(ctx context.Context, seqs []int64) (map[int64][]Attempt
 		args[i] = id
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT seq, at, error FROM attempts WHERE seq IN (`+
-		placeholders(len(seqs))+`) ORDER BY seq, at`, args...)
+		placeholders(len(seqs))+`) ORDER BY seq, at, rowid`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: attempts: %w", err)
 	}
@@ -318,7 +318,7 @@ func (s *Store) sweepTrace(ctx context.Context, before time.Time) (int64, error)
 		{`DELETE FROM decisions WHERE (event_id, rule) IN (SELECT event_id, rule FROM decisions WHERE event_id <
 			coalesce((SELECT min(id) FROM events WHERE received_at >= ?), (SELECT coalesce(max(id), 0) + 1 FROM events)) LIMIT ?)`,
 			[]any{nanos(before), sweepChunk}},
-		{`DELETE FROM attempts WHERE (seq, at) IN (SELECT seq, at FROM attempts a
+		{`DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts a
 			WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.seq = a.seq) LIMIT ?)`, []any{sweepChunk}},
 	}
 	for _, q := range queries {
