@@ -18,9 +18,6 @@ import (
 	"github.com/imalert/imalert/store"
 )
 
-// started is when counting began, for the overview's note.
-var started = time.Now()
-
 type window struct {
 	Rule, Key  string
 	End        time.Time
@@ -41,8 +38,8 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		data["Hour"] = newChart("Last hour", s.PerMinute(now, 60, 6), now, 60)
 		data["Day"] = newChart("Last day", s.PerMinute(now, 24*60, 6), now, 24*60)
 		data["Groups"], data["Senders"] = s.Top(10)
-		if now.Sub(started) < 24*time.Hour {
-			data["Since"] = started
+		if now.Sub(u.started) < 24*time.Hour {
+			data["Since"] = u.started
 		}
 	}
 	health, err := u.health(r)
@@ -100,8 +97,7 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 	f, err := trace.ParseFilter(q.Get, u.o.Now())
 	if err != nil {
 		data["Error"] = err.Error()
-		w.WriteHeader(http.StatusBadRequest)
-		u.render(w, r, "events", "Events", data)
+		u.renderStatus(w, r, http.StatusBadRequest, "events", "Events", data)
 		return
 	}
 	p, err := u.o.Trace.List(r.Context(), f)

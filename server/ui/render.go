@@ -46,6 +46,11 @@ func parsePages() map[string]*template.Template {
 
 // render writes page name with data, or a plain 500 if it fails.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, data any) {
+	u.renderStatus(w, r, http.StatusOK, name, title, data)
+}
+
+// renderStatus is render with another status than 200.
+func (u *UI) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	p := layoutData{Title: title, Active: name, Nav: name != "login", Silences: u.o.Silences != nil, Data: data,
 		CSRF: u.csrfToken(w, r)}
 	if u.o.Token != "" {
@@ -63,6 +68,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 

@@ -85,8 +85,9 @@ type UI struct {
 	o       Options
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
-	session []byte // key of session cookies, derived from the token
-	csrf    []byte // key of CSRF tokens, random per process
+	session []byte    // key of session cookies, derived from the token
+	csrf    []byte    // key of CSRF tokens, random per process
+	started time.Time // when the overview's counters started
 }
 
 // Cookie names. Both are HttpOnly, SameSite=Strict, Path=/ui/.
@@ -105,7 +106,7 @@ func New(o Options) *UI {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	u := &UI{o: o, mux: http.NewServeMux(), csrf: make([]byte, 32)}
+	u := &UI{o: o, mux: http.NewServeMux(), csrf: make([]byte, 32), started: o.Now()}
 	_, _ = rand.Read(u.csrf)
 	if o.Token != "" {
 		m := hmac.New(sha256.New, []byte(o.Token))
@@ -288,8 +289,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.o.Token == "" || !u.tokenOK(r.PostFormValue("token")) {
-		w.WriteHeader(http.StatusUnauthorized)
-		u.render(w, r, "login", "Log in", map[string]any{"Failed": true, "Open": u.o.Token == ""})
+		u.renderStatus(w, r, http.StatusUnauthorized, "login", "Log in", map[string]any{"Failed": true, "Open": u.o.Token == ""})
 		return
 	}
 	exp := u.o.Now().Add(sessionTTL)

@@ -69,6 +69,9 @@ func TestPagesWithHeaderToken(t *testing.T) {
 	if code != 404 {
 		t.Errorf("missing event: status %d, want 404: %s", code, body)
 	}
+	if code, body := get(t, noRedirect, r.srv.URL+"/ui/events?error_code=%3Cx%3E", true); code != 400 || !strings.Contains(body, "error_code: want an integer") {
+		t.Errorf("bad filter: status %d, want 400 with the reason on the page", code)
+	}
 }
 
 // Without a token, pages send the browser to the login form; the form
