@@ -126,13 +126,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Ingester:          pipeline,
 		Reloader:          reload,
 		Deliveries:        st,
-		Trace:             trace.NewReader(st, pipeline.Rules, limits),
-		UI: ui.New(ui.Options{Logger: logger.With("component", "ui"), Token: cfg.Admin.Token.Reveal(), Store: st, Limits: limits,
-			Trace: trace.NewReader(st, pipeline.Rules, limits), Pipeline: pipeline, Stats: stats, Receivers: cfg.ReceiverNames(), Waker: dispatcher}),
-		Limits:         limits,
-		Verifiers:      verifiers(cfg),
-		TrustedProxies: cfg.Server.TrustedProxies,
-		AllowNets:      cfg.Callback.AllowNets,
+		Limits:            limits,
+		Verifiers:         verifiers(cfg),
+		TrustedProxies:    cfg.Server.TrustedProxies,
+		AllowNets:         cfg.Callback.AllowNets,
 		RateLimit: server.RateLimit{
 			PerSecond:  cfg.Callback.RateLimit.PerSecond,
 			Burst:      cfg.Callback.RateLimit.Burst,
@@ -144,6 +141,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SeparateAdmin: cfg.Admin.Listen != "",
 		TLSCertFile:   cfg.Server.TLS.CertFile,
 		TLSKeyFile:    cfg.Server.TLS.KeyFile,
+		Trace:         trace.NewReader(st, pipeline.Rules, limits),
+		UI: ui.New(ui.Options{Logger: logger.With("component", "ui"), Token: cfg.Admin.Token.Reveal(), Store: st, Limits: limits,
+			Trace: trace.NewReader(st, pipeline.Rules, limits), Pipeline: pipeline, Stats: stats, Receivers: cfg.ReceiverNames(), Waker: dispatcher}),
 	})
 
 	reload.setVerifiers = srv.SetVerifiers
