@@ -282,11 +282,13 @@ func (s *Store) DecisionCounts(ctx context.Context, since time.Time) (map[string
 	return out, nil
 }
 
-// ActiveWindows returns up to limit decision states kept beyond now, the
-// ones kept longest first.
-func (s *Store) ActiveWindows(ctx context.Context, now time.Time, limit int) ([]Window, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows WHERE keep_until > ?
-		ORDER BY keep_until DESC LIMIT ?`, nanos(now), limit)
+// ActiveWindows returns up to limit decision states kept after from and
+// until to at the latest, the soonest kept first. A window's state is kept
+// until its end, or a day past it when it carries a count: bounding to
+// leaves out first-seen marks, kept for a year.
+func (s *Store) ActiveWindows(ctx context.Context, from, to time.Time, limit int) ([]Window, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows WHERE keep_until > ? AND keep_until <= ?
+		ORDER BY keep_until LIMIT ?`, nanos(from), nanos(to), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: windows: %w", err)
 	}

@@ -52,3 +52,30 @@ func TestSweepTrace(t *testing.T) {
 		t.Errorf("attempts left: %v, want the recent notification's one", as)
 	}
 }
+
+// Open windows are read soonest first, without first-seen marks (kept a
+// year) crowding them out.
+func TestActiveWindows(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	b := &Batch{Windows: []Window{
+		{Key: "first-seen", KeepUntil: t0.Add(365 * 24 * time.Hour), Data: []byte{1}},
+		{Key: "carried", KeepUntil: t0.Add(23 * time.Hour), Data: []byte{1}},
+		{Key: "open", KeepUntil: t0.Add(5 * time.Minute), Data: []byte{1}},
+		{Key: "over", KeepUntil: t0.Add(-time.Minute), Data: []byte{1}},
+	}}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := s.ActiveWindows(ctx, t0, t0.Add(30*24*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, w := range ws {
+		keys = append(keys, w.Key)
+	}
+	if len(keys) != 2 || keys[0] != "open" || keys[1] != "carried" {
+		t.Errorf("active windows %v, want [open carried]", keys)
+	}
+}

@@ -27,7 +27,10 @@ type window struct {
 
 const (
 	maxWindowsShown = 50
-	windowsScanned  = 500
+	windowsScanned  = 5000
+	// windowsHorizon leaves out first-seen marks (kept a year) from the
+	// states read for open windows (kept a day past their end at most).
+	windowsHorizon = 30 * 24 * time.Hour
 )
 
 func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +50,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 		u.o.Logger.Error("reading receiver health failed", "err", err)
 	}
 	data["Health"] = health
-	ws, err := u.o.Store.ActiveWindows(ctx, now, windowsScanned)
+	ws, err := u.o.Store.ActiveWindows(ctx, now, now.Add(windowsHorizon), windowsScanned)
 	if err != nil {
 		u.o.Logger.Error("reading throttle windows failed", "err", err)
 	}

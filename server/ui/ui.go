@@ -39,7 +39,7 @@ type Store interface {
 	Deliveries(ctx context.Context, f store.Filter) ([]store.Notification, error)
 	Requeue(ctx context.Context, id string, at time.Time) (bool, error)
 	ReceiversHealth(ctx context.Context) ([]store.ReceiverHealth, error)
-	ActiveWindows(ctx context.Context, now time.Time, limit int) ([]store.Window, error)
+	ActiveWindows(ctx context.Context, from, to time.Time, limit int) ([]store.Window, error)
 	DecisionCounts(ctx context.Context, since time.Time) (map[string]map[string]int, error)
 }
 
