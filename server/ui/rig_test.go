@@ -62,6 +62,12 @@ func sample(t *testing.T, name string) []byte {
 // letter, and serves the UI behind the admin token.
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, token)
+}
+
+// newRigWith is newRig with another admin token; "" leaves it open.
+func newRigWith(t *testing.T, adminToken string) *rig {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{Dir: t.TempDir(), Sync: store.SyncNormal})
 	if err != nil {
@@ -96,10 +102,10 @@ func newRig(t *testing.T) *rig {
 	if err := st.Finish(ctx, store.Outcome{Seq: d.Seq, State: store.Dead, At: now.Add(-4 * time.Minute), Attempted: true, Error: "smtp: 550 mailbox unavailable"}); err != nil {
 		t.Fatal(err)
 	}
-	u := ui.New(ui.Options{Token: token, Store: st, Trace: trace.NewReader(st, p.Rules, callback.Limits{}), Pipeline: p,
+	u := ui.New(ui.Options{Token: adminToken, Store: st, Trace: trace.NewReader(st, p.Rules, callback.Limits{}), Pipeline: p,
 		Stats: stats, Receivers: map[string]bool{"ops-slack": true, "ops-mail": true}, Now: func() time.Time { return now }})
 	s := server.New(server.Options{Registerer: prometheus.NewRegistry(), CallbackPath: "/callback", Apps: []uint64{1400000000},
-		AdminToken: token, UI: u})
+		AdminToken: adminToken, UI: u})
 	srv := httptest.NewServer(s.AdminHandler())
 	t.Cleanup(srv.Close)
 	return &rig{st: st, srv: srv, now: now, dead: d.ID}

@@ -148,3 +148,26 @@ func TestLoginCookieAndCSRF(t *testing.T) {
 		t.Errorf("after logout: status %d, want 303 to the login form", code)
 	}
 }
+
+// Without admin.token the UI is open, as the admin API is, but its forms
+// still need the CSRF token.
+func TestOpenWithoutToken(t *testing.T) {
+	r := newRigWith(t, "")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	code, page := get(t, c, r.srv.URL+"/ui/deliveries", false)
+	if code != 200 || !strings.Contains(page, r.dead) || strings.Contains(page, "Log out") {
+		t.Fatalf("open deliveries page: status %d", code)
+	}
+	if code, _ := get(t, c, r.srv.URL+"/ui/login", false); code != http.StatusSeeOther {
+		t.Errorf("login form of an open UI: status %d, want 303 to the overview", code)
+	}
+	resp, err := c.PostForm(r.srv.URL+"/ui/deliveries/requeue", url.Values{"id": {r.dead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("requeue without CSRF token on an open UI: status %d, want 403", resp.StatusCode)
+	}
+}
