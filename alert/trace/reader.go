@@ -340,6 +340,9 @@ func Describe(rec Record, at time.Time) string {
 	case notify.ReasonFirstSeen:
 		return "paged: first time this key was seen"
 	}
+	if rec.By != "" {
+		return "held: " + string(rec.Reason) + " by " + rec.By
+	}
 	if rec.Notify {
 		return "paged: " + string(rec.Reason)
 	}

@@ -28,11 +28,14 @@ type Record struct {
 	// events fell within Within, of the Threshold needed.
 	Count, Threshold int
 	Within           time.Duration
+	// By names what held the event when it was not a window or a
+	// threshold: the silence or the budget. Empty otherwise.
+	By string
 }
 
 // The encoding at rest: a version byte, a flag byte, then the group key
-// (length and bytes) and the numbers as varints; about 20 bytes plus the
-// key, several times smaller than JSON.
+// (length and bytes), the numbers as varints, and By (length and bytes);
+// about 20 bytes plus the key, several times smaller than JSON.
 const version1 = 1
 
 const flagNotify = 1
@@ -64,7 +67,12 @@ func Marshal(r Record) []byte {
 	b = binary.AppendUvarint(b, uint64(max(r.Count, 0)))
 	b = binary.AppendUvarint(b, uint64(max(r.Threshold, 0)))
 	b = binary.AppendVarint(b, int64(r.Within))
-	return b
+	by := r.By
+	if len(by) > maxKey {
+		by = by[:maxKey]
+	}
+	b = binary.AppendUvarint(b, uint64(len(by)))
+	return append(b, by...)
 }
 
 var errCorrupt = errors.New("trace: corrupt record")
@@ -107,5 +115,10 @@ func Unmarshal(b []byte, reason string) (Record, error) {
 	r.Window = time.Duration(vals[1])
 	r.Suppressed, r.Count, r.Threshold = int(vals[2]), int(vals[3]), int(vals[4])
 	r.Within = time.Duration(vals[5])
+	n, k = binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return r, errCorrupt
+	}
+	r.By = string(b[k : k+int(n)])
 	return r, nil
 }

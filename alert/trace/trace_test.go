@@ -215,7 +215,7 @@ func TestTraceAttempts(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	r := trace.Record{GroupKey: `GroupId="@g"`, Notify: true, Reason: notify.ReasonFirst,
-		Until: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Window: time.Minute, Suppressed: 3, Count: 2, Threshold: 5, Within: time.Second}
+		Until: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Window: time.Minute, Suppressed: 3, Count: 2, Threshold: 5, Within: time.Second, By: "silence 7"}
 	got, err := trace.Unmarshal(trace.Marshal(r), string(r.Reason))
 	if err != nil {
 		t.Fatal(err)
@@ -227,5 +227,14 @@ func TestRecordRoundTrip(t *testing.T) {
 		if _, err := trace.Unmarshal(trace.Marshal(r)[:n], "first"); err == nil {
 			t.Errorf("Unmarshal of %d bytes: no error", n)
 		}
+	}
+}
+
+// What held an event besides a window or a threshold (a silence, a budget)
+// is named in the detail.
+func TestDescribeBy(t *testing.T) {
+	got := trace.Describe(trace.Record{Reason: "silenced", By: "silence 42"}, time.Now())
+	if got != "held: silenced by silence 42" {
+		t.Errorf("Describe = %q, want the silence named", got)
 	}
 }
