@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := lookPath(name); err == nil {
+		if p, err := exec.LookPath(name); err == nil {
 			path = p
 			break
 		}

@@ -246,11 +246,13 @@ func (u *UI) csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 // csrfOK checks the form's token against the CSRF cookie, and the Origin
-// header, when sent, against the host.
+// header, when sent, against the host (as the client or a proxy in front
+// names it: a cross-site form cannot set X-Forwarded-Host).
 func (u *UI) csrfOK(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-		if o := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://"); o != r.Host {
+		o := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
+		if o != r.Host && o != r.Header.Get("X-Forwarded-Host") {
 			return false
 		}
 	}

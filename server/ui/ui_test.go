@@ -134,8 +134,13 @@ func TestLoginCookieAndCSRF(t *testing.T) {
 	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Errorf("requeue from another origin: %v, %v; want 403", resp, err)
 	}
-	if resp := post("/ui/deliveries/requeue", url.Values{"id": {r.dead}, "csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("requeue: status %d, want 303", resp.StatusCode)
+	// Behind a proxy that names the public host in X-Forwarded-Host.
+	req, _ = http.NewRequest(http.MethodPost, r.srv.URL+"/ui/deliveries/requeue", strings.NewReader(url.Values{"id": {r.dead}, "csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://imalert.example.com")
+	req.Header.Set("X-Forwarded-Host", "imalert.example.com")
+	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("requeue: %v, %v; want 303", resp, err)
 	}
 	rows, _ := r.st.Deliveries(context.Background(), store.Filter{State: store.Dead})
 	if len(rows) != 0 {

@@ -1,5 +1,0 @@
-package ui_test
-
-import "os/exec"
-
-var lookPath = exec.LookPath
