@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,8 @@ type Pipeline struct {
 	limits    callback.Limits
 	batchSize int
 	now       func() time.Time
+	observer  Observer
+	external  string
 
 	// Owned by Run.
 	cursor  int64
@@ -69,6 +73,11 @@ type PipelineOptions struct {
 	// Now is the clock for digest intervals; nil means time.Now. Throttle
 	// decisions use each event's receive time.
 	Now func() time.Time
+	// Observer, when set, sees every event once it is processed.
+	Observer Observer
+	// ExternalURL, when set, is imalert's URL as people reach it: pages
+	// link to their event's trace in the web UI.
+	ExternalURL string
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -101,6 +110,8 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		limits:    o.Limits,
 		batchSize: o.BatchSize,
 		now:       o.Now,
+		observer:  o.Observer,
+		external:  strings.TrimRight(o.ExternalURL, "/"),
 		digests:   map[string]*digestState{},
 		stop:      make(chan struct{}),
 	}
@@ -258,7 +269,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		if err != nil {
 			// Accepted once, refused by today's parser: processed, counted.
 			b.after = append(b.after, p.metrics.unparsable.Inc)
-			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
+			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
 			continue
 		}
 		if err := p.process(ctx, b, e.ID, ev); err != nil {
@@ -361,7 +372,11 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	if err != nil {
 		return err
 	}
+	if p.observer != nil {
+		b.after = append(b.after, func() { p.observer.Observe(ev) })
+	}
 	for _, o := range outs {
+		b.Decisions = append(b.Decisions, traceDecision(id, o))
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)
@@ -369,6 +384,9 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 		}
 		for _, n := range o.Notifications {
 			n.EventID = id
+			if p.external != "" {
+				n.Link = p.external + "/ui/events/" + strconv.FormatInt(id, 10)
+			}
 			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver
 			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })

@@ -38,6 +38,7 @@ type Config struct {
 	Callback     Callback
 	Admin        Admin
 	Journal      Journal
+	Watchdog     Watchdog
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -98,6 +99,7 @@ type wire struct {
 	Callback     Callback    `yaml:"callback"`
 	Admin        Admin       `yaml:"admin"`
 	Journal      Journal     `yaml:"journal"`
+	Watchdog     Watchdog    `yaml:"watchdog"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -172,6 +174,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Callback:     w.Callback,
 		Admin:        w.Admin,
 		Journal:      w.Journal,
+		Watchdog:     w.Watchdog,
 		File:         file,
 	}
 	if c.DataDir == "" {
@@ -204,6 +207,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 		c.Receivers = append(c.Receivers, r)
 	}
+	errs = append(errs, c.Watchdog.validate(doc, yamlfile.At(doc.Root, "watchdog"), names)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return c, errs

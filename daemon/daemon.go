@@ -20,9 +20,11 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/reload"
 	"github.com/imalert/imalert/server"
+	"github.com/imalert/imalert/server/ui"
 	"github.com/imalert/imalert/store"
 )
 
@@ -107,6 +109,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
 		return nil, err
 	}
+	stats := trace.NewStats()
 	cons := console.New(o.Stdout) // receivers of type console share stdout
 	d.dispatcher = delivery.NewDispatcher(delivery.DispatcherOptions{
 		Logger:       logger.With("component", "delivery"),
@@ -116,14 +119,16 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Redact:       redactor.Redact,
 	})
 	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
-		Logger:    logger.With("component", "pipeline"),
-		Metrics:   metrics,
-		Rules:     o.Set.Rules,
-		Catalogue: o.Set.Catalogue,
-		Store:     d.store,
-		Out:       d.dispatcher,
-		MaxKeys:   cfg.Throttle.MaxKeys,
-		Limits:    o.Set.Limits(),
+		Logger:      logger.With("component", "pipeline"),
+		Metrics:     metrics,
+		Rules:       o.Set.Rules,
+		Catalogue:   o.Set.Catalogue,
+		Store:       d.store,
+		Out:         d.dispatcher,
+		MaxKeys:     cfg.Throttle.MaxKeys,
+		Limits:      o.Set.Limits(),
+		Observer:    stats,
+		ExternalURL: cfg.ExternalURL,
 	})
 	if err := d.pipeline.Restore(ctx); err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Rules: d.pipeline, Verifiers: verifiers, Notifiers: d.dispatcher, Level: level, Redactor: redactor, Console: cons,
 		Logger: logger.With("component", "reload"), Registerer: reg,
 	})
-	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers))
+	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers, stats))
 	d.remember(ctx)
 	if err := d.listen(); err != nil {
 		return nil, err
@@ -144,10 +149,14 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 
 // serverOptions are the server's options: the config's, and the daemon's
 // parts the server serves.
-func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers) server.Options {
+func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers, stats *trace.Stats) server.Options {
 	o := d.o.Set.ServerOptions()
 	o.Logger, o.Registerer, o.Gatherer = logger, reg, reg
 	o.Ingester, o.Reloader, o.Deliveries, o.Verifiers = d.pipeline, d.reloader, d.store, v
+	limits := d.o.Set.Limits()
+	o.Trace = trace.NewReader(d.store, d.pipeline.Rules, limits)
+	o.UI = ui.New(ui.Options{Logger: d.logger.With("component", "ui"), Token: d.cfg.Admin.Token.Reveal(), Store: d.store, Limits: limits,
+		Trace: o.Trace, Pipeline: d.pipeline, Stats: stats, Receivers: d.cfg.ReceiverNames(), Waker: d.dispatcher})
 	return o
 }
 

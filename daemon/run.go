@@ -37,11 +37,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	serveCtx, stopServing := context.WithCancel(ctx)
 	sweepDone := goDone(func() { sweep(serveCtx, d.logger, d.store, cfg.Journal.Retention.D()) })
 	reloadDone := goDone(func() { d.reloader.Run(serveCtx, d.o.Reload) })
+	watchDone := goDone(func() { runWatchdog(serveCtx, cfg.Watchdog, d.store, d.dispatcher, d.logger) })
 
 	err := d.server.RunWithAdmin(ctx, d.ln, d.adminLn)
 	stopServing()
 	<-reloadDone
 	<-sweepDone
+	<-watchDone
 	d.logger.Info("shutting down")
 	d.pipeline.Stop()
 	<-pipeDone

@@ -95,6 +95,7 @@ var baseConfig = map[string]string{
 	"callback": "callback: {freshness_window: 1m, dedup_window: 5m}",
 	"admin":    "admin: {token: first-admin-token-123456}",
 	"journal":  "journal: {retention: 24h}",
+	"watchdog": "watchdog: {no_callbacks_for: 30m, receiver: console}",
 }
 
 const ruleFile = `rules:
@@ -200,6 +201,7 @@ func TestReloadAppliesOrNamesEveryKey(t *testing.T) {
 		{key: "callback", change: "callback: {freshness_window: 1m, dedup_window: 10m}", restart: []string{"callback.dedup_window"}},
 		{key: "admin", change: "admin: {token: second-admin-token-123456}", restart: []string{"admin.token"}},
 		{key: "journal", change: "journal: {retention: 48h}", restart: []string{"journal.retention"}},
+		{key: "watchdog", change: "watchdog: {no_callbacks_for: 1h, receiver: console}", restart: []string{"watchdog.no_callbacks_for"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

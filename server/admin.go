@@ -20,6 +20,10 @@ func (s *Server) registerAdmin(g *gin.RouterGroup) {
 	if s.o.Deliveries != nil {
 		g.GET("/api/v1/deliveries", s.handleDeliveries)
 	}
+	if s.o.Trace != nil {
+		g.GET("/api/v1/events", s.handleEvents)
+		g.GET("/api/v1/events/:id", s.handleEvent)
+	}
 }
 
 // registerHealth registers the health endpoints, which answer without a

@@ -88,7 +88,8 @@ func refuse(c *gin.Context, r *Refusal) string {
 // taken the request fails (IM retries it) and their keys are forgotten.
 func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item) string {
 	ctx := c.Request.Context()
-	now := s.o.Now()
+	now := s.clock.Stamp(s.o.Now())
+	reqID := callback.RequestID(now)
 	var claims []*seenKey
 	raws := make([]callback.Raw, 0, len(items))
 	evs := make([]*callback.Event, 0, len(items))
@@ -119,13 +120,14 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 	if len(raws) > 0 {
 		if err := s.o.Ingester.Ingest(ctx, raws, evs); err != nil {
 			s.dedup.Settle(claims, false)
-			s.logger.Error("ingest failed: callback not acknowledged", "err", err)
+			s.logger.Error("ingest failed: callback not acknowledged", "request_id", reqID, "err", err)
 			fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
 			return "busy"
 		}
 	}
 	s.dedup.Settle(claims, true)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", okBody)
+	s.logger.Debug("callback accepted", "request_id", reqID, "command", q.Command, "events", len(raws), "duplicates", len(items)-len(raws))
 	if len(raws) == 0 && len(items) > 0 {
 		return "duplicate"
 	}

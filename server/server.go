@@ -55,6 +55,11 @@ type Options struct {
 	Reloader Reloader
 	// Deliveries, when set, serves GET /api/v1/deliveries.
 	Deliveries DeliveryLister
+	// Trace, when set, serves GET /api/v1/events and /api/v1/events/{id}.
+	Trace TraceReader
+	// UI, when set, is served under /ui/ on the admin listener. It checks
+	// the admin token itself (header or login cookie).
+	UI http.Handler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -97,6 +102,7 @@ type Server struct {
 	limiter    *rateLimiter
 	dedup      *deduper
 	admission  Admission
+	clock      callback.Clock // unique receive times: request ids
 }
 
 // Verifiers holds the signature checks of the apps, one per app that
@@ -169,6 +175,10 @@ func New(o Options) *Server {
 		s.admin = admin
 	}
 	s.registerAdmin(admin.Group("/", s.requireToken))
+	if o.UI != nil {
+		admin.Any("/ui", gin.WrapH(o.UI))
+		admin.Any("/ui/*path", gin.WrapH(o.UI))
+	}
 	s.engine = e
 	return s
 }

@@ -85,6 +85,7 @@ type Batch struct {
 	Notifications []Notification // Seq is set by Commit
 	Windows       []Window
 	Digests       []Digest
+	Decisions     []Decision // the trace of the entries' matches
 }
 
 // Commit writes b in one transaction.
@@ -100,6 +101,9 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 		}
 		if err := s.insertNotifications(ctx, tx, b.Notifications); err != nil {
+			return err
+		}
+		if err := s.insertDecisions(ctx, tx, b.Decisions); err != nil {
 			return err
 		}
 		if len(b.Windows) > 0 {
@@ -339,7 +343,10 @@ func (s *Store) Attempt(ctx context.Context, seq int64, at time.Time, errText st
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?
 			WHERE seq = ? AND state = 'pending'`, nanos(at), errText, seq)
-		return err
+		if err != nil {
+			return err
+		}
+		return recordAttempt(ctx, tx, seq, at, errText)
 	})
 }
 
@@ -390,6 +397,11 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotPending
+		}
+		if o.Attempted {
+			if err := recordAttempt(ctx, tx, o.Seq, o.At, o.Error); err != nil {
+				return err
+			}
 		}
 		if len(o.Merged) > 0 {
 			q := `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ? WHERE state = 'pending' AND seq IN (` +

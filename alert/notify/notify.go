@@ -56,6 +56,9 @@ type Notification struct {
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string
 	FallbackAfter time.Duration
+	// Link is the event's page in imalert's web UI (its decision trace);
+	// empty when external_url is not set.
+	Link string
 
 	// Seq is the notification's position in the outbox, once written;
 	// EventID the journal entry of Event.

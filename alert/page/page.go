@@ -46,6 +46,9 @@ type Page struct {
 	// A title replaces Preview (and the email subject's text), a body the
 	// headline, fields and excerpt. The footer always stays.
 	CustomTitle, CustomBody notify.Rendered
+	// Link is the event's trace in imalert's web UI; empty without
+	// external_url. The footer shows it too.
+	Link string
 }
 
 // Field is a labelled value.
@@ -63,7 +66,7 @@ func Build(n *notify.Notification) *Page {
 		return buildDigest(n)
 	}
 	ev := n.Event
-	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
+	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
 	hasCode := ev.Present.Has(callback.FieldErrorCode)
 	code := ""
@@ -176,6 +179,9 @@ func footer(n *notify.Notification) []string {
 	}
 	if n.RuleFile != "" {
 		out = append(out, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
+	}
+	if n.Link != "" {
+		out = append(out, "trace "+n.Link)
 	}
 	return out
 }

@@ -31,6 +31,9 @@ Usage:
   imalert deliveries [--config FILE] [--data-dir DIR] [--state dead] [--receiver NAME]
                      [--limit N] [--json] [--requeue ID]
       list the outbox (dead letters by default), requeue one
+  imalert trace [--config FILE] [--url URL] ID
+  imalert trace [--config FILE] [--url URL] [--group G] [--from U] [--code N] [--rule R] [--since 1h] [--json]
+      why an event, or recent events, paged or not, from a running daemon
   imalert version
       print the version
 
@@ -59,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = dryRun
 	case "deliveries":
 		cmd = deliveries
+	case "trace":
+		cmd = traceCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0
