@@ -85,6 +85,7 @@ type Batch struct {
 	Notifications []Notification // Seq is set by Commit
 	Windows       []Window
 	Digests       []Digest
+	Silences      []SilenceUpdate
 }
 
 // Commit writes b in one transaction.
@@ -131,7 +132,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
-		return nil
+		return updateSilences(ctx, tx, b.Silences)
 	})
 }
 
