@@ -11,6 +11,7 @@ import (
 
 	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -32,6 +33,7 @@ type Pipeline struct {
 	metrics   *Metrics
 	rules     atomic.Pointer[rules.Engine]
 	states    state.Store
+	silences  *silence.Set
 	catalogue *callback.Catalogue
 	store     *store.Store
 	out       Waker
@@ -69,6 +71,8 @@ type PipelineOptions struct {
 	// Now is the clock for digest intervals; nil means time.Now. Throttle
 	// decisions use each event's receive time.
 	Now func() time.Time
+	// Silences, when set, hold the events they match before any decision.
+	Silences *silence.Set
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -95,6 +99,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		logger:    o.Logger,
 		metrics:   o.Metrics,
 		states:    o.States,
+		silences:  o.Silences,
 		catalogue: o.Catalogue,
 		store:     o.Store,
 		out:       o.Out,
@@ -221,12 +226,13 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 		default:
 		}
-		timer.Reset(p.nextDigestDue())
+		timer.Reset(p.nextSilenceEnd(p.nextDigestDue()))
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.stop:
 		case <-p.store.Appended():
+		case <-p.silencesChanged():
 		case <-timer.C:
 		}
 	}
@@ -269,7 +275,8 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Through = evs[len(evs)-1].ID
 	}
 	p.closeDue(b, now)
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
+	sg := p.stageSilences(b, now)
+	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 {
 		return 0, nil
 	}
 	for key, e := range b.states.pending {
@@ -286,6 +293,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
+	p.applySilences(sg)
 	for rule, st := range b.digests {
 		if st == nil {
 			delete(p.digests, rule)
@@ -313,9 +321,10 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 // digests it changes: they apply to memory only once it is committed.
 type batch struct {
 	store.Batch
-	states  *states
-	digests map[string]*digestState // the rule's open digest; nil: closed
-	after   []func()                // metric updates, applied once committed
+	states   *states
+	digests  map[string]*digestState // the rule's open digest; nil: closed
+	silenced silence.Tally           // events held by silences
+	after    []func()                // metric updates, applied once committed
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {
@@ -361,6 +370,7 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	if err != nil {
 		return err
 	}
+	b.holdSilenced(ev, outs)
 	for _, o := range outs {
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {

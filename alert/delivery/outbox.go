@@ -17,15 +17,16 @@ import (
 // columns. The event itself stays in the journal and is parsed again, with
 // the current parser, when the notification is delivered.
 type record struct {
-	RuleFile      string           `json:"rule_file,omitempty"`
-	RuleLine      int              `json:"rule_line,omitempty"`
-	Severity      string           `json:"severity"`
-	CodeMeaning   string           `json:"code_meaning,omitempty"`
-	Throttle      notify.Throttled `json:"throttle"`
-	Merged        int              `json:"merged,omitempty"`
-	Digest        *notify.Digest   `json:"digest,omitempty"`
-	Fallback      string           `json:"fallback,omitempty"`
-	FallbackAfter time.Duration    `json:"fallback_after,omitempty"`
+	RuleFile      string               `json:"rule_file,omitempty"`
+	RuleLine      int                  `json:"rule_line,omitempty"`
+	Severity      string               `json:"severity"`
+	CodeMeaning   string               `json:"code_meaning,omitempty"`
+	Throttle      notify.Throttled     `json:"throttle"`
+	Merged        int                  `json:"merged,omitempty"`
+	Digest        *notify.Digest       `json:"digest,omitempty"`
+	Silence       *notify.SilenceEnded `json:"silence,omitempty"`
+	Fallback      string               `json:"fallback,omitempty"`
+	FallbackAfter time.Duration        `json:"fallback_after,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
 	// templates does not change a page already decided.
 	Reason    notify.Reason         `json:"reason,omitempty"`
@@ -38,7 +39,7 @@ type record struct {
 func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
-		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
+		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
 		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
 	})
 	return store.Notification{
@@ -56,7 +57,7 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	n := &notify.Notification{
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
-		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
+		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
 		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
 		Seq: row.Seq, EventID: row.EventID,
 	}
@@ -65,6 +66,9 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	}
 	if n.Digest != nil {
 		n.Digest.Init()
+		return n, err
+	}
+	if n.Silence != nil {
 		return n, err
 	}
 	if row.Event != nil {

@@ -52,6 +52,8 @@ type Notification struct {
 	Merged int
 	// Digest is set, and Event nil, for a rule's periodic summary.
 	Digest *Digest
+	// Silence is set, and Event nil, for the page saying a silence ended.
+	Silence *SilenceEnded
 	// Fallback is the receiver that takes this notification over once its
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string
@@ -91,6 +93,7 @@ const (
 	ReasonThrottled      Reason = "throttled"       // inside an open window
 	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
 	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
+	ReasonSilenced       Reason = "silenced"        // an active silence matches the event
 )
 
 // Throttled summarises the events a throttle window held back.

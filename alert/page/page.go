@@ -62,6 +62,9 @@ func Build(n *notify.Notification) *Page {
 	if n.Digest != nil {
 		return buildDigest(n)
 	}
+	if n.Silence != nil {
+		return buildSilenceEnded(n)
+	}
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule

@@ -114,6 +114,8 @@ type Payload struct {
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
 	Merged     int         `json:"merged"`
 	Digest     *Digest     `json:"digest,omitempty"`
+	// Silence is set for kind silence_ended.
+	Silence *SilenceEnded `json:"silence,omitempty"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -179,6 +181,11 @@ func Build(n *notify.Notification) *Payload {
 			TopGroups: counts(notify.Top(d.Groups, page.DigestTop)), TopSenders: counts(notify.Top(d.Senders, page.DigestTop)),
 			OtherGroups: d.OtherGroups, OtherSenders: d.OtherSenders,
 		}
+		return out
+	}
+	if n.Silence != nil {
+		out.Kind = notify.KindSilenceEnded
+		out.Silence = silenceEnded(n.Silence)
 		return out
 	}
 	ev := n.Event
