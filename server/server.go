@@ -52,6 +52,8 @@ type Options struct {
 	Reloader Reloader
 	// Deliveries, when set, serves GET /api/v1/deliveries.
 	Deliveries DeliveryLister
+	// Silences, when set, serves /api/v1/silences.
+	Silences Silencer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
