@@ -30,6 +30,8 @@ Usage:
                      [--limit N] [--json] [--requeue ID]
                                                   list the outbox (dead letters
                                                   by default), requeue one
+  imalert silence add|ls|expire [--url URL] [--token T | --token-file F] ...
+                                                  mute events for a while, through the admin API
   imalert version                                 print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
@@ -56,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = dryRun
 	case "deliveries":
 		cmd = deliveries
+	case "silence":
+		cmd = silenceCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

@@ -25,6 +25,7 @@ import (
 	"github.com/imalert/imalert/alert/dingtalk"
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/feishu"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/webhook"
 	"github.com/imalert/imalert/alert/wecom"
@@ -87,6 +88,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:       redactor.Redact,
 	})
 	limits := callbackLimits(cfg.Callback.Limits)
+	silences, err := silence.Open(ctx, silence.Options{Store: st, MaxDuration: cfg.Silences.MaxDuration.D(), Logger: logger.With("component", "silence"), Registerer: reg})
+	if err != nil {
+		return err
+	}
 	pipeline := alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
@@ -96,6 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
 		Limits:    limits,
+		Silences:  silences,
 	})
 	if err := pipeline.Restore(ctx); err != nil {
 		return err
@@ -121,6 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Ingester:          pipeline,
 		Reloader:          reload,
 		Deliveries:        st,
+		Silences:          silences,
 		Limits:            limits,
 		Verifiers:         verifiers(cfg),
 		TrustedProxies:    cfg.Server.TrustedProxies,
