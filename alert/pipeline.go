@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,6 +46,7 @@ type Pipeline struct {
 	cursor  int64
 	digests map[string]*digestState
 	buf     []*rules.Rule
+	quiet   quietIndex
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -107,6 +109,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		batchSize: o.BatchSize,
 		now:       o.Now,
 		digests:   map[string]*digestState{},
+		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
 	}
 	p.rules.Store(o.Rules)
@@ -160,6 +163,9 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	}
 	ds, err := p.store.Digests(ctx)
 	if err != nil {
+		return err
+	}
+	if err := p.restoreQuiet(ctx); err != nil {
 		return err
 	}
 	for _, d := range ds {
@@ -226,7 +232,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 		default:
 		}
-		timer.Reset(p.nextSilenceEnd(p.nextDigestDue()))
+		timer.Reset(p.nextQuiet(p.nextSilenceEnd(p.nextDigestDue())))
 		select {
 		case <-ctx.Done():
 			return
@@ -275,8 +281,13 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Through = evs[len(evs)-1].ID
 	}
 	p.closeDue(b, now)
+	if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {
+		p.applyQuiet(b, false)
+		return 0, err
+	}
+	b.stageQuiet()
 	sg := p.stageSilences(b, now)
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 {
+	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 && len(b.Summaries) == 0 {
 		return 0, nil
 	}
 	for key, e := range b.states.pending {
@@ -290,9 +301,11 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Digests = append(b.Digests, d)
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
+		p.applyQuiet(b, false)
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
+	p.applyQuiet(b, true)
 	p.applySilences(sg)
 	for rule, st := range b.digests {
 		if st == nil {
@@ -324,6 +337,7 @@ type batch struct {
 	states   *states
 	digests  map[string]*digestState // the rule's open digest; nil: closed
 	silenced silence.Tally           // events held by silences
+	quiet    quietBatch              // due quiet summaries added and done
 	after    []func()                // metric updates, applied once committed
 }
 
@@ -372,6 +386,7 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	}
 	b.holdSilenced(ev, outs)
 	for _, o := range outs {
+		p.noteThrottled(b, ev, o)
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)

@@ -146,4 +146,3 @@ func TestPipelineSilenceQuietEnd(t *testing.T) {
 		t.Errorf("the ended silence is not marked noticed: %v %v", rows, err)
 	}
 }
-

@@ -56,6 +56,9 @@ type Rule struct {
 	// FirstSeen pages only the first time a group key is ever seen (or
 	// since its state was evicted); such a rule has no throttle.
 	FirstSeen bool
+	// QuietSummary pages a summary when a throttle window that held events
+	// back ends with no new event (quiet_summary, default true).
+	QuietSummary bool
 
 	// Title and Body are the rule's templates; nil uses the standard page.
 	Title, Body *Template
@@ -267,6 +270,8 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		Receivers: slices.Clone([]string(s.Receivers)),
 		Throttle:  DefaultThrottle,
 		FirstSeen: s.FirstSeen,
+
+		QuietSummary: s.QuietSummary == nil || *s.QuietSummary,
 	}
 
 	// Throttle. A first-seen rule pages once per key, so it has none.

@@ -86,6 +86,7 @@ type Batch struct {
 	Windows       []Window
 	Digests       []Digest
 	Silences      []SilenceUpdate
+	Summaries     []Summary
 }
 
 // Commit writes b in one transaction.
@@ -131,6 +132,9 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if err != nil {
 				return err
 			}
+		}
+		if err := updateSummaries(ctx, tx, b.Summaries); err != nil {
+			return err
 		}
 		return updateSilences(ctx, tx, b.Silences)
 	})

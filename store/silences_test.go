@@ -64,3 +64,32 @@ func TestSilences(t *testing.T) {
 		t.Errorf("Silences(after b ended) = %v, want only a", got)
 	}
 }
+
+// Due summaries are written and deleted with a batch and survive a reopen.
+func TestSummaries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{Dir: dir, Sync: SyncNormal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batch{Summaries: []Summary{{Key: "k2", Due: t0.Add(2 * time.Minute), Data: []byte("2")}, {Key: "k1", Due: t0.Add(time.Minute), Data: []byte("1")}}}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &Batch{Summaries: []Summary{{Key: "k2", Delete: true}, {Key: "k3", Due: t0, Data: []byte("3")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	got, err := s.Summaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Summary{{Key: "k3", Due: t0, Data: []byte("3")}, {Key: "k1", Due: t0.Add(time.Minute), Data: []byte("1")}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summaries (-want +got):\n%s", diff)
+	}
+}

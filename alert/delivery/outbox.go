@@ -25,6 +25,7 @@ type record struct {
 	Merged        int                  `json:"merged,omitempty"`
 	Digest        *notify.Digest       `json:"digest,omitempty"`
 	Silence       *notify.SilenceEnded `json:"silence,omitempty"`
+	Quiet         bool                 `json:"quiet,omitempty"`
 	Fallback      string               `json:"fallback,omitempty"`
 	FallbackAfter time.Duration        `json:"fallback_after,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
@@ -39,7 +40,7 @@ type record struct {
 func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
-		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
+		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Quiet: n.Quiet, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
 		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
 	})
 	return store.Notification{
@@ -57,7 +58,7 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	n := &notify.Notification{
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
-		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
+		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Quiet: rec.Quiet, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
 		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
 		Seq: row.Seq, EventID: row.EventID,
 	}
@@ -68,7 +69,7 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 		n.Digest.Init()
 		return n, err
 	}
-	if n.Silence != nil {
+	if n.Silence != nil || n.Quiet {
 		return n, err
 	}
 	if row.Event != nil {
@@ -108,7 +109,11 @@ func merge(group []*notify.Notification) *notify.Notification {
 		if t.Since.IsZero() && head.Event != nil {
 			t.Since = head.Event.ReceivedAt
 		}
-		t.Suppressed += 1 + o.Throttle.Suppressed
+		own := 1 // the merged page's own event; a quiet summary has none
+		if o.Quiet {
+			own = 0
+		}
+		t.Suppressed += own + o.Throttle.Suppressed
 		head.Merged += 1 + o.Merged
 		at := o.CreatedAt
 		if o.Event != nil && !o.Event.ReceivedAt.IsZero() {
@@ -118,6 +123,9 @@ func merge(group []*notify.Notification) *notify.Notification {
 			if !x.IsZero() && (t.First.IsZero() || x.Before(t.First)) {
 				t.First = x
 			}
+		}
+		if o.Quiet {
+			at = o.Throttle.Last
 		}
 		for _, x := range []time.Time{o.Throttle.Last, at} {
 			if x.After(t.Last) {

@@ -15,7 +15,7 @@ type Delivery struct {
 	Rule          string     `json:"rule"`
 	GroupKey      string     `json:"group_key"`
 	Severity      string     `json:"severity"`
-	Kind          string     `json:"kind"` // "event", "digest" or "silence_ended"
+	Kind          string     `json:"kind"` // "event", "digest", "summary" or "silence_ended"
 	State         string     `json:"state"`
 	CreatedAt     time.Time  `json:"created_at"`
 	Attempts      int        `json:"attempts"`
@@ -46,6 +46,9 @@ func Deliveries(rows []store.Notification) []Delivery {
 		}
 		if rec.Silence != nil {
 			d.Kind = "silence_ended"
+		}
+		if rec.Quiet {
+			d.Kind = "summary"
 		}
 		if !r.LastAttemptAt.IsZero() {
 			t := r.LastAttemptAt

@@ -54,6 +54,10 @@ type Notification struct {
 	Digest *Digest
 	// Silence is set, and Event nil, for the page saying a silence ended.
 	Silence *SilenceEnded
+	// Quiet is set, and Event nil, for a quiet summary: a throttle window
+	// that held events back ended with no new event; Throttle holds what
+	// it held back.
+	Quiet bool
 	// Fallback is the receiver that takes this notification over once its
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string

@@ -37,6 +37,7 @@ const (
 	KindEvent        = "event"
 	KindDigest       = "digest"
 	KindSilenceEnded = "silence_ended"
+	KindSummary      = "summary"
 )
 
 // Kind names what n is about.
@@ -46,6 +47,8 @@ func (n *Notification) Kind() string {
 		return KindSilenceEnded
 	case n.Digest != nil:
 		return KindDigest
+	case n.Quiet:
+		return KindSummary
 	}
 	return KindEvent
 }

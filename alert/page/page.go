@@ -65,6 +65,9 @@ func Build(n *notify.Notification) *Page {
 	if n.Silence != nil {
 		return buildSilenceEnded(n)
 	}
+	if n.Quiet {
+		return buildQuiet(n)
+	}
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule

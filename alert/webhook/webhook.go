@@ -188,6 +188,12 @@ func Build(n *notify.Notification) *Payload {
 		out.Silence = silenceEnded(n.Silence)
 		return out
 	}
+	if t := n.Throttle; n.Quiet {
+		out.Kind = notify.KindSummary
+		out.Suppressed = &Suppressed{Count: t.Suppressed, WindowSeconds: t.Window.Seconds(),
+			Since: timePtr(t.Since), First: timePtr(t.First), Last: timePtr(t.Last)}
+		return out
+	}
 	ev := n.Event
 	e := &Event{
 		CallbackCommand: ev.Command, SdkAppID: ev.AppID,
