@@ -26,6 +26,7 @@ type record struct {
 	Digest        *notify.Digest       `json:"digest,omitempty"`
 	Silence       *notify.SilenceEnded `json:"silence,omitempty"`
 	Quiet         bool                 `json:"quiet,omitempty"`
+	Storm         *notify.Storm        `json:"storm,omitempty"`
 	Fallback      string               `json:"fallback,omitempty"`
 	FallbackAfter time.Duration        `json:"fallback_after,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
@@ -40,7 +41,7 @@ type record struct {
 func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
-		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Quiet: n.Quiet, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
+		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Quiet: n.Quiet, Storm: n.Storm, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
 		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
 	})
 	return store.Notification{
@@ -58,7 +59,7 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	n := &notify.Notification{
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
-		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Quiet: rec.Quiet, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
+		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Quiet: rec.Quiet, Storm: rec.Storm, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
 		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
 		Seq: row.Seq, EventID: row.EventID,
 	}
@@ -69,7 +70,10 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 		n.Digest.Init()
 		return n, err
 	}
-	if n.Silence != nil || n.Quiet {
+	if n.Storm != nil && n.Storm.Digest != nil {
+		n.Storm.Digest.Init()
+	}
+	if n.Silence != nil || n.Quiet || n.Storm != nil {
 		return n, err
 	}
 	if row.Event != nil {

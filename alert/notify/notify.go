@@ -58,6 +58,9 @@ type Notification struct {
 	// that held events back ended with no new event; Throttle holds what
 	// it held back.
 	Quiet bool
+	// Storm is set, and Event nil, for a receiver's storm page: what its
+	// budget held back in one period.
+	Storm *Storm
 	// Fallback is the receiver that takes this notification over once its
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string

@@ -45,6 +45,8 @@ func (n *Notification) Kind() string {
 	switch {
 	case n.Silence != nil:
 		return KindSilenceEnded
+	case n.Storm != nil:
+		return KindStorm
 	case n.Digest != nil:
 		return KindDigest
 	case n.Quiet:

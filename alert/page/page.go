@@ -68,6 +68,9 @@ func Build(n *notify.Notification) *Page {
 	if n.Quiet {
 		return buildQuiet(n)
 	}
+	if n.Storm != nil {
+		return buildStorm(n)
+	}
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule

@@ -32,3 +32,34 @@ func silenceEnded(s *notify.SilenceEnded) *SilenceEnded {
 		First: s.First.UTC(), Last: s.Last.UTC(), StillHappening: s.StillHappening,
 	}
 }
+
+// Storm is what a receiver's budget period held, in a storm payload.
+type Storm struct {
+	Start         time.Time      `json:"start"`
+	End           time.Time      `json:"end"`
+	BudgetPages   int            `json:"budget_pages"`
+	BudgetSeconds float64        `json:"budget_seconds"`
+	Sent          int            `json:"sent"`
+	Held          int            `json:"held"`
+	Events        int            `json:"events"`
+	ByRule        map[string]int `json:"by_rule"`
+	ByErrorCode   map[string]int `json:"by_error_code"`
+	TopGroups     []Count        `json:"top_groups"`
+	TopSenders    []Count        `json:"top_senders"`
+	OtherGroups   int            `json:"other_groups"`
+	OtherSenders  int            `json:"other_senders"`
+}
+
+func storm(s *notify.Storm) *Storm {
+	out := &Storm{
+		Start: s.Start.UTC(), End: s.End.UTC(), BudgetPages: s.Pages, BudgetSeconds: s.Per.Seconds(),
+		Sent: s.Sent, Held: s.Held, Events: s.Events, ByRule: s.ByRule,
+		ByErrorCode: map[string]int{}, TopGroups: []Count{}, TopSenders: []Count{},
+	}
+	if d := s.Digest; d != nil {
+		out.ByErrorCode = d.ByCode
+		out.TopGroups, out.TopSenders = counts(notify.Top(d.Groups, page.DigestTop)), counts(notify.Top(d.Senders, page.DigestTop))
+		out.OtherGroups, out.OtherSenders = d.OtherGroups, d.OtherSenders
+	}
+	return out
+}

@@ -116,6 +116,8 @@ type Payload struct {
 	Digest     *Digest     `json:"digest,omitempty"`
 	// Silence is set for kind silence_ended.
 	Silence *SilenceEnded `json:"silence,omitempty"`
+	// Storm is set for kind storm.
+	Storm *Storm `json:"storm,omitempty"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -186,6 +188,12 @@ func Build(n *notify.Notification) *Payload {
 	if n.Silence != nil {
 		out.Kind = notify.KindSilenceEnded
 		out.Silence = silenceEnded(n.Silence)
+		return out
+	}
+	if s := n.Storm; s != nil {
+		out.Kind = notify.KindStorm
+		out.Storm = storm(s)
+		out.Suppressed = &Suppressed{Count: s.Held}
 		return out
 	}
 	if t := n.Throttle; n.Quiet {

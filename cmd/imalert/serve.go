@@ -257,8 +257,9 @@ func destinations(cfg *config.Config, stdout io.Writer) []delivery.Destination {
 	for _, r := range cfg.Receivers {
 		d := delivery.Destination{
 			Name:  r.Name,
-			Retry: r.Retry,
-			Pace:  r.Pace,
+			Retry:  r.Retry,
+			Pace:   r.Pace,
+			Budget: r.Budget,
 		}
 		switch {
 		case r.Console != nil:
