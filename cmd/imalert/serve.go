@@ -256,7 +256,7 @@ func destinations(cfg *config.Config, stdout io.Writer) []delivery.Destination {
 	cons := console.New(stdout) // receivers of type console share stdout
 	for _, r := range cfg.Receivers {
 		d := delivery.Destination{
-			Name:  r.Name,
+			Name:   r.Name,
 			Retry:  r.Retry,
 			Pace:   r.Pace,
 			Budget: r.Budget,
