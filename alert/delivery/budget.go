@@ -80,6 +80,16 @@ func (q *queue) countSent(rule string) {
 	}
 }
 
+// budgetPage places the next page sent in q's budget period; nil without
+// a budget, and for a storm page.
+func (q *queue) budgetPage(rule string) *notify.BudgetPage {
+	b := q.dest.Load().Budget
+	if b.Pages <= 0 || !q.budget.loaded || q.budget.period.Start.IsZero() || rule == store.BudgetRule {
+		return nil
+	}
+	return &notify.BudgetPage{N: q.budget.period.Sent + 1, Pages: b.Pages, Per: b.Per}
+}
+
 // budgetWait bounds wait by the end of q's open period.
 func (d *Dispatcher) budgetWait(q *queue, now time.Time, wait time.Duration) time.Duration {
 	if !q.budget.loaded || q.budget.period.Start.IsZero() {

@@ -79,6 +79,16 @@ func budgetStorm(t *testing.T, restart bool) {
 	if n := len(f.delivered()); restart && n != 1 || !restart && n != 6 {
 		t.Errorf("%d pages delivered by this run (restart %v)", n, restart)
 	}
+	if !restart {
+		for i, n := range f.delivered()[:5] {
+			if b := n.Budget; b == nil || b.N != i+1 || b.Pages != 5 || b.Per != 20*time.Second {
+				t.Errorf("page %d says %+v, want page %d of 5 per 20s", i, b, i+1)
+			}
+		}
+		if f.delivered()[5].Budget != nil {
+			t.Error("the storm page is counted in the budget")
+		}
+	}
 	// The budget resets: the next page goes out.
 	r.ingest(10023, "after", 999)
 	await(t, "the next page", time.Hour, r.settled("hook", map[store.State]int{store.Sent: 7, store.Merged: want}))

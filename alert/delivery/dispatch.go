@@ -343,6 +343,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		return
 	}
 	a := &attempt{head: head, group: group, n: merge(group), dest: q.dest.Load()}
+	a.n.Budget = q.budgetPage(a.n.Rule)
 	for _, g := range group[1:] {
 		a.merged = append(a.merged, g.Seq)
 	}

@@ -61,6 +61,9 @@ type Notification struct {
 	// Storm is set, and Event nil, for a receiver's storm page: what its
 	// budget held back in one period.
 	Storm *Storm
+	// Budget is set when the page was sent inside its receiver's budget
+	// period: which page of the period it was.
+	Budget *BudgetPage
 	// Fallback is the receiver that takes this notification over once its
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string

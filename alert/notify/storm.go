@@ -5,6 +5,14 @@ import "time"
 // KindStorm names a storm page.
 const KindStorm = "storm"
 
+// BudgetPage places a page in its receiver's budget period: the Nth of at
+// most Pages per Per.
+type BudgetPage struct {
+	N     int           `json:"n"`
+	Pages int           `json:"pages"`
+	Per   time.Duration `json:"per"`
+}
+
 // Storm is what a receiver's budget period held back: the storm page sent
 // at the period's end stands for every page it held.
 type Storm struct {

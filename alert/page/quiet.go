@@ -28,6 +28,7 @@ func buildQuiet(n *notify.Notification) *Page {
 		p.Footer = append(p.Footer, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
 	p.Footer = append(p.Footer, "the next event pages again, with its own count")
+	p.Footer = appendBudget(p.Footer, n.Budget)
 	if n.RuleFile != "" {
 		p.Footer = append(p.Footer, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
 	}

@@ -37,5 +37,6 @@ func buildSilenceEnded(n *notify.Notification) *Page {
 		{"Held", "first " + clock(s.First) + " · last " + clock(s.Last)},
 	}
 	p.Footer = []string{fmt.Sprintf("still happening means an event was held within %s of the end", Duration(notify.StillHappeningWindow))}
+	p.Footer = appendBudget(p.Footer, n.Budget)
 	return p
 }

@@ -46,6 +46,19 @@ func buildStorm(n *notify.Notification) *Page {
 	return p
 }
 
+// appendBudget adds to footer which page of its receiver's budget period
+// this is, when it is in one.
+func appendBudget(footer []string, b *notify.BudgetPage) []string {
+	if b == nil {
+		return footer
+	}
+	line := fmt.Sprintf("page %d of %d in this %s budget period", b.N, b.Pages, Duration(b.Per))
+	if b.N >= b.Pages {
+		line += ": further pages are held until its storm page"
+	}
+	return append(footer, line)
+}
+
 // topWithRest returns the top DigestTop names of m and the count of all
 // the others, untracked ones included.
 func topWithRest(m map[string]int, untracked int) ([]notify.Count, int) {

@@ -45,3 +45,17 @@ func TestStormPage(t *testing.T) {
 		t.Errorf("console page:\n%s", text)
 	}
 }
+
+// A page sent inside a budget period says which page of it it is.
+func TestBudgetFooter(t *testing.T) {
+	ev := &callback.Event{Command: callback.CommandSendMsgException, GroupID: "g", ErrorCode: 10023, Present: callback.FieldErrorCode}
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{3, "page 3 of 5 in this 20s budget period"}, {5, "page 5 of 5 in this 20s budget period: further pages are held until its storm page"}} {
+		p := Build(&notify.Notification{Rule: "r", Severity: "warning", Event: ev, Budget: &notify.BudgetPage{N: tt.n, Pages: 5, Per: 20 * time.Second}})
+		if !strings.Contains(strings.Join(p.Footer, " · "), tt.want) {
+			t.Errorf("footer %q lacks %q", p.Footer, tt.want)
+		}
+	}
+}

@@ -118,6 +118,15 @@ type Payload struct {
 	Silence *SilenceEnded `json:"silence,omitempty"`
 	// Storm is set for kind storm.
 	Storm *Storm `json:"storm,omitempty"`
+	// Budget is set for a page sent inside its receiver's budget period.
+	Budget *BudgetPage `json:"budget,omitempty"`
+}
+
+// BudgetPage is which page of its receiver's budget period a page is.
+type BudgetPage struct {
+	N          int     `json:"n"`
+	Pages      int     `json:"pages"`
+	PerSeconds float64 `json:"per_seconds"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -174,6 +183,9 @@ func Build(n *notify.Notification) *Payload {
 		Version: Version, ID: n.ID, Kind: "event", Receiver: n.Receiver, Rule: n.Rule, RuleFile: n.RuleFile,
 		RuleLine: n.RuleLine, Severity: n.Severity, GroupKey: page.Clean(n.GroupKey, page.MaxField),
 		Title: p.Title, Text: p.Preview, CreatedAt: n.CreatedAt.UTC(), Merged: n.Merged,
+	}
+	if b := n.Budget; b != nil {
+		out.Budget = &BudgetPage{N: b.N, Pages: b.Pages, PerSeconds: b.Per.Seconds()}
 	}
 	if d := n.Digest; d != nil {
 		out.Kind = "digest"
