@@ -117,6 +117,9 @@ func TestBudgetEndToEnd(t *testing.T) {
 	if n := len(hook.Requests()); n != 6 {
 		t.Errorf("%d requests after the storm page, want 6", n)
 	}
+	if strings.Contains(d.Stderr(), hook.URL) {
+		t.Error("the webhook URL, a secret, reached the log")
+	}
 }
 
 // A throttle window that held events back and ends quietly sends one
