@@ -159,9 +159,10 @@ type Set struct {
 	metrics     *metrics
 	changed     chan struct{}
 
-	mu   sync.RWMutex
-	byID map[string]*entry
-	list []*entry // creation order
+	write sync.Mutex // held by Add and Expire
+	mu    sync.RWMutex
+	byID  map[string]*entry
+	list  []*entry // creation order
 }
 
 // Open loads the silences from the store: every silence not yet over, and
@@ -233,11 +234,13 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	if err != nil {
 		return Silence{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// API writes take turns; the store is written outside s.mu, which
+	// the pipeline takes for every event.
+	s.write.Lock()
+	defer s.write.Unlock()
 	open := 0
-	for _, x := range s.list {
-		if x.state(now) != Expired {
+	for _, v := range s.List() {
+		if v.State != Expired {
 			open++
 		}
 	}
@@ -247,6 +250,8 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	if err := s.st.AddSilence(ctx, e.row); err != nil {
 		return Silence{}, fmt.Errorf("silence: add: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.byID[e.row.ID] = e
 	s.list = append(s.list, e)
 	s.signal()
@@ -318,14 +323,21 @@ func (s *Set) validate(r Request, now time.Time) (*entry, error) {
 // nothing.
 func (s *Set) Expire(ctx context.Context, id string) (Silence, error) {
 	now := s.now().UTC()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.write.Lock()
+	defer s.write.Unlock()
+	s.mu.RLock()
 	e, ok := s.byID[id]
-	if !ok {
-		return Silence{}, ErrNotFound
+	expired := ok && e.state(now) == Expired
+	var v Silence
+	if expired {
+		v = e.view(now)
 	}
-	if e.state(now) == Expired {
-		return e.view(now), nil
+	s.mu.RUnlock()
+	switch {
+	case !ok:
+		return Silence{}, ErrNotFound
+	case expired:
+		return v, nil
 	}
 	if err := s.st.ExpireSilence(ctx, id, now); err != nil {
 		if errors.Is(err, store.ErrNoSilence) {
@@ -333,6 +345,8 @@ func (s *Set) Expire(ctx context.Context, id string) (Silence, error) {
 		}
 		return Silence{}, fmt.Errorf("silence: expire: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	e.row.EndsAt = now
 	if e.row.StartsAt.After(now) {
 		e.row.StartsAt = now
