@@ -59,6 +59,7 @@ receivers:
     type: slack
     webhook_url: ${SLACK_WEBHOOK_URL}
     pace: 20ms
+    budget: {pages: 0}   # every group's page is counted here, not a storm page
     retry: {initial: 50ms, max: 200ms}
     timeout: 2s
 `
