@@ -68,6 +68,7 @@ receivers:
     match: {error_code: 10023}
     group_by: [GroupId]
     throttle: 1s
+    quiet_summary: false   # held-back counts are read from the next page
     receivers: [ops-slack]
 `
 	for name, content := range map[string]string{"imalert.yaml": cfg, "rules.yaml": rule} {

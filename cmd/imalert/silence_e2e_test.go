@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func postToGroup(t *testing.T, url, group string) {
 		t.Fatal(err)
 	}
 	body = bytes.Replace(body, []byte(`@TGS#2J4SZEAEL`), []byte(group), 1)
-	body = bytes.Replace(body, []byte(`"Random": 123456`), []byte(`"Random": `+strings.TrimPrefix(time.Now().Format(".000000000"), ".")), 1)
+	body = bytes.Replace(body, []byte(`"Random": 123456`), []byte(`"Random": `+strconv.FormatInt(123456+sampleSeq.Add(1), 10)), 1)
 	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
