@@ -57,58 +57,11 @@ func silenceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var run func() error
 	switch sub {
 	case "add":
-		var r silence.Request
-		startsAt, endsAt := fs.String("starts-at", "", "start (RFC 3339); default now"), fs.String("ends-at", "", "end (RFC 3339), instead of --duration")
-		fs.StringVar(&r.Duration, "duration", "", "how long, e.g. 30m, 2h, 1d")
-		fs.StringVar(&r.Author, "author", os.Getenv("USER"), "who sets it")
-		fs.StringVar(&r.Comment, "comment", "", "why")
-		run = func() error {
-			var err error
-			if r.StartsAt, err = parseTimeFlag("starts-at", *startsAt); err == nil {
-				r.EndsAt, err = parseTimeFlag("ends-at", *endsAt)
-			}
-			if err == nil {
-				r.Matchers, err = parseMatchers(fs.Args())
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "silence add: %v\n", err)
-				return errUsage
-			}
-			var s silence.Silence
-			if err := c.do(ctx, http.MethodPost, "/api/v1/silences", r, &s); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "silence %s %s from %s until %s\n", s.ID, s.State, s.StartsAt.Format(time.RFC3339), s.EndsAt.Format(time.RFC3339))
-			return nil
-		}
+		run = silenceAdd(ctx, fs, c, stdout, stderr)
 	case "ls":
-		state := fs.String("state", "", "only silences in this state")
-		asJSON := fs.Bool("json", false, "print JSON instead of a table")
-		run = func() error {
-			var out struct{ Silences []silence.Silence }
-			if err := c.do(ctx, http.MethodGet, "/api/v1/silences?state="+url.QueryEscape(*state), nil, &out); err != nil {
-				return err
-			}
-			if *asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out.Silences)
-			}
-			return printSilences(stdout, out.Silences)
-		}
+		run = silenceList(ctx, fs, c, stdout)
 	case "expire":
-		run = func() error {
-			if fs.NArg() != 1 {
-				fmt.Fprint(stderr, "silence expire: want one silence ID\n")
-				return errUsage
-			}
-			var s silence.Silence
-			if err := c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(fs.Arg(0)), nil, &s); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "silence %s expired; it held %d events\n", s.ID, s.Silenced)
-			return nil
-		}
+		run = silenceExpire(ctx, fs, c, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "silence: unknown subcommand %q\n\n%s", sub, silenceUsage)
 		return errUsage
@@ -116,8 +69,8 @@ func silenceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if sub != "add" && sub != "expire" && fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "silence %s: unexpected argument %q\n", sub, fs.Arg(0))
+	if sub == "ls" && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "silence ls: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
 	if err := c.setup(*path, *token, *tokenFile); err != nil {
@@ -125,6 +78,70 @@ func silenceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errReported
 	}
 	return run()
+}
+
+// silenceAdd defines the flags of `silence add` on fs and returns the
+// command, to run once they are parsed.
+func silenceAdd(ctx context.Context, fs *flag.FlagSet, c *apiClient, stdout, stderr io.Writer) func() error {
+	var r silence.Request
+	startsAt, endsAt := fs.String("starts-at", "", "start (RFC 3339); default now"), fs.String("ends-at", "", "end (RFC 3339), instead of --duration")
+	fs.StringVar(&r.Duration, "duration", "", "how long, e.g. 30m, 2h, 1d")
+	fs.StringVar(&r.Author, "author", os.Getenv("USER"), "who sets it")
+	fs.StringVar(&r.Comment, "comment", "", "why")
+	return func() error {
+		var err error
+		if r.StartsAt, err = parseTimeFlag("starts-at", *startsAt); err == nil {
+			r.EndsAt, err = parseTimeFlag("ends-at", *endsAt)
+		}
+		if err == nil {
+			r.Matchers, err = parseMatchers(fs.Args())
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "silence add: %v\n", err)
+			return errUsage
+		}
+		var s silence.Silence
+		if err := c.do(ctx, http.MethodPost, "/api/v1/silences", r, &s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "silence %s %s from %s until %s\n", s.ID, s.State, s.StartsAt.Format(time.RFC3339), s.EndsAt.Format(time.RFC3339))
+		return nil
+	}
+}
+
+// silenceList defines the flags of `silence ls` on fs and returns the
+// command.
+func silenceList(ctx context.Context, fs *flag.FlagSet, c *apiClient, stdout io.Writer) func() error {
+	state := fs.String("state", "", "only silences in this state")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	return func() error {
+		var out struct{ Silences []silence.Silence }
+		if err := c.do(ctx, http.MethodGet, "/api/v1/silences?state="+url.QueryEscape(*state), nil, &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out.Silences)
+		}
+		return printSilences(stdout, out.Silences)
+	}
+}
+
+// silenceExpire returns the command `silence expire ID`.
+func silenceExpire(ctx context.Context, fs *flag.FlagSet, c *apiClient, stdout, stderr io.Writer) func() error {
+	return func() error {
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, "silence expire: want one silence ID\n")
+			return errUsage
+		}
+		var s silence.Silence
+		if err := c.do(ctx, http.MethodDelete, "/api/v1/silences/"+url.PathEscape(fs.Arg(0)), nil, &s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "silence %s expired; it held %d events\n", s.ID, s.Silenced)
+		return nil
+	}
 }
 
 func parseTimeFlag(name, v string) (*time.Time, error) {
