@@ -88,3 +88,8 @@ func (p *Pipeline) silencesChanged() <-chan struct{} {
 	}
 	return p.silences.Changed()
 }
+
+// SetSilences makes the pipeline consult s, as a dry run over the journal
+// does with the silences of its data directory. Call it before Evaluate
+// or Run.
+func (p *Pipeline) SetSilences(s *silence.Set) { p.silences = s }
