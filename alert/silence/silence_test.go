@@ -13,7 +13,7 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 
-func openSet(t *testing.T, now *time.Time) (*Set, *store.Store) {
+func openSet(t testing.TB, now *time.Time) (*Set, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), Sync: store.SyncNormal})
 	if err != nil {
