@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -34,6 +36,7 @@ type Pipeline struct {
 	metrics   *Metrics
 	rules     atomic.Pointer[rules.Engine]
 	states    state.Store
+	silences  *silence.Set
 	catalogue *callback.Catalogue
 	store     *store.Store
 	out       Waker
@@ -47,6 +50,7 @@ type Pipeline struct {
 	cursor  int64
 	digests map[string]*digestState
 	buf     []*rules.Rule
+	quiet   quietIndex
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -78,6 +82,8 @@ type PipelineOptions struct {
 	// ExternalURL, when set, is imalert's URL as people reach it: pages
 	// link to their event's trace in the web UI.
 	ExternalURL string
+	// Silences, when set, hold the events they match before any decision.
+	Silences *silence.Set
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -104,6 +110,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		logger:    o.Logger,
 		metrics:   o.Metrics,
 		states:    o.States,
+		silences:  o.Silences,
 		catalogue: o.Catalogue,
 		store:     o.Store,
 		out:       o.Out,
@@ -113,6 +120,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		observer:  o.Observer,
 		external:  strings.TrimRight(o.ExternalURL, "/"),
 		digests:   map[string]*digestState{},
+		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
 	}
 	p.rules.Store(o.Rules)
@@ -166,6 +174,9 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	}
 	ds, err := p.store.Digests(ctx)
 	if err != nil {
+		return err
+	}
+	if err := p.restoreQuiet(ctx); err != nil {
 		return err
 	}
 	for _, d := range ds {
@@ -232,12 +243,13 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 		default:
 		}
-		timer.Reset(p.nextDigestDue())
+		timer.Reset(p.nextQuiet(p.nextSilenceEnd(p.nextDigestDue())))
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.stop:
 		case <-p.store.Appended():
+		case <-p.silencesChanged():
 		case <-timer.C:
 		}
 	}
@@ -280,7 +292,13 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Through = evs[len(evs)-1].ID
 	}
 	p.closeDue(b, now)
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
+	if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {
+		p.applyQuiet(b, false)
+		return 0, err
+	}
+	b.stageQuiet()
+	sg := p.stageSilences(b, now)
+	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 && len(b.Summaries) == 0 {
 		return 0, nil
 	}
 	for key, e := range b.states.pending {
@@ -294,9 +312,12 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Digests = append(b.Digests, d)
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
+		p.applyQuiet(b, false)
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
+	p.applyQuiet(b, true)
+	p.applySilences(sg)
 	for rule, st := range b.digests {
 		if st == nil {
 			delete(p.digests, rule)
@@ -324,9 +345,11 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 // digests it changes: they apply to memory only once it is committed.
 type batch struct {
 	store.Batch
-	states  *states
-	digests map[string]*digestState // the rule's open digest; nil: closed
-	after   []func()                // metric updates, applied once committed
+	states   *states
+	digests  map[string]*digestState // the rule's open digest; nil: closed
+	silenced silence.Tally           // events held by silences
+	quiet    quietBatch              // due quiet summaries added and done
+	after    []func()                // metric updates, applied once committed
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {
@@ -372,11 +395,13 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	if err != nil {
 		return err
 	}
+	b.holdSilenced(ev, outs)
 	if p.observer != nil {
 		b.after = append(b.after, func() { p.observer.Observe(ev) })
 	}
 	for _, o := range outs {
 		b.Decisions = append(b.Decisions, traceDecision(id, o))
+		p.noteThrottled(b, ev, o)
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)

@@ -39,6 +39,7 @@ type Config struct {
 	Admin        Admin
 	Journal      Journal
 	Watchdog     Watchdog
+	Silences     Silences
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -100,6 +101,7 @@ type wire struct {
 	Admin        Admin       `yaml:"admin"`
 	Journal      Journal     `yaml:"journal"`
 	Watchdog     Watchdog    `yaml:"watchdog"`
+	Silences     Silences    `yaml:"silences"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -119,6 +121,7 @@ var defaults = wire{
 	Log:      Log{Level: "info", Format: "text"},
 	Callback: defaultCallback,
 	Journal:  defaultJournal,
+	Silences: defaultSilences,
 }
 
 //go:embed default.yaml
@@ -175,6 +178,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Admin:        w.Admin,
 		Journal:      w.Journal,
 		Watchdog:     w.Watchdog,
+		Silences:     w.Silences,
 		File:         file,
 	}
 	if c.DataDir == "" {
@@ -266,6 +270,7 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("server"), "max_body_bytes"), "server.max_body_bytes must be between 1024 and 67108864"))
 	}
 	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
+	errs = append(errs, c.Silences.validate(doc, at("silences"))...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/reload"
@@ -109,6 +110,11 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
 		return nil, err
 	}
+	silences, err := silence.Open(ctx, silence.Options{Store: d.store, MaxDuration: cfg.Silences.MaxDuration.D(),
+		Logger: logger.With("component", "silence"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
 	stats := trace.NewStats()
 	cons := console.New(o.Stdout) // receivers of type console share stdout
 	d.dispatcher = delivery.NewDispatcher(delivery.DispatcherOptions{
@@ -128,6 +134,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		MaxKeys:     cfg.Throttle.MaxKeys,
 		Limits:      o.Set.Limits(),
 		Observer:    stats,
+		Silences:    silences,
 		ExternalURL: cfg.ExternalURL,
 	})
 	if err := d.pipeline.Restore(ctx); err != nil {
@@ -139,7 +146,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Rules: d.pipeline, Verifiers: verifiers, Notifiers: d.dispatcher, Level: level, Redactor: redactor, Console: cons,
 		Logger: logger.With("component", "reload"), Registerer: reg,
 	})
-	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers, stats))
+	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers, stats, silences))
 	d.remember(ctx)
 	if err := d.listen(); err != nil {
 		return nil, err
@@ -149,10 +156,10 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 
 // serverOptions are the server's options: the config's, and the daemon's
 // parts the server serves.
-func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers, stats *trace.Stats) server.Options {
+func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v *server.Verifiers, stats *trace.Stats, silences *silence.Set) server.Options {
 	o := d.o.Set.ServerOptions()
 	o.Logger, o.Registerer, o.Gatherer = logger, reg, reg
-	o.Ingester, o.Reloader, o.Deliveries, o.Verifiers = d.pipeline, d.reloader, d.store, v
+	o.Ingester, o.Reloader, o.Deliveries, o.Verifiers, o.Silences = d.pipeline, d.reloader, d.store, v, silences
 	limits := d.o.Set.Limits()
 	o.Trace = trace.NewReader(d.store, d.pipeline.Rules, limits)
 	o.UI = ui.New(ui.Options{Logger: d.logger.With("component", "ui"), Token: d.cfg.Admin.Token.Reveal(), Store: d.store, Limits: limits,

@@ -96,6 +96,7 @@ var baseConfig = map[string]string{
 	"admin":    "admin: {token: first-admin-token-123456}",
 	"journal":  "journal: {retention: 24h}",
 	"watchdog": "watchdog: {no_callbacks_for: 30m, receiver: console}",
+	"silences": "silences: {max_duration: 7d}",
 }
 
 const ruleFile = `rules:
@@ -201,6 +202,7 @@ func TestReloadAppliesOrNamesEveryKey(t *testing.T) {
 		{key: "callback", change: "callback: {freshness_window: 1m, dedup_window: 10m}", restart: []string{"callback.dedup_window"}},
 		{key: "admin", change: "admin: {token: second-admin-token-123456}", restart: []string{"admin.token"}},
 		{key: "journal", change: "journal: {retention: 48h}", restart: []string{"journal.retention"}},
+		{key: "silences", change: "silences: {max_duration: 1d}", restart: []string{"silences.max_duration"}},
 		{key: "watchdog", change: "watchdog: {no_callbacks_for: 1h, receiver: console}", restart: []string{"watchdog.no_callbacks_for"}},
 	}
 	covered := map[string]bool{}

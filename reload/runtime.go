@@ -94,9 +94,10 @@ func (s *Set) Destinations(cons notify.Notifier) []delivery.Destination {
 // key, so they share pacing and Retry-After.
 func destination(r config.Receiver, cons notify.Notifier, externalURL string) delivery.Destination {
 	d := delivery.Destination{
-		Name:  r.Name,
-		Retry: r.Retry,
-		Pace:  r.Pace,
+		Name:   r.Name,
+		Retry:  r.Retry,
+		Budget: r.Budget,
+		Pace:   r.Pace,
 	}
 	switch {
 	case r.Console != nil:

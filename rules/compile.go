@@ -57,6 +57,9 @@ type Rule struct {
 	// FirstSeen pages only the first time a group key is ever seen (or
 	// since its state was evicted); such a rule has no throttle.
 	FirstSeen bool
+	// QuietSummary pages a summary when a throttle window that held events
+	// back ends with no new event (quiet_summary, default true).
+	QuietSummary bool
 
 	// Title and Body are the rule's templates; nil uses the standard page.
 	Title, Body *Template
@@ -256,6 +259,8 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns
 		Receivers: slices.Clone([]string(s.Receivers)),
 		Throttle:  DefaultThrottle,
 		FirstSeen: s.FirstSeen,
+
+		QuietSummary: s.QuietSummary == nil || *s.QuietSummary,
 	}
 	rc.header(opts)
 	rc.throttle(r)

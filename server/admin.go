@@ -24,6 +24,9 @@ func (s *Server) registerAdmin(g *gin.RouterGroup) {
 		g.GET("/api/v1/events", s.handleEvents)
 		g.GET("/api/v1/events/:id", s.handleEvent)
 	}
+	if s.o.Silences != nil {
+		s.registerSilences(g)
+	}
 }
 
 // registerHealth registers the health endpoints, which answer without a

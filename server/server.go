@@ -60,6 +60,8 @@ type Options struct {
 	// UI, when set, is served under /ui/ on the admin listener. It checks
 	// the admin token itself (header or login cookie).
 	UI http.Handler
+	// Silences, when set, serves /api/v1/silences.
+	Silences Silencer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

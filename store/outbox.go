@@ -19,12 +19,13 @@ const (
 	Merged   State = "merged"   // folded into another notification that was delivered or given up
 	Dead     State = "dead"     // given up: dead letter, kept and listed
 	Rerouted State = "rerouted" // handed to the rule's fallback receiver
+	Held     State = "held"     // over the receiver's budget: waits for the period's storm page
 )
 
 // ValidState reports whether s names a state.
 func ValidState(s State) bool {
 	switch s {
-	case Pending, Sent, Merged, Dead, Rerouted:
+	case Pending, Sent, Merged, Dead, Rerouted, Held:
 		return true
 	}
 	return false
@@ -86,6 +87,8 @@ type Batch struct {
 	Windows       []Window
 	Digests       []Digest
 	Decisions     []Decision // the trace of the entries' matches
+	Silences      []SilenceUpdate
+	Summaries     []Summary
 }
 
 // Commit writes b in one transaction.
@@ -135,7 +138,10 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
-		return nil
+		if err := updateSummaries(ctx, tx, b.Summaries); err != nil {
+			return err
+		}
+		return updateSilences(ctx, tx, b.Silences)
 	})
 }
 

@@ -38,7 +38,7 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error
 		args  []any
 	}{
 		{"notifications", &out.Notifications, `DELETE FROM notifications WHERE seq IN (SELECT seq FROM notifications
-			WHERE state <> 'pending' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
+			WHERE state <> 'pending' AND state <> 'held' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
 		{"events", &out.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events e
 			WHERE e.received_at < ? AND e.processed_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) LIMIT ?)`, []any{before, sweepChunk}},

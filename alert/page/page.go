@@ -65,6 +65,15 @@ func Build(n *notify.Notification) *Page {
 	if n.Digest != nil {
 		return buildDigest(n)
 	}
+	if n.Silence != nil {
+		return buildSilenceEnded(n)
+	}
+	if n.Quiet {
+		return buildQuiet(n)
+	}
+	if n.Storm != nil {
+		return buildStorm(n)
+	}
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
@@ -165,6 +174,7 @@ func footer(n *notify.Notification) []string {
 	if n.Merged > 0 {
 		out = append(out, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
+	out = appendBudget(out, n.Budget)
 	if n.Event.Truncated {
 		// Rules saw only the first callback.limits.max_text_bytes of some
 		// text: say so, since a condition on the rest could not match.

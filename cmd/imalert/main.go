@@ -34,6 +34,8 @@ Usage:
   imalert trace [--config FILE] [--url URL] ID
   imalert trace [--config FILE] [--url URL] [--group G] [--from U] [--code N] [--rule R] [--since 1h] [--json]
       why an event, or recent events, paged or not, from a running daemon
+  imalert silence add|ls|expire [--url URL] [--token T | --token-file F] ...
+      mute events for a while, through the admin API
   imalert version
       print the version
 
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = deliveries
 	case "trace":
 		cmd = traceCmd
+	case "silence":
+		cmd = silenceCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

@@ -25,6 +25,7 @@ import (
 	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
@@ -225,6 +226,12 @@ func (d *dry) runJournal(ctx context.Context, dir string, since time.Time) (int,
 		return 0, err
 	}
 	defer st.Close()
+	// Each event meets the silences active when it was received.
+	silences, err := silence.Open(ctx, silence.Options{Store: st})
+	if err != nil {
+		return 0, err
+	}
+	d.pipeline.SetSilences(silences)
 	n, bad := 0, 0
 	err = st.EventsSince(ctx, since, func(e store.Event) error {
 		n++
@@ -409,6 +416,8 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 		return fmt.Sprintf("page (%s)%s", d.Reason, threshold)
 	case notify.ReasonDigest:
 		return fmt.Sprintf("counted (%s): into the rule's summary every %s, no page per event", d.Reason, page.Duration(r.Digest))
+	case notify.ReasonSilenced:
+		return fmt.Sprintf("held (%s): an active silence matches; counted for it, never paged", d.Reason)
 	}
 	s := fmt.Sprintf("page (%s): repeats held back for %s, %s%s", d.Reason, page.Duration(d.Window), left(d.Until), threshold)
 	if c := d.Carried; c.Suppressed > 0 {
