@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,6 +33,9 @@ func (s *Store) Append(ctx context.Context, raw callback.Raw) (int64, error) {
 func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, error) {
 	if len(raws) == 0 {
 		return nil, nil
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
 	}
 	req := &appendReq{raws: raws, done: make(chan struct{})}
 	s.mu.RLock()
@@ -82,7 +86,7 @@ func (s *Store) journalWriter() {
 
 func (s *Store) commitAppends(batch []*appendReq) {
 	start := time.Now()
-	err := s.insertEvents(batch)
+	err := s.observe(s.insertEvents(batch))
 	s.metrics.commitDuration.Observe(time.Since(start).Seconds())
 	events := 0
 	for _, r := range batch {
@@ -138,20 +142,23 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 		return fmt.Errorf("store: journal: commit: %w", err)
 	}
 	s.wrote()
-	return nil
+	// Committed into the files opened: if they were deleted or replaced,
+	// the entries are not where the next start will look, so the callbacks
+	// must not be acknowledged.
+	return s.checkFiles()
 }
 
 // Unprocessed returns up to limit unprocessed journal entries with ids
 // above after, oldest first.
 func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Event, error) {
 	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at, query, body FROM events
-		WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?`)
+		WHERE id > max(?, `+qThrough+`) ORDER BY id LIMIT ?`)
 	if err != nil {
 		return nil, fmt.Errorf("store: unprocessed: %w", err)
 	}
 	rows, err := stmt.QueryContext(ctx, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: unprocessed: %w", err)
+		return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Event
@@ -159,13 +166,13 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 		var e Event
 		var at int64
 		if err := rows.Scan(&e.ID, &at, &e.Raw.Query, &e.Raw.Body); err != nil {
-			return nil, fmt.Errorf("store: unprocessed: %w", err)
+			return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 		}
 		e.Raw.ReceivedAt = fromNanos(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unprocessed: %w", err)
+		return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -176,8 +183,9 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 // history (imalert test --from-journal) reads; Event.Parse re-parses each
 // entry with the current parser.
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, received_at, query, body, processed_at FROM events
-		WHERE received_at >= ? ORDER BY id`, nanos(since))
+	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.received_at, e.query, e.body,
+		CASE WHEN e.id <= p.through THEN p.processed_at END
+		FROM events e, progress p WHERE p.id = 1 AND e.received_at >= ? ORDER BY e.id`, nanos(since))
 	if err != nil {
 		return fmt.Errorf("store: events: %w", err)
 	}
@@ -201,11 +209,30 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 	return nil
 }
 
+// qThrough is the processing cursor: every entry with an id up to it is
+// processed.
+const qThrough = `(SELECT through FROM progress WHERE id = 1)`
+
 // CountUnprocessed returns how many journal entries wait for processing.
 func (s *Store) CountUnprocessed(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE processed_at IS NULL`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE id > `+qThrough).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: %w", s.observe(err))
 	}
 	return n, nil
+}
+
+// OldestUnprocessed returns when the oldest journal entry waiting for
+// processing was received, or the zero time when none waits: the
+// pipeline's lag.
+func (s *Store) OldestUnprocessed(ctx context.Context) (time.Time, error) {
+	var at int64
+	err := s.r.QueryRowContext(ctx, `SELECT received_at FROM events WHERE id > `+qThrough+` ORDER BY id LIMIT 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: %w", s.observe(err))
+	}
+	return fromNanos(at), nil
 }

@@ -78,7 +78,9 @@ type Digest struct {
 // leaves either all of it or none.
 type Batch struct {
 	// After and Through bound the processed entries: every unprocessed
-	// entry with After < id <= Through. Through 0 marks none.
+	// entry with After < id <= Through. Through 0 marks none. Entries are
+	// processed in id order: Commit moves the processing cursor to
+	// Through (never back), which marks every entry up to it.
 	After, Through int64
 	ProcessedAt    time.Time
 
@@ -95,7 +97,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if err != nil {
 				return err
 			}
-			if _, err := stmt.ExecContext(ctx, nanos(b.ProcessedAt), b.After, b.Through); err != nil {
+			if _, err := stmt.ExecContext(ctx, b.Through, nanos(b.ProcessedAt), b.Through); err != nil {
 				return err
 			}
 		}
@@ -165,19 +167,23 @@ func (s *Store) insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notifi
 
 // tx runs fn in a write transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
 	conn, tx, err := s.begin(ctx, "NORMAL")
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", s.observe(err))
 	}
 	defer conn.Close()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", s.observe(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", s.observe(err))
 	}
 	s.wrote()
+	s.walSize()
 	return nil
 }
 
@@ -267,7 +273,7 @@ func (s *Store) queryNotifications(ctx context.Context, withEvent bool, query st
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: notifications: %w", err)
+		return nil, fmt.Errorf("store: notifications: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Notification

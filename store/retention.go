@@ -39,8 +39,10 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (Swept, error) {
 	}{
 		{"notifications", &out.Notifications, `DELETE FROM notifications WHERE seq IN (SELECT seq FROM notifications
 			WHERE state <> 'pending' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
+		// The newest entry is kept even when processed and old: new ids
+		// follow the largest one left, and must stay past the cursor.
 		{"events", &out.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events e
-			WHERE e.received_at < ? AND e.processed_at IS NOT NULL
+			WHERE e.received_at < ? AND e.id <= ` + qThrough + ` AND e.id < (SELECT max(id) FROM events)
 			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) LIMIT ?)`, []any{before, sweepChunk}},
 		{"windows", &out.Windows, `DELETE FROM windows WHERE key IN (SELECT key FROM windows
 			WHERE keep_until < ? LIMIT ?)`, []any{nanos(o.Now), sweepChunk}},

@@ -66,7 +66,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := alert.NewMetrics(reg)
 	st, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Exclusive: true,
-		Logger: logger.With("component", "store"), Registerer: reg})
+		WALCeiling: cfg.Journal.WALMaxBytes, Logger: logger.With("component", "store"), Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -117,6 +117,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Ingester:          pipeline,
 		Reloader:          reload,
 		Deliveries:        st,
+		Health:            st,
 		Limits:            limits,
 		Verifiers:         verifiers(cfg),
 		TrustedProxies:    cfg.Server.TrustedProxies,
