@@ -68,3 +68,23 @@ func TestReadyFollowsStore(t *testing.T) {
 	}
 	check("database deleted", http.StatusServiceUnavailable, http.StatusServiceUnavailable, "deleted or replaced")
 }
+
+// Go's profiles are served behind the admin token.
+func TestPprof(t *testing.T) {
+	x := newSecure(t, func(o *Options) { o.AdminToken = "tok" })
+	for _, tt := range []struct {
+		path string
+		hdr  map[string]string
+		want int
+	}{
+		{"/debug/pprof/heap", nil, http.StatusUnauthorized},
+		{"/debug/pprof/profile?seconds=1", nil, http.StatusUnauthorized},
+		{"/debug/pprof/heap", map[string]string{"Authorization": "Bearer tok"}, http.StatusOK},
+		{"/debug/pprof/", map[string]string{"Authorization": "Bearer tok"}, http.StatusOK},
+	} {
+		w := x.do(t, http.MethodGet, tt.path, "", tt.hdr, "")
+		if w.Code != tt.want || (tt.want == http.StatusOK && w.Body.Len() == 0) {
+			t.Errorf("GET %s = %d (%d bytes), want %d", tt.path, w.Code, w.Body.Len(), tt.want)
+		}
+	}
+}
