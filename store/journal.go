@@ -57,8 +57,42 @@ func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, er
 }
 
 // Appended is signalled (without blocking, so at most one signal waits)
-// after every journal commit.
+// after journal commits: at once after a quiet spell, and at most once per
+// appendedEvery under a stream of commits. Processing then takes the
+// entries in batches rather than a few at a time, and the decision state a
+// batch changes is written once per batch: in a storm that state, not the
+// journal, is most of what is written to disk.
 func (s *Store) Appended() <-chan struct{} { return s.appended }
+
+// appendedEvery spaces the Appended signals under a stream of commits. It
+// adds at most this much to the pipeline's lag.
+const appendedEvery = 200 * time.Millisecond
+
+// signalAppended signals Appended now, or when appendedEvery has passed
+// since the last signal. Only the journal writer calls it.
+func (s *Store) signalAppended() {
+	if s.signalDue.Load() {
+		return // a delayed signal is on its way
+	}
+	if wait := appendedEvery - time.Since(s.lastSignal); wait > 0 {
+		s.signalDue.Store(true)
+		time.AfterFunc(wait, func() {
+			s.signalDue.Store(false)
+			s.sendAppended()
+		})
+		s.lastSignal = time.Now().Add(wait)
+		return
+	}
+	s.lastSignal = time.Now()
+	s.sendAppended()
+}
+
+func (s *Store) sendAppended() {
+	select {
+	case s.appended <- struct{}{}:
+	default:
+	}
+}
 
 // journalWriter commits appends in batches: everything queued while the
 // previous commit ran goes into the next one. No timer delays a lone
@@ -106,10 +140,7 @@ func (s *Store) commitAppends(batch []*appendReq) {
 		close(r.done)
 	}
 	if err == nil {
-		select {
-		case s.appended <- struct{}{}:
-		default:
-		}
+		s.signalAppended()
 	}
 }
 

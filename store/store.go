@@ -82,11 +82,18 @@ type Store struct {
 	// journalSync is the synchronous mode of journal commits; other
 	// commits use NORMAL (see Store.begin).
 	journalSync string
+	// wSync is the writer connection's synchronous mode; only the holder
+	// of that one connection reads or writes it.
+	wSync string
 
 	maxBatch   int
 	walCeiling int64
 	appends    chan *appendReq
-	appended   chan struct{} // signalled after each journal commit
+	appended   chan struct{} // signalled after journal commits (see Appended)
+	// lastSignal is when Appended was last signalled (or will be, with
+	// signalDue): the journal writer's own.
+	lastSignal time.Time
+	signalDue  atomic.Bool
 	done       chan struct{} // closed when the journal writer has stopped
 
 	committed     chan struct{} // signalled after each write transaction
@@ -268,6 +275,7 @@ func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
 	if err != nil {
 		return fmt.Errorf("store: open: %w", err)
 	}
+	s.wSync = s.journalSync // the DSN's: a connection opened again starts with it too
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
@@ -363,9 +371,12 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 		_ = s.runCheckpoint(ctx, conn, "RESTART")
 		s.walSize()
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
-		_ = conn.Close()
-		return nil, nil, err
+	if s.wSync != sync {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+		s.wSync = sync
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -589,7 +600,6 @@ CREATE TABLE IF NOT EXISTS windows (
 	keep_until INTEGER NOT NULL,
 	data       BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS windows_keep ON windows(keep_until);
 
 CREATE TABLE IF NOT EXISTS digests (
 	rule TEXT PRIMARY KEY,
@@ -614,6 +624,7 @@ const fromV1 = `
 INSERT OR IGNORE INTO progress (id, through, processed_at) VALUES (1,
 	coalesce((SELECT min(id) - 1 FROM events WHERE processed_at IS NULL), (SELECT max(id) FROM events), 0), 0);
 DROP INDEX IF EXISTS events_unprocessed;
+DROP INDEX IF EXISTS windows_keep;
 `
 
 func migrate(ctx context.Context, db *sql.DB) error {

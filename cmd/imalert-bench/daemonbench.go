@@ -30,6 +30,11 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	out.drained, out.drainedOK = waitBacklog(p.addr, adminToken, o.drain)
 	cancel()
 	<-lagDone
+	sum, _ := metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_batch_size_sum")
+	count, _ := metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_batch_size_count")
+	if count > 0 {
+		out.batch = sum / count
+	}
 	out.end, err = readProc(p.pid())
 	if err != nil {
 		return nil, err

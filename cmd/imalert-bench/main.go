@@ -155,6 +155,7 @@ type measured struct {
 	restarted   time.Duration
 	shutdown    time.Duration
 	storedBytes int64
+	batch       float64 // callbacks per journal commit, on average
 }
 
 func (m *measured) cpuPer() time.Duration {
@@ -184,6 +185,7 @@ func (m *measured) printDaemon(w io.Writer) {
 	if !m.drainedOK {
 		drained = "NOT within " + round(m.drained).String()
 	}
+	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit\n", "", m.batch)
 	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run)\n", "",
 		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted))
 }

@@ -92,6 +92,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
 		Limits:    limits,
+		// Large batches in a storm: the decision state a batch changes is
+		// written once per batch (the store spaces its wake-ups).
+		BatchSize: 2048,
 	})
 	if err := pipeline.Restore(ctx); err != nil {
 		return err
@@ -137,16 +140,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reload.setVerifiers = srv.SetVerifiers
 	// Retries and replays of callbacks taken just before a restart are
-	// still recognised: the journal knows them.
-	if w := cfg.Callback.DedupWindow.D(); w > 0 {
-		err := st.EventsSince(ctx, time.Now().Add(-w), func(e store.Event) error {
+	// still recognised: the journal knows them. Reading them back takes
+	// seconds after a storm, so it runs beside serving rather than before:
+	// start-up stays short whatever the journal holds.
+	rememberCtx, stopRemember := context.WithCancel(ctx)
+	remembered := make(chan struct{})
+	defer func() { stopRemember(); <-remembered }()
+	go func() {
+		defer close(remembered)
+		w := cfg.Callback.DedupWindow.D()
+		if w <= 0 {
+			return
+		}
+		err := st.EventsSince(rememberCtx, time.Now().Add(-w), func(e store.Event) error {
 			srv.Remember(e.Raw)
 			return nil
 		})
-		if err != nil {
+		if err != nil && rememberCtx.Err() == nil {
 			logger.Warn("de-duplication keys not restored from the journal", "err", err)
 		}
-	}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -190,6 +203,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
 
 	err = srv.RunWithAdmin(ctx, ln, adminLn)
+	stopRemember()
+	<-remembered
 	stopReload()
 	stopSweep()
 	<-reloadDone
