@@ -209,9 +209,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stopSweep()
 	<-reloadDone
 	logger.Info("shutting down")
-	pipeline.Stop()
-	<-pipeDone
+	// The backlog is processed until the shutdown timeout, whatever its
+	// size; what is left resumes at the next start.
 	deadline := time.Now().Add(cfg.Server.ShutdownTimeout.D())
+	pipeline.Stop()
+	select {
+	case <-pipeDone:
+	case <-time.After(time.Until(deadline)):
+		logger.Warn("shutdown timeout: unprocessed callbacks resume at the next start")
+		hardStop()
+		<-pipeDone
+	}
 	dispatcher.Drain(deadline)
 	select {
 	case <-deliveryDone:
