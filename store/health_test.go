@@ -390,3 +390,55 @@ CREATE TABLE IF NOT EXISTS incidents (
 	PRIMARY KEY (receiver, rule, group_key)
 ) WITHOUT ROWID;
 `
+
+// A time is found in the journal by a binary search on id, across the
+// gaps retention leaves.
+func TestIDReceivedFrom(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	var ids []int64
+	for i := range 40 {
+		id, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g", i), ReceivedAt: t0.Add(time.Duration(i) * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id < ? OR (id > ? AND id < ?)`, ids[5], ids[10], ids[30])
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kept := map[int64]bool{}
+	for i, id := range ids {
+		kept[id] = i >= 5 && (i <= 10 || i >= 30)
+	}
+	next := func(id int64) int64 {
+		for ; id <= ids[39] && !kept[id]; id++ {
+		}
+		return id
+	}
+	for _, tt := range []struct {
+		at   time.Duration
+		want int64
+	}{
+		{-time.Hour, ids[5]},
+		{5 * time.Second, ids[5]},
+		{7 * time.Second, ids[7]},
+		{10 * time.Second, ids[10]},
+		{11 * time.Second, ids[30]}, // ids[11] to ids[29] are deleted
+		{30 * time.Second, ids[30]},
+		{39 * time.Second, ids[39]},
+		{time.Hour, ids[39] + 1},
+	} {
+		got, err := s.idReceivedFrom(ctx, t0.Add(tt.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Any id in a gap stands for the entry after it.
+		if next(got) != next(tt.want) {
+			t.Errorf("idReceivedFrom(t0+%v) = %d, want %d", tt.at, got, tt.want)
+		}
+	}
+}

@@ -214,9 +214,13 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 // history (imalert test --from-journal) reads; Event.Parse re-parses each
 // entry with the current parser.
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event) error) error {
+	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
+	if err != nil {
+		return fmt.Errorf("store: events: %w", err)
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.received_at, e.query, e.body,
 		CASE WHEN e.id <= p.through THEN p.processed_at END
-		FROM events e, progress p WHERE p.id = 1 AND e.received_at >= ? ORDER BY e.id`, nanos(since))
+		FROM events e, progress p WHERE p.id = 1 AND e.id >= ? AND e.received_at >= ? ORDER BY e.id`, from, nanos(since))
 	if err != nil {
 		return fmt.Errorf("store: events: %w", err)
 	}
@@ -266,4 +270,42 @@ func (s *Store) OldestUnprocessed(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("store: %w", s.observe(err))
 	}
 	return fromNanos(at), nil
+}
+
+// receiveDisorder bounds how much earlier than an entry committed before
+// it an entry may have been received: a request's time between its
+// receipt and its journal commit.
+const receiveDisorder = time.Minute
+
+// idReceivedFrom returns the id of the first entry received at or after t,
+// by a binary search on id (entries are committed about in the order they
+// were received), or one past the last id when there is none. A few dozen
+// lookups of the id's b-tree, whatever the journal's size.
+func (s *Store) idReceivedFrom(ctx context.Context, t time.Time) (int64, error) {
+	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at FROM events WHERE id >= ? ORDER BY id LIMIT 1`)
+	if err != nil {
+		return 0, err
+	}
+	var lo, hi int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(min(id), 1), coalesce(max(id), 0) + 1 FROM events`).Scan(&lo, &hi); err != nil {
+		return 0, s.observe(err)
+	}
+	want := nanos(t)
+	// Invariant: entries below lo were received before t; the entry at or
+	// after hi (if any) was not. No entry lies between mid and the one
+	// found, so when that one is late, so is mid.
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		var id, at int64
+		err := stmt.QueryRowContext(ctx, mid).Scan(&id, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && at >= want):
+			hi = mid
+		case err != nil:
+			return 0, s.observe(err)
+		default:
+			lo = min(id+1, hi)
+		}
+	}
+	return lo, nil
 }
