@@ -194,6 +194,8 @@ func TestDamageWhileOpen(t *testing.T) {
 	_ = f.Close()
 	if _, err := s.Unprocessed(ctx, 0, 1000); err == nil {
 		t.Fatal("reading a damaged journal succeeded")
+	} else {
+		t.Logf("reading a damaged journal: %v", err)
 	}
 	if err := s.Err(); !errors.Is(err, ErrBroken) {
 		t.Fatalf("Err = %v, want ErrBroken", err)

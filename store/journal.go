@@ -216,13 +216,13 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event) error) error {
 	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
 	if err != nil {
-		return fmt.Errorf("store: events: %w", err)
+		return fmt.Errorf("store: events: %w", s.observe(err))
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.received_at, e.query, e.body,
 		CASE WHEN e.id <= p.through THEN p.processed_at END
 		FROM events e, progress p WHERE p.id = 1 AND e.id >= ? AND e.received_at >= ? ORDER BY e.id`, from, nanos(since))
 	if err != nil {
-		return fmt.Errorf("store: events: %w", err)
+		return fmt.Errorf("store: events: %w", s.observe(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -230,7 +230,7 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 		var at int64
 		var processed sql.NullInt64
 		if err := rows.Scan(&e.ID, &at, &e.Raw.Query, &e.Raw.Body, &processed); err != nil {
-			return fmt.Errorf("store: events: %w", err)
+			return fmt.Errorf("store: events: %w", s.observe(err))
 		}
 		e.Raw.ReceivedAt = fromNanos(at)
 		e.ProcessedAt = fromNanos(processed.Int64)
@@ -239,7 +239,7 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: events: %w", err)
+		return fmt.Errorf("store: events: %w", s.observe(err))
 	}
 	return nil
 }

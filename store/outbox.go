@@ -191,7 +191,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows ORDER BY keep_until`)
 	if err != nil {
-		return nil, fmt.Errorf("store: windows: %w", err)
+		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Window
@@ -199,13 +199,13 @@ func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 		var w Window
 		var keep int64
 		if err := rows.Scan(&w.Key, &keep, &w.Data); err != nil {
-			return nil, fmt.Errorf("store: windows: %w", err)
+			return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 		}
 		w.KeepUntil = fromNanos(keep)
 		out = append(out, w)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: windows: %w", err)
+		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -214,19 +214,19 @@ func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 func (s *Store) Digests(ctx context.Context) ([]Digest, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT rule, data FROM digests ORDER BY rule`)
 	if err != nil {
-		return nil, fmt.Errorf("store: digests: %w", err)
+		return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Digest
 	for rows.Next() {
 		var d Digest
 		if err := rows.Scan(&d.Rule, &d.Data); err != nil {
-			return nil, fmt.Errorf("store: digests: %w", err)
+			return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: digests: %w", err)
+		return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -322,7 +322,7 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT receiver, count(*) FROM notifications WHERE state = ? GROUP BY receiver`, string(st))
 	if err != nil {
-		return nil, fmt.Errorf("store: counts: %w", err)
+		return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -330,12 +330,12 @@ func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
 		var r string
 		var n int
 		if err := rows.Scan(&r, &n); err != nil {
-			return nil, fmt.Errorf("store: counts: %w", err)
+			return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 		}
 		out[r] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: counts: %w", err)
+		return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -477,7 +477,7 @@ func (s *Store) Incident(ctx context.Context, receiver, rule, groupKey string) (
 		return i, false, nil
 	}
 	if err != nil {
-		return i, false, fmt.Errorf("store: incident: %w", err)
+		return i, false, fmt.Errorf("store: incident: %w", s.observe(err))
 	}
 	i.Opened, i.Last = fromNanos(opened), fromNanos(last)
 	return i, true, nil
