@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -189,7 +190,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // Windows returns every persisted decision state, most recently kept last.
 func (s *Store) Windows(ctx context.Context) ([]Window, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows ORDER BY keep_until`)
+	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows`)
 	if err != nil {
 		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
@@ -207,6 +208,10 @@ func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
+	// Sorted here rather than by SQLite, which has no index on keep_until
+	// (it would be rewritten with every window) and would sort the rows
+	// with their data.
+	slices.SortStableFunc(out, func(a, b Window) int { return a.KeepUntil.Compare(b.KeepUntil) })
 	return out, nil
 }
 

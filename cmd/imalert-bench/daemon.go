@@ -147,9 +147,14 @@ func metric(ctx context.Context, addr, adminToken, name string) (float64, error)
 	return 0, fmt.Errorf("no %s in /metrics", name)
 }
 
-// profile fetches a CPU profile of seconds from the daemon's pprof.
-func profile(addr, adminToken string, seconds int, path string) error {
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds), nil)
+// fetch writes the daemon's pprof profile of name (over seconds, for a
+// CPU profile) to path.
+func fetch(addr, adminToken, name string, seconds int, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", addr, name)
+	if seconds > 0 {
+		url += fmt.Sprintf("?seconds=%d", seconds)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := (&http.Client{Timeout: time.Duration(seconds+30) * time.Second}).Do(req)
 	if err != nil {

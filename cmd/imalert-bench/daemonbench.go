@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,9 +25,14 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); out.maxLag = watchLag(ctx, p.addr, adminToken) }()
 	if o.cpuprofile() {
-		go func() { _ = profile(p.addr, adminToken, int(o.duration/time.Second)-1, o.profile) }()
+		go func() { _ = fetch(p.addr, adminToken, "profile", int(o.duration/time.Second)-1, o.profile) }()
 	}
 	out.res = load(context.Background(), m, loadOptions{URL: "http://" + p.addr + "/callback", Conns: o.conns, Rate: o.rate, Duration: o.duration})
+	if o.heapProfile != "" {
+		if err := fetch(p.addr, adminToken, "heap", 0, o.heapProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "imalert-bench: heap profile:", err)
+		}
+	}
 	out.drained, out.drainedOK = waitBacklog(p.addr, adminToken, o.drain)
 	cancel()
 	<-lagDone

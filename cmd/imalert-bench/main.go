@@ -39,6 +39,7 @@ type options struct {
 	bare        bool
 	drain       time.Duration
 	profile     string
+	heapProfile string
 	restart     bool
 	bareAddr    string
 }
@@ -59,6 +60,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.bare, "bare", true, "also run the bare gin handler and print the ratio")
 	fs.DurationVar(&o.drain, "drain", time.Minute, "how long to wait after the load for the backlog to be processed")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon under load (pprof) to this file")
+	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the daemon's heap profile at the end of the load to this file")
 	fs.BoolVar(&o.restart, "restart", true, "restart the daemon after the run and time its start")
 	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
 	if err := fs.Parse(args); err != nil {

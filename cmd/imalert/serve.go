@@ -96,9 +96,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// written once per batch (the store spaces its wake-ups).
 		BatchSize: 2048,
 	})
-	if err := pipeline.Restore(ctx); err != nil {
-		return err
-	}
 	// SIGHUP and changed rule files reload the rules until shutdown. The
 	// signal is caught before the daemon says it listens.
 	hup := make(chan os.Signal, 1)
@@ -189,7 +186,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hardCtx, hardStop := context.WithCancel(context.Background())
 	defer hardStop()
 	pipeDone := make(chan struct{})
-	go func() { defer close(pipeDone); pipeline.Run(hardCtx) }()
+	go func() {
+		defer close(pipeDone)
+		// Decision state (up to throttle.max_keys windows) is restored
+		// after listening starts, so that start-up stays short: callbacks
+		// are journaled meanwhile, and processed once it is back.
+		if restore(hardCtx, logger, pipeline) {
+			pipeline.Run(hardCtx)
+		}
+	}()
 	deliveryDone := make(chan struct{})
 	go func() { defer close(deliveryDone); dispatcher.Run(hardCtx) }()
 	// The sweep and the reloader stop with the server, whether a signal
@@ -233,6 +238,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// restore restores the pipeline's decision state, retrying a failure
+// every second until ctx ends; it reports whether it succeeded.
+func restore(ctx context.Context, logger *slog.Logger, p *alert.Pipeline) bool {
+	for {
+		err := p.Restore(ctx)
+		if err == nil {
+			return true
+		}
+		logger.Error("restoring decision state failed; callbacks are journaled, not processed, until it succeeds", "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // verifiers builds the signature check of every app with tokens.
