@@ -8,13 +8,14 @@ import (
 )
 
 type metrics struct {
-	appends        *prometheus.CounterVec
-	batchSize      prometheus.Histogram
-	commitDuration prometheus.Histogram
-	swept          *prometheus.CounterVec
-	checkpoints    *prometheus.CounterVec
-	walBytes       prometheus.Gauge
-	broken         prometheus.Gauge
+	appends            *prometheus.CounterVec
+	batchSize          prometheus.Histogram
+	commitDuration     prometheus.Histogram
+	swept              *prometheus.CounterVec
+	checkpoints        *prometheus.CounterVec
+	checkpointDuration *prometheus.HistogramVec
+	walBytes           prometheus.Gauge
+	broken             prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -36,6 +37,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_store_checkpoints_total", Help: "Write-ahead log checkpoints, by mode (PASSIVE, RESTART) and result (ok, busy, error).",
 		}, []string{"mode", "result"}),
+		checkpointDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "imalert_store_checkpoint_duration_seconds", Help: "Duration of write-ahead log checkpoints, by mode; a RESTART one holds writes back meanwhile.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"mode"}),
 		walBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "imalert_store_wal_bytes", Help: "Size of the write-ahead log file when last looked at.",
 		}),
@@ -51,7 +56,7 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) {
 	if r == nil {
 		return
 	}
-	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.swept, m.checkpoints, m.walBytes, m.broken, &collector{s: s})
+	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
 }
 
 var (

@@ -467,7 +467,9 @@ type queryRower interface {
 // writer seldom leaves it.
 func (s *Store) runCheckpoint(ctx context.Context, db queryRower, mode string) error {
 	var busy, logFrames, done int
+	start := time.Now()
 	err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done)
+	s.metrics.checkpointDuration.WithLabelValues(mode).Observe(time.Since(start).Seconds())
 	result := "ok"
 	switch {
 	case err != nil:

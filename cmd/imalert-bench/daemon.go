@@ -93,10 +93,15 @@ func (p *process) stop(timeout time.Duration) (time.Duration, error) {
 // pages 10023 per group (throttled), the others match single groups and
 // other codes, as an operator's per-team rules would, so the engine holds
 // rules rules.
-func writeConfig(dir, token, adminToken, sync string, rules int) (string, error) {
+func writeConfig(dir, token, adminToken string, o options) (string, error) {
+	journal := "sync: " + o.sync
+	if o.walMaxBytes > 0 {
+		journal += fmt.Sprintf(", wal_max_bytes: %d", o.walMaxBytes)
+	}
+	rules := o.rules
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: data
-journal: {sync: %s}
+journal: {%s}
 apps:
   - sdkappid: %d
     tokens: [%q]
@@ -107,7 +112,7 @@ receivers:
   - name: console
     type: console
 rule_files: [rules.yaml]
-`, sync, appID, token, adminToken)
+`, journal, appID, token, adminToken)
 	var b strings.Builder
 	b.WriteString(`rules:
   - name: storm

@@ -41,6 +41,8 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	if count > 0 {
 		out.batch = sum / count
 	}
+	out.restarts, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_count{mode="RESTART"}`)
+	out.restartSecs, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_sum{mode="RESTART"}`)
 	out.end, err = readProc(p.pid())
 	if err != nil {
 		return nil, err

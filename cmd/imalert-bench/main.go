@@ -36,6 +36,7 @@ type options struct {
 	groups      int
 	senders     int
 	sync        string
+	walMaxBytes int64
 	bare        bool
 	drain       time.Duration
 	profile     string
@@ -57,6 +58,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.groups, "groups", 1000, "distinct groups in the traffic")
 	fs.IntVar(&o.senders, "senders", 5000, "distinct senders in the traffic")
 	fs.StringVar(&o.sync, "sync", "full", "journal.sync of the generated config")
+	fs.Int64Var(&o.walMaxBytes, "wal-max-bytes", 0, "journal.wal_max_bytes of the generated config; 0: the default")
 	fs.BoolVar(&o.bare, "bare", true, "also run the bare gin handler and print the ratio")
 	fs.DurationVar(&o.drain, "drain", time.Minute, "how long to wait after the load for the backlog to be processed")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon under load (pprof) to this file")
@@ -115,7 +117,7 @@ func bench(o options, stdout io.Writer) error {
 	}
 	m := &mix{groups: o.groups, senders: o.senders, token: randomHex()}
 	adminToken := randomHex()
-	cfg, err := writeConfig(dir, m.token, adminToken, o.sync, o.rules)
+	cfg, err := writeConfig(dir, m.token, adminToken, o)
 	if err != nil {
 		return err
 	}
@@ -158,6 +160,8 @@ type measured struct {
 	shutdown    time.Duration
 	storedBytes int64
 	batch       float64 // callbacks per journal commit, on average
+	restarts    float64 // restarting checkpoints, which hold writes back
+	restartSecs float64 // their total duration
 }
 
 func (m *measured) cpuPer() time.Duration {
@@ -187,7 +191,11 @@ func (m *measured) printDaemon(w io.Writer) {
 	if !m.drainedOK {
 		drained = "NOT within " + round(m.drained).String()
 	}
-	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit\n", "", m.batch)
+	restarts := ""
+	if m.restarts > 0 {
+		restarts = fmt.Sprintf("   %.0f restarting checkpoints, %.1fms each on average", m.restarts, m.restartSecs/m.restarts*1000)
+	}
+	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit%s\n", "", m.batch, restarts)
 	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run)\n", "",
 		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted))
 }
