@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/imalert/imalert/callback"
 )
@@ -442,5 +445,36 @@ func TestIDReceivedFrom(t *testing.T) {
 		if next(got) != next(tt.want) {
 			t.Errorf("idReceivedFrom(t0+%v) = %d, want %d", tt.at, got, tt.want)
 		}
+	}
+}
+
+// The journal keeps each callback's de-duplication key; the newest keys
+// since a time come back oldest first, bounded, without entries that had
+// none.
+func TestRecentDedupKeys(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	for i := range 10 {
+		key := fmt.Sprintf("k%d", i)
+		if i == 7 {
+			key = "" // nothing could tell a retry of it apart
+		}
+		if _, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g", i), ReceivedAt: t0.Add(time.Duration(i) * time.Minute), DedupKey: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RecentDedupKeys(ctx, t0.Add(4*time.Minute), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DedupMark{
+		{"k5", t0.Add(5 * time.Minute)}, {"k6", t0.Add(6 * time.Minute)},
+		{"k8", t0.Add(8 * time.Minute)}, {"k9", t0.Add(9 * time.Minute)},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("RecentDedupKeys (-want +got):\n%s", d)
+	}
+	if got, _ := s.RecentDedupKeys(ctx, t0.Add(8*time.Minute), 100); len(got) != 2 {
+		t.Errorf("since t0+8m: %d keys, want 2", len(got))
 	}
 }

@@ -158,7 +158,11 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 	for _, r := range batch {
 		r.ids = r.ids[:0]
 		for _, raw := range r.raws {
-			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body)
+			var key any
+			if raw.DedupKey != "" {
+				key = raw.DedupKey
+			}
+			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
 			if err != nil {
 				return fmt.Errorf("store: journal: %w", err)
 			}
@@ -308,4 +312,44 @@ func (s *Store) idReceivedFrom(ctx context.Context, t time.Time) (int64, error) 
 		}
 	}
 	return lo, nil
+}
+
+// DedupMark is the de-duplication key of a journal entry and when it was
+// received.
+type DedupMark struct {
+	Key        string
+	ReceivedAt time.Time
+}
+
+// RecentDedupKeys returns the de-duplication keys of the newest limit
+// journal entries received at or after since that have one, oldest first:
+// what a restarted receiver needs to recognise retries and replays, read
+// without parsing the entries, and bounded by limit whatever the journal
+// holds. Entries journaled before keys were kept have none.
+func (s *Store) RecentDedupKeys(ctx context.Context, since time.Time, limit int) ([]DedupMark, error) {
+	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
+	if err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT dedup_key, received_at FROM (SELECT id, dedup_key, received_at FROM events
+		WHERE id >= ? AND received_at >= ? AND dedup_key IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY id`,
+		from, nanos(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+	}
+	defer rows.Close()
+	var out []DedupMark
+	for rows.Next() {
+		var m DedupMark
+		var at int64
+		if err := rows.Scan(&m.Key, &at); err != nil {
+			return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+		}
+		m.ReceivedAt = fromNanos(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+	}
+	return out, nil
 }

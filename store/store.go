@@ -150,7 +150,7 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 // Writer statements prepared at Open: the writer's only connection is
 // busy inside a transaction, so they cannot be prepared on demand.
 const (
-	qInsertEvent        = `INSERT INTO events (received_at, query, body) VALUES (?, ?, ?)`
+	qInsertEvent        = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)`
 	qMarkProcessed      = `UPDATE progress SET through = ?, processed_at = ? WHERE id = 1 AND through < ?`
 	qInsertNotification = `INSERT INTO notifications (uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertWindow       = `INSERT INTO windows (key, keep_until, data) VALUES (?, ?, ?)
@@ -583,7 +583,8 @@ CREATE TABLE IF NOT EXISTS events (
 	id           INTEGER PRIMARY KEY,
 	received_at  INTEGER NOT NULL,
 	query        TEXT    NOT NULL,
-	body         BLOB    NOT NULL
+	body         BLOB    NOT NULL,
+	dedup_key    TEXT
 );
 
 CREATE TABLE IF NOT EXISTS progress (
@@ -642,6 +643,7 @@ CREATE TABLE IF NOT EXISTS incidents (
 const fromV1 = `
 INSERT OR IGNORE INTO progress (id, through, processed_at) VALUES (1,
 	coalesce((SELECT min(id) - 1 FROM events WHERE processed_at IS NULL), (SELECT max(id) FROM events), 0), 0);
+ALTER TABLE events ADD COLUMN dedup_key TEXT;
 DROP INDEX IF EXISTS events_unprocessed;
 DROP INDEX IF EXISTS events_received;
 DROP INDEX IF EXISTS windows_keep;

@@ -137,26 +137,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reload.setVerifiers = srv.SetVerifiers
 	// Retries and replays of callbacks taken just before a restart are
-	// still recognised: the journal knows them. Reading them back takes
-	// seconds after a storm, so it runs beside serving rather than before:
-	// start-up stays short whatever the journal holds.
-	rememberCtx, stopRemember := context.WithCancel(ctx)
-	remembered := make(chan struct{})
-	defer func() { stopRemember(); <-remembered }()
-	go func() {
-		defer close(remembered)
-		w := cfg.Callback.DedupWindow.D()
-		if w <= 0 {
-			return
-		}
-		err := st.EventsSince(rememberCtx, time.Now().Add(-w), func(e store.Event) error {
-			srv.Remember(e.Raw)
-			return nil
-		})
-		if err != nil && rememberCtx.Err() == nil {
+	// still recognised: the journal keeps their keys. Reading them back is
+	// bounded by dedup_max_keys, whatever the journal holds, and done
+	// before listening, so that no retry slips in ahead of its key.
+	if w := cfg.Callback.DedupWindow.D(); w > 0 {
+		marks, err := st.RecentDedupKeys(ctx, time.Now().Add(-w), cfg.Callback.DedupMaxKeys)
+		if err != nil {
 			logger.Warn("de-duplication keys not restored from the journal", "err", err)
 		}
-	}()
+		for _, m := range marks {
+			srv.RememberKey(m.ReceivedAt, m.Key)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -208,8 +200,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { defer close(reloadDone); reload.run(reloadCtx, hup) }()
 
 	err = srv.RunWithAdmin(ctx, ln, adminLn)
-	stopRemember()
-	<-remembered
 	stopReload()
 	stopSweep()
 	<-reloadDone
