@@ -108,11 +108,11 @@ func (s *Store) checkFiles() error {
 	return nil
 }
 
-// syncCheckMaxBytes bounds the database size that is checked before Open
-// returns. quick_check reads every page: past this size it would hold up
-// the start, so it runs in the background instead and breaks the store if
-// it fails.
-const syncCheckMaxBytes = 64 << 20
+// DefaultCheckBeforeOpenBytes bounds the database size that is checked
+// before Open returns. quick_check reads every page (a few seconds per
+// GiB): past this size it would hold up the start, so it runs in the
+// background instead and breaks the store if it fails.
+const DefaultCheckBeforeOpenBytes = 64 << 20
 
 // quickCheck runs SQLite's quick_check (every page and index entry is
 // read; a few seconds per GiB) and reports the first problems found.

@@ -478,3 +478,30 @@ func TestRecentDedupKeys(t *testing.T) {
 		t.Errorf("since t0+8m: %d keys, want 2", len(got))
 	}
 }
+
+// A database too large to check before Open returns is checked in the
+// background, and damage found there breaks the store.
+func TestBackgroundCheck(t *testing.T) {
+	dir := t.TempDir()
+	fill(t, dir, 300)
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad\xbe\xef", 512)), 3*2048); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	s, err := Open(context.Background(), Options{Dir: dir, Sync: SyncNormal, CheckBeforeOpenBytes: 1})
+	if err != nil {
+		t.Fatalf("open with the check in the background: %v", err)
+	}
+	defer s.Close()
+	s.bg.Wait()
+	if err := s.Err(); !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "integrity check") {
+		t.Fatalf("Err after the background check = %v", err)
+	}
+	if _, err := s.Append(context.Background(), callback.Raw{Query: sendQuery, Body: body("g", 1), ReceivedAt: t0}); !errors.Is(err, ErrBroken) {
+		t.Errorf("append after the background check failed: %v", err)
+	}
+}

@@ -66,8 +66,12 @@ type Options struct {
 	// default DefaultWALCeiling. Past a quarter of it the checkpointer
 	// restarts the log, which briefly holds up writes.
 	WALCeiling int64
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	// CheckBeforeOpenBytes: a database up to this size is integrity-checked
+	// before Open returns, a larger one in the background (the check reads
+	// every page); default DefaultCheckBeforeOpenBytes.
+	CheckBeforeOpenBytes int64
+	Logger               *slog.Logger
+	Registerer           prometheus.Registerer
 }
 
 // Store is an open database.
@@ -88,6 +92,7 @@ type Store struct {
 
 	maxBatch   int
 	walCeiling int64
+	checkMax   int64
 	appends    chan *appendReq
 	appended   chan struct{} // signalled after journal commits (see Appended)
 	// lastSignal is when Appended was last signalled (or will be, with
@@ -182,6 +187,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.WALCeiling <= 0 {
 		o.WALCeiling = DefaultWALCeiling
 	}
+	if o.CheckBeforeOpenBytes <= 0 {
+		o.CheckBeforeOpenBytes = DefaultCheckBeforeOpenBytes
+	}
 	sync := "FULL"
 	switch o.Sync {
 	case "", SyncFull:
@@ -200,6 +208,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		metrics:     newMetrics(o.Registerer),
 		maxBatch:    o.MaxBatch,
 		walCeiling:  o.WALCeiling,
+		checkMax:    o.CheckBeforeOpenBytes,
 		journalSync: sync,
 		appended:    make(chan struct{}, 1),
 		done:        make(chan struct{}),
@@ -294,7 +303,7 @@ func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
 	}
 	s.c.SetMaxOpenConns(1)
 	background := false
-	if fi, err := os.Stat(s.path); err == nil && fi.Size() > syncCheckMaxBytes {
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() > s.checkMax {
 		background = true
 	} else if err := s.quickCheck(ctx, s.c); err != nil {
 		return s.damaged(err)
@@ -319,26 +328,32 @@ func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
 		return err
 	}
 	if background {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.bgCancel = cancel
-		s.bg.Add(1)
-		s.checking.Store(true)
-		go func() {
-			defer s.bg.Done()
-			defer s.checking.Store(false)
-			start := time.Now()
-			err := s.quickCheck(ctx, s.r)
-			if ctx.Err() != nil {
-				return // closed meanwhile
-			}
-			if err != nil {
-				s.fail(err.Error())
-				return
-			}
-			s.logger.Info("integrity check passed", "duration", time.Since(start))
-		}()
+		s.checkInBackground()
 	}
 	return nil
+}
+
+// checkInBackground runs the integrity check of a database too large to
+// check before Open returns; a failure breaks the store.
+func (s *Store) checkInBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bg.Add(1)
+	s.checking.Store(true)
+	go func() {
+		defer s.bg.Done()
+		defer s.checking.Store(false)
+		start := time.Now()
+		err := s.quickCheck(ctx, s.r)
+		if ctx.Err() != nil {
+			return // closed meanwhile
+		}
+		if err != nil {
+			s.fail(err.Error())
+			return
+		}
+		s.logger.Info("integrity check passed", "duration", time.Since(start))
+	}()
 }
 
 // damaged is the error of a database refused at open: it says what to do.
