@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/imalert/imalert/callback"
@@ -331,8 +332,8 @@ func (s *Store) RecentDedupKeys(ctx context.Context, since time.Time, limit int)
 	if err != nil {
 		return nil, fmt.Errorf("store: dedup keys: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT dedup_key, received_at FROM (SELECT id, dedup_key, received_at FROM events
-		WHERE id >= ? AND received_at >= ? AND dedup_key IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY id`,
+	rows, err := s.r.QueryContext(ctx, `SELECT dedup_key, received_at FROM events
+		WHERE id >= ? AND received_at >= ? AND dedup_key IS NOT NULL ORDER BY id DESC LIMIT ?`,
 		from, nanos(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
@@ -351,5 +352,6 @@ func (s *Store) RecentDedupKeys(ctx context.Context, since time.Time, limit int)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
 	}
+	slices.Reverse(out) // read newest first: the index walks backwards, no sort
 	return out, nil
 }
