@@ -41,6 +41,9 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	if count > 0 {
 		out.batch = sum / count
 	}
+	out.commits, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_duration_seconds_count")
+	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.025"}`)
+	out.slowCommits = out.commits - fast
 	out.restarts, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_count{mode="RESTART"}`)
 	out.restartSecs, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_sum{mode="RESTART"}`)
 	out.end, err = readProc(p.pid())

@@ -160,6 +160,8 @@ type measured struct {
 	shutdown    time.Duration
 	storedBytes int64
 	batch       float64 // callbacks per journal commit, on average
+	commits     float64 // journal commits
+	slowCommits float64 // of which longer than 25ms
 	restarts    float64 // restarting checkpoints, which hold writes back
 	restartSecs float64 // their total duration
 }
@@ -195,7 +197,7 @@ func (m *measured) printDaemon(w io.Writer) {
 	if m.restarts > 0 {
 		restarts = fmt.Sprintf("   %.0f restarting checkpoints, %.1fms each on average", m.restarts, m.restartSecs/m.restarts*1000)
 	}
-	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit%s\n", "", m.batch, restarts)
+	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit, %.0f of %.0f commits over 25ms%s\n", "", m.batch, m.slowCommits, m.commits, restarts)
 	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run)\n", "",
 		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted))
 }
