@@ -141,6 +141,18 @@ func (p *Pipeline) Ingest(ctx context.Context, raws []callback.Raw, evs []*callb
 	return nil
 }
 
+// dropParsed forgets the parsed events of entries up to through: those
+// Ingest handed over only after step had read their entries.
+func (p *Pipeline) dropParsed(through int64) {
+	p.parsedMu.Lock()
+	defer p.parsedMu.Unlock()
+	for id := range p.parsed {
+		if id <= through {
+			delete(p.parsed, id)
+		}
+	}
+}
+
 // parse returns the event of journal entry e: the one Ingest was handed,
 // or e parsed again.
 func (p *Pipeline) parse(e store.Event) (*callback.Event, error) {
@@ -292,6 +304,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	}
 	if len(evs) > 0 {
 		b.Through = evs[len(evs)-1].ID
+		p.dropParsed(b.Through)
 	}
 	for rule, st := range p.digests {
 		if !now.Before(st.Digest.End.Add(digestGrace)) {
