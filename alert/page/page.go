@@ -65,6 +65,10 @@ func Build(n *notify.Notification) *Page {
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
+	whose := Whose(n)
+	if whose != "" {
+		p.Title += " · " + whose
+	}
 	hasCode := ev.Present.Has(callback.FieldErrorCode)
 	code := ""
 	if hasCode {
@@ -81,7 +85,7 @@ func Build(n *notify.Notification) *Page {
 	}
 	sender := Clean(ev.FromAccount, MaxField)
 
-	p.summarise(n, code, group)
+	p.summarise(n, code, group, whose)
 
 	add := func(label, value string) {
 		if value != "" {
@@ -105,8 +109,10 @@ func Build(n *notify.Notification) *Page {
 	return p
 }
 
-// summarise sets the preview and the email subject of the page of n.
-func (p *Page) summarise(n *notify.Notification, code, group string) {
+// summarise sets the preview and the email subject of the page of n. The
+// subject names the group key (whose), so that pages for different keys of
+// one rule read apart in an inbox; a rule without group_by names the group.
+func (p *Page) summarise(n *notify.Notification, code, group, whose string) {
 	// Preview: [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] ", n.Severity)
@@ -127,7 +133,9 @@ func (p *Page) summarise(n *notify.Notification, code, group string) {
 		subj += code + " "
 	}
 	subj += n.Rule
-	if n.Event.GroupID != "" {
+	if whose != "" {
+		subj += " for " + whose
+	} else if n.Event.GroupID != "" {
 		subj += " in " + Clean(n.Event.GroupID, 64)
 	}
 	if p.CustomTitle.Text != "" {
@@ -145,6 +153,9 @@ func footer(n *notify.Notification) []string {
 	var out []string
 	if th := n.Threshold; th.Count > 0 {
 		out = append(out, fmt.Sprintf("threshold reached: %d within %s", th.Count, Duration(th.Within)))
+		if line := countedLine(th); line != "" {
+			out = append(out, line)
+		}
 	}
 	t := n.Throttle
 	if t.Suppressed > 0 {
