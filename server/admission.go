@@ -126,7 +126,7 @@ func (s *Server) admit(c *gin.Context) {
 	if len(s.o.AllowNets) > 0 && !allowed(s.o.AllowNets, ip) {
 		s.sec.denied.Inc()
 		s.metrics.requests.WithLabelValues("source_denied").Inc()
-		fail(c, http.StatusForbidden, codeSourceDenied, "source address not allowed")
+		s.refuse(c, "source_denied", http.StatusForbidden, codeSourceDenied, "source address not allowed")
 		return
 	}
 	if s.limiter != nil {
@@ -134,7 +134,7 @@ func (s *Server) admit(c *gin.Context) {
 			s.sec.rateLimited.Inc()
 			s.metrics.requests.WithLabelValues("rate_limited").Inc()
 			c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-			fail(c, http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded, retry later")
+			s.refuse(c, "rate_limited", http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded, retry later")
 			return
 		}
 	}
@@ -181,7 +181,7 @@ func (s *Server) authenticate(c *gin.Context, q callback.Query) bool {
 	}
 	s.sec.authFailures.WithLabelValues(string(reason)).Inc()
 	a := authReasons[reason]
-	fail(c, http.StatusUnauthorized, a.code, a.info)
+	s.refuse(c, string(reason), http.StatusUnauthorized, a.code, a.info)
 	return false
 }
 

@@ -52,11 +52,11 @@ func (s *Server) callback(c *gin.Context) string {
 	// is not from a known app with a valid signature costs no body read.
 	q, err := callback.ParseQuery(c.Request.URL.Query())
 	if err != nil {
-		fail(c, http.StatusBadRequest, codeBadQuery, err.Error())
+		s.refuse(c, "bad_query", http.StatusBadRequest, codeBadQuery, err.Error())
 		return "bad_query"
 	}
 	if !s.apps[q.AppID] {
-		fail(c, http.StatusForbidden, codeUnknownApp, "unknown SdkAppid "+strconv.FormatUint(q.AppID, 10)+": not an app of this receiver")
+		s.refuse(c, "unknown_app", http.StatusForbidden, codeUnknownApp, "unknown SdkAppid "+strconv.FormatUint(q.AppID, 10)+": not an app of this receiver")
 		return "unknown_app"
 	}
 	if !s.authenticate(c, q) {
@@ -64,22 +64,22 @@ func (s *Server) callback(c *gin.Context) string {
 	}
 	max := s.o.MaxBodyBytes
 	if c.Request.ContentLength > max {
-		fail(c, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
+		s.refuse(c, "too_large", http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
 		return "too_large"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			fail(c, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
+			s.refuse(c, "too_large", http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
 			return "too_large"
 		}
-		fail(c, http.StatusBadRequest, codeBadBody, "could not read body")
+		s.refuse(c, "bad_body", http.StatusBadRequest, codeBadBody, "could not read body")
 		return "bad_body"
 	}
 	items, err := callback.ParseEvents(q, body, s.o.Limits)
 	if err != nil {
-		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
+		s.refuse(c, "bad_body", http.StatusBadRequest, codeBadBody, err.Error())
 		return "bad_body"
 	}
 	s.sec.countLeftOut(items)
