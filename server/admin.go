@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -31,9 +32,15 @@ func (s *Server) registerHealth(e *gin.Engine) {
 
 // requireToken checks "Authorization: Bearer <admin.token>" when a token is
 // configured. Digests are compared in constant time; the answer never
-// echoes what was sent.
+// echoes what was sent. Without a token, only loopback clients are
+// answered (see loopbackClient).
 func (s *Server) requireToken(c *gin.Context) {
 	if s.adminToken == nil {
+		if !loopbackClient(c.Request) {
+			s.sec.adminDenied.Inc()
+			fail(c, http.StatusForbidden, codeAdminLoopback, "admin endpoints answer only loopback clients without admin.token")
+			return
+		}
 		c.Next()
 		return
 	}
@@ -70,4 +77,25 @@ func (s *Server) newEngine() *gin.Engine {
 	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
 	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
 	return e
+}
+
+// forwardingHeaders are the headers a proxy adds for the client it
+// forwards.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"}
+
+// loopbackClient reports whether r came from this host: its connection's
+// peer is a loopback address, whatever proxies are trusted, and it carries
+// no forwarding header, since a proxy on this host forwards clients from
+// anywhere.
+func loopbackClient(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return false
+	}
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	return true
 }

@@ -36,6 +36,7 @@ const (
 	codeTimeInvalid   = 40104
 	codeAdminToken    = 40110
 	codeSourceDenied  = 40302
+	codeAdminLoopback = 40303
 	codeRateLimited   = 42901
 	defaultMaxSources = 10_000
 )
@@ -85,7 +86,7 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 		}),
 		adminDenied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "imalert_admin_auth_failures_total",
-			Help: "Admin requests refused for a missing or wrong bearer token.",
+			Help: "Admin requests refused: a missing or wrong bearer token or, without admin.token, a client not on loopback.",
 		}),
 		leftOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_callback_left_out_total",

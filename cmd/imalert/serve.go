@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := s.cfg
 	if *listen != "" {
-		cfg.Listen = *listen
+		cfg.SetListen(*listen) // and the admin warning with it
 	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
