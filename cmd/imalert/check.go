@@ -20,7 +20,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "check: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	s, err := load(*path)
+	s, err := loadWith(*path, withoutSecrets)
 	stderr = redacted(stderr, s)
 	if s != nil && s.cfg != nil {
 		for _, w := range s.cfg.Warnings {

@@ -23,14 +23,21 @@ type setup struct {
 // load reads the config at path (the built-in config and rules when path is
 // empty), then the rule files it names, and compiles the rules. It returns
 // every error it finds, as yamlfile.Errors when they have positions.
-func load(path string) (*setup, error) {
+func load(path string) (*setup, error) { return loadWith(path, config.LoadOptions{}) }
+
+// withoutSecrets is how check and test load: they send nothing, so a secret whose
+// environment variable is unset gets a placeholder and a warning.
+var withoutSecrets = config.LoadOptions{AllowMissingSecrets: true}
+
+// loadWith is load with options for reading the config.
+func loadWith(path string, o config.LoadOptions) (*setup, error) {
 	s := &setup{}
 	var errs yamlfile.Errors
 	if path == "" {
 		s.cfg = config.Default()
 		s.files = rules.Default()
 	} else {
-		cfg, err := config.Load(path)
+		cfg, err := config.LoadWith(path, o)
 		if cfg == nil {
 			return nil, err
 		}

@@ -83,10 +83,13 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		now = t
 	}
-	s, err := load(*path)
+	s, err := loadWith(*path, withoutSecrets)
 	if err != nil {
 		printErrors(stderr, err)
 		return errReported
+	}
+	for _, w := range s.cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	var out bytes.Buffer
 	d := &dry{
