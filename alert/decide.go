@@ -73,7 +73,7 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 	if cat == nil {
 		cat = p.catalogue
 	}
-	buf = engine.Match(ev, buf)
+	buf = p.timer.match(engine, ev, buf)
 	if len(buf) == 0 {
 		return nil, buf, nil
 	}

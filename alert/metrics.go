@@ -12,6 +12,8 @@ type Metrics struct {
 	throttleEvictions prometheus.Counter
 	digests           *prometheus.CounterVec
 	unparsable        prometheus.Counter
+	matchSeconds      *prometheus.HistogramVec
+	slowMatches       *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's metrics with r (nil: not registered).
@@ -41,9 +43,17 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		unparsable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "imalert_journal_unparsable_total", Help: "Journal entries the current parser refuses; they are marked processed.",
 		}),
+		matchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "imalert_rule_match_seconds", Help: "Time a rule's conditions took on one sampled event (one in 64 by default), by rule.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10),
+		}, []string{"rule"}),
+		slowMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_rule_slow_matches_total", Help: "Sampled matches that took the slow-match time (default 10ms) or more, by rule.",
+		}, []string{"rule"}),
 	}
 	if r != nil {
-		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions, m.digests, m.unparsable)
+		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions, m.digests, m.unparsable,
+			m.matchSeconds, m.slowMatches)
 	}
 	return m
 }

@@ -38,6 +38,7 @@ type Pipeline struct {
 	limits    callback.Limits
 	batchSize int
 	now       func() time.Time
+	timer     *matchTimer
 
 	// Owned by Run.
 	cursor  int64
@@ -69,6 +70,8 @@ type PipelineOptions struct {
 	// Now is the clock for digest intervals; nil means time.Now. Throttle
 	// decisions use each event's receive time.
 	Now func() time.Time
+	// MatchTiming samples how long each rule takes to match.
+	MatchTiming MatchTiming
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -103,6 +106,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		now:       o.Now,
 		digests:   map[string]*digestState{},
 		stop:      make(chan struct{}),
+		timer:     newMatchTimer(o.MatchTiming, o.Logger, o.Metrics),
 	}
 	p.rules.Store(o.Rules)
 	return p
