@@ -198,7 +198,8 @@ func Build(n *notify.Notification) *Payload {
 		e.EventTime = &t
 	}
 	out.Event = e
-	if t := n.Throttle; t.Suppressed > 0 || t.Window > 0 {
+	// A page with nothing held back says nothing about it (a first page).
+	if t := n.Throttle; t.Suppressed > 0 {
 		out.Suppressed = &Suppressed{Count: t.Suppressed, WindowSeconds: t.Window.Seconds(),
 			Since: timePtr(t.Since), First: timePtr(t.First), Last: timePtr(t.Last)}
 	}

@@ -225,3 +225,33 @@ func newServer(t *testing.T, h http.Handler) string {
 }
 
 func newClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+
+// A page that held nothing back carries no suppressed object, whether or
+// not its rule has a throttle window; one that did carries the count.
+func TestPayloadOmitsNothingSuppressed(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		throttle notify.Throttled
+		want     bool
+	}{
+		{"first page, throttled rule", notify.Throttled{Window: 10 * time.Minute, Next: 10 * time.Minute}, false},
+		{"no throttle", notify.Throttled{}, false},
+		{"repeats held back", notify.Throttled{Window: 10 * time.Minute, Suppressed: 2}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := notification(t)
+			n.Throttle = tt.throttle
+			b, err := json.Marshal(Build(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := p["suppressed"]; got != tt.want {
+				t.Errorf("suppressed present = %v, want %v: %s", got, tt.want, b)
+			}
+		})
+	}
+}
