@@ -403,7 +403,7 @@ func (d *dry) rendered(n *notify.Notification) {
 	switch {
 	case recv.Slack != nil:
 		text, att := slack.Message(p)
-		writeField(d.w, "text", text)
+		writeField(d.w, "text", slack.Mentions(recv.Slack.Mention)+text) // as the live send leads it
 		for _, b := range att.Blocks.BlockSet {
 			writeBlock(d.w, b)
 		}
