@@ -57,6 +57,10 @@ type Notification struct {
 	Fallback      string
 	FallbackAfter time.Duration
 
+	// FirstDue is set on a dead letter requeued by hand: when it was first
+	// due. CreatedAt is then the time it was requeued.
+	FirstDue time.Time
+
 	// Seq is the notification's position in the outbox, once written;
 	// EventID the journal entry of Event.
 	Seq     int64

@@ -173,6 +173,9 @@ func footer(n *notify.Notification) []string {
 	if n.Merged > 0 {
 		out = append(out, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
+	if !n.FirstDue.IsZero() {
+		out = append(out, "requeued: first due "+n.FirstDue.UTC().Format(TimeLayout))
+	}
 	if n.Event.Truncated {
 		// Rules saw only the first callback.limits.max_text_bytes of some
 		// text: say so, since a condition on the rest could not match.
