@@ -83,7 +83,7 @@ func countHit(st state.KeyState, prev int, who string) ([]uint32, []string) {
 		nh := whoHash(n)
 		known = known || nh == h
 		c := hitsOf(out, nh)
-		if c == 0 {
+		if c == 0 || len(names) == state.MaxNames {
 			continue
 		}
 		if least < 0 || c < leastN {

@@ -84,6 +84,7 @@ func TestEncodingRefusesCorrupt(t *testing.T) {
 // decodes encodes back to the same state.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(state.Marshal(state.KeyState{Start: t0, End: t0, Window: time.Minute, Suppressed: 1, Hits: []time.Time{t0}, Seen: true}))
+	f.Add(state.Marshal(state.KeyState{Hits: []time.Time{t0, t0}, Who: []uint32{0, 7}, Names: []string{"@TGS#1"}}))
 	f.Add([]byte(`{"suppressed":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := state.Unmarshal(data)
