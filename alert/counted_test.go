@@ -146,3 +146,15 @@ func TestCountHitAfterStateWithoutWho(t *testing.T) {
 		t.Error("decideWho changed the old entry")
 	}
 }
+
+// whoHash is FNV-1a, never 0 (0 means not known).
+func TestWhoHash(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want uint32
+	}{{"", 2166136261}, {"a", 0xe40c292c}, {"foobar", 0xbf9cf968}} {
+		if got := whoHash(tt.in); got != tt.want {
+			t.Errorf("whoHash(%q) = %#x, want %#x", tt.in, got, tt.want)
+		}
+	}
+}
