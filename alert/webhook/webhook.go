@@ -114,6 +114,20 @@ type Payload struct {
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
 	Merged     int         `json:"merged"`
 	Digest     *Digest     `json:"digest,omitempty"`
+	// Threshold is set for a rule with a threshold: how many events
+	// reached it, and whose they were.
+	Threshold *Threshold `json:"threshold,omitempty"`
+}
+
+// Threshold is what reached a rule's threshold.
+type Threshold struct {
+	Count         int     `json:"count"`
+	WithinSeconds float64 `json:"within_seconds"`
+	// By is the field counted by (GroupId or From_Account), Top its values
+	// with the most events, most first, and More how many other values.
+	By   string  `json:"by,omitempty"`
+	Top  []Count `json:"top,omitempty"`
+	More int     `json:"more,omitempty"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -198,6 +212,9 @@ func Build(n *notify.Notification) *Payload {
 		e.EventTime = &t
 	}
 	out.Event = e
+	if th := n.Threshold; th.Count > 0 {
+		out.Threshold = &Threshold{Count: th.Count, WithinSeconds: th.Within.Seconds(), By: th.By, Top: counts(th.Top), More: th.More}
+	}
 	// A page with nothing held back says nothing about it (a first page).
 	if t := n.Throttle; t.Suppressed > 0 {
 		out.Suppressed = &Suppressed{Count: t.Suppressed, WindowSeconds: t.Window.Seconds(),

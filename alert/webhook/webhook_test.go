@@ -255,3 +255,26 @@ func TestPayloadOmitsNothingSuppressed(t *testing.T) {
 		})
 	}
 }
+
+// A threshold page carries the count and whose events reached it, cleaned.
+func TestPayloadThreshold(t *testing.T) {
+	n := notification(t)
+	b, _ := json.Marshal(Build(n))
+	if strings.Contains(string(b), `"threshold"`) {
+		t.Errorf("a page without a threshold carries one: %s", b)
+	}
+	n.Threshold = notify.ThresholdCount{Count: 12, Within: time.Minute, By: "From_Account",
+		Top: []notify.Count{{Name: "a\nb", Count: 4}, {Name: "c", Count: 3}}, More: 5}
+	b, err := json.Marshal(Build(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Threshold Threshold }
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	want := Threshold{Count: 12, WithinSeconds: 60, By: "From_Account", Top: []Count{{"a b", 4}, {"c", 3}}, More: 5}
+	if diff := cmp.Diff(want, p.Threshold); diff != "" {
+		t.Errorf("threshold (-want +got):\n%s", diff)
+	}
+}
