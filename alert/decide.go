@@ -76,7 +76,7 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 	if cat == nil {
 		cat = p.catalogue
 	}
-	buf = engine.Match(ev, buf)
+	buf = p.timer.match(engine, ev, buf)
 	if len(buf) == 0 {
 		return nil, buf, nil
 	}
@@ -86,6 +86,8 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 	outs := make([]Outcome, 0, len(buf))
 	for _, r := range buf {
 		o := Outcome{Rule: r, Key: r.GroupKey(ev)}
+		var top []notify.Count // the groups or senders a threshold counted
+		var more int
 		switch {
 		case r.Digest > 0:
 			// Summarised per interval instead: no per-event decision.
@@ -101,11 +103,21 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 				return nil, buf, fmt.Errorf("alert: decision state: %w", err)
 			}
 			var next state.Entry
-			o.Decision, next = decide(old, ev.ReceivedAt, r)
+			var who string
+			if f := countedBy(r); f != "" {
+				who, _ = ev.Field(f)
+			}
+			o.Decision, next = decideWho(old, ev.ReceivedAt, r, who)
 			sv.pending[key] = next
+			if o.Decision.Notify && r.Threshold.Count > 0 {
+				top, more = counted(next.State, ev.ReceivedAt, r.Threshold.Within)
+			}
 		}
 		if o.Decision.Notify {
 			o.Notifications, o.RenderErr = notifications(ev, r, o.Key, o.Decision, cat)
+			for _, n := range o.Notifications {
+				n.Threshold.Top, n.Threshold.More = top, more
+			}
 		}
 		outs = append(outs, o)
 	}
@@ -163,7 +175,7 @@ func notifications(ev *callback.Event, r *rules.Rule, key string, d Decision, ca
 			FallbackAfter: r.FallbackAfter,
 		}
 		if r.Threshold.Count > 0 {
-			n.Threshold = notify.ThresholdCount{Count: d.Count, Within: r.Threshold.Within}
+			n.Threshold = notify.ThresholdCount{Count: d.Count, Within: r.Threshold.Within, By: countedBy(r)}
 		}
 		if err := render(n, r); err != nil {
 			errs = append(errs, err)

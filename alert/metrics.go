@@ -14,6 +14,8 @@ type Metrics struct {
 	unparsable        prometheus.Counter
 	summaries         *prometheus.CounterVec
 	summariesDropped  prometheus.Counter
+	matchSeconds      *prometheus.HistogramVec
+	slowMatches       *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's metrics with r (nil: not registered).
@@ -43,6 +45,13 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		unparsable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "imalert_journal_unparsable_total", Help: "Journal entries the current parser refuses; they are marked processed.",
 		}),
+		matchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "imalert_rule_match_seconds", Help: "Time a rule's conditions took on one sampled event (one in 64 by default), by rule.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10),
+		}, []string{"rule"}),
+		slowMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_rule_slow_matches_total", Help: "Sampled matches that took the slow-match time (default 10ms) or more, by rule.",
+		}, []string{"rule"}),
 	}
 	m.summaries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "imalert_quiet_summaries_total", Help: "Quiet summaries sent: a throttle window that held events back ended with no new event, by rule.",
@@ -52,7 +61,8 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 	})
 	if r != nil {
 		r.MustRegister(m.summaries, m.summariesDropped)
-		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions, m.digests, m.unparsable)
+		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions, m.digests, m.unparsable,
+			m.matchSeconds, m.slowMatches)
 	}
 	return m
 }

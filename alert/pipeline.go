@@ -45,6 +45,7 @@ type Pipeline struct {
 	now       func() time.Time
 	observer  Observer
 	external  string
+	timer     *matchTimer
 
 	// Owned by Run.
 	cursor  int64
@@ -95,6 +96,8 @@ type PipelineOptions struct {
 	ExternalURL string
 	// Silences, when set, hold the events they match before any decision.
 	Silences *silence.Set
+	// MatchTiming samples how long each rule takes to match.
+	MatchTiming MatchTiming
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -134,6 +137,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
 		parsed:    map[int64]*callback.Event{},
+		timer:     newMatchTimer(o.MatchTiming, o.Logger, o.Metrics),
 	}
 	p.rules.Store(o.Rules)
 	return p

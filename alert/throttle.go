@@ -51,14 +51,24 @@ func stateKey(r *rules.Rule, key string) string { return r.StateKey + "\x00" + k
 // entry to store in its place. It is pure: it reads no clock, and leaves
 // old untouched.
 func decide(old state.Entry, now time.Time, r *rules.Rule) (Decision, state.Entry) {
+	return decideWho(old, now, r, "")
+}
+
+// decideWho is decide for an event from who: the value of countedBy(r),
+// which a threshold counts by.
+func decideWho(old state.Entry, now time.Time, r *rules.Rule, who string) (Decision, state.Entry) {
 	var st state.KeyState
 	if old.Live(now) {
 		st = old.State
 	}
 	count := 0
 	if r.Threshold.Count > 0 {
+		prev := len(st.Hits)
 		st.Hits = thresholdHits(st.Hits, now, r.Threshold.Count)
 		count = within(st.Hits, now, r.Threshold.Within)
+		if countedBy(r) != "" {
+			st.Who, st.Names = countHit(st, prev, who)
+		}
 	}
 	var d Decision
 	switch {
@@ -125,7 +135,7 @@ func throttleStep(st state.KeyState, now time.Time, window, maxWindow time.Durat
 			next = min(max(st.Window*2, window), maxWindow)
 		}
 	}
-	st = state.KeyState{Start: now, End: now.Add(next), Window: next, Hits: st.Hits, Seen: st.Seen}
+	st = state.KeyState{Start: now, End: now.Add(next), Window: next, Hits: st.Hits, Who: st.Who, Names: st.Names, Seen: st.Seen}
 	d.Until, d.Window = st.End, next
 	return d, st
 }

@@ -144,12 +144,15 @@ func Default() *Config {
 
 // Load reads and validates the config file at path. Environment variables
 // are looked up with os.LookupEnv.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, o LoadOptions) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return ParseWith(path, data, os.LookupEnv, o)
 }
 
 // Parse decodes and validates a config document. Every problem found is
@@ -157,11 +160,16 @@ func Load(path string) (*Config, error) {
 // is valid YAML, the config is returned even with errors, so that callers
 // can go on to check what depends on it (rule files) in the same run.
 func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	return ParseWith(file, data, env, LoadOptions{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(file string, data []byte, env func(string) (string, bool), o LoadOptions) (*Config, error) {
 	doc, err := yamlfile.Parse(file, data)
 	if err != nil {
 		return nil, err
 	}
-	doc.ExpandEnv(env)
+	doc.ExpandEnvOr(env, o.placeholder())
 	w := defaults
 	// Keep default values for nested structs the document only partly sets.
 	errs := doc.Decode(doc.Root, &w)
@@ -212,6 +220,9 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		c.Receivers = append(c.Receivers, r)
 	}
 	errs = append(errs, c.Watchdog.validate(doc, yamlfile.At(doc.Root, "watchdog"), names)...)
+	for _, p := range doc.Placeholders() {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: environment variable %s is not set: a placeholder stands in for it here; serve refuses to start without it", file, p.Line, p.Var))
+	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return c, errs

@@ -166,14 +166,11 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	if _, tn := yamlfile.Lookup(adminNode, "token"); tn != nil && !a.Token.IsSet() {
 		errs = append(errs, doc.EmptyError(tn, "admin.token"))
 	}
-	if !a.Token.IsSet() && c.File != BuiltinName {
-		exposed := c.Listen
-		if a.Listen != "" {
-			exposed = a.Listen
-		}
-		if !loopback(exposed) {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: the admin endpoints (/metrics, reload, API) listen on %s without admin.token", c.File, exposed))
-		}
+	if w := c.AdminWarning(); w != "" {
+		c.Warnings = append(c.Warnings, w)
+	}
+	if a.Token.IsSet() && len(a.Token) < MinAdminToken {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: admin.token is shorter than %d characters: use a long random one (openssl rand -hex 32)", c.name(), MinAdminToken))
 	}
 	return errs
 }

@@ -60,7 +60,7 @@ func (o *Options) validate() error {
 // override applies the command line's overrides to cfg.
 func (o *Options) override(cfg *config.Config) {
 	if o.Listen != "" {
-		cfg.Listen = o.Listen
+		cfg.SetListen(o.Listen) // and the admin warning with it
 	}
 	if o.DataDir != "" {
 		cfg.DataDir = o.DataDir

@@ -23,14 +23,22 @@ type Set struct {
 // positions. A config that loads no rule is an error: every callback would
 // be acknowledged and none would page. With errors, the Set holds what
 // could be read (the config, for redacting secrets from the messages).
-func Load(path string) (*Set, error) {
+func Load(path string) (*Set, error) { return LoadWith(path, config.LoadOptions{}) }
+
+// WithoutSecrets is how check and test load: they send nothing, so a
+// secret whose environment variable is unset gets a placeholder and a
+// warning.
+var WithoutSecrets = config.LoadOptions{AllowMissingSecrets: true}
+
+// LoadWith is Load with options for reading the config.
+func LoadWith(path string, o config.LoadOptions) (*Set, error) {
 	s := &Set{}
 	var errs yamlfile.Errors
 	if path == "" {
 		s.Config = config.Default()
 		s.Files = rules.Default()
 	} else {
-		cfg, err := config.Load(path)
+		cfg, err := config.LoadWith(path, o)
 		if cfg == nil {
 			return nil, err
 		}

@@ -134,6 +134,12 @@ func (e *Engine) Catalogue() *callback.Catalogue { return e.catalogue }
 // Match appends to dst the rules ev matches, in file order, and returns it.
 // It does not allocate when dst has room for the matches.
 func (e *Engine) Match(ev *callback.Event, dst []*Rule) []*Rule {
+	return e.match(ev, dst, nil, nil)
+}
+
+// match is Match; with observe set, it times each candidate rule's
+// conditions on clock now and reports them to observe.
+func (e *Engine) match(ev *callback.Event, dst []*Rule, now func() time.Time, observe func(*Rule, time.Duration)) []*Rule {
 	var lists [maxLists][]*Rule
 	n := 0
 	if b := e.byCommand[ev.Command]; b != nil {
@@ -155,7 +161,15 @@ func (e *Engine) Match(ev *callback.Event, dst []*Rule) []*Rule {
 		}
 		r := lists[best][0]
 		lists[best] = lists[best][1:]
-		if r.cond.match(ev) {
+		var start time.Time
+		if observe != nil {
+			start = now()
+		}
+		ok := r.cond.match(ev)
+		if observe != nil {
+			observe(r, now().Sub(start))
+		}
+		if ok {
 			dst = append(dst, r)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -58,9 +59,15 @@ func (s *Server) registerHealth(e *gin.Engine) {
 
 // requireToken checks "Authorization: Bearer <admin.token>" when a token is
 // configured. Digests are compared in constant time; the answer never
-// echoes what was sent.
+// echoes what was sent. Without a token, only loopback clients are
+// answered (see loopbackClient).
 func (s *Server) requireToken(c *gin.Context) {
 	if s.adminToken == nil {
+		if !loopbackClient(c.Request) {
+			s.sec.adminDenied.Inc()
+			fail(c, http.StatusForbidden, codeAdminLoopback, "admin endpoints answer only loopback clients without admin.token")
+			return
+		}
 		c.Next()
 		return
 	}
@@ -108,4 +115,25 @@ func longWrite(c *gin.Context) {
 	}
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(time.Duration(secs)*time.Second + 10*time.Second))
 	c.Next()
+}
+
+// forwardingHeaders are the headers a proxy adds for the client it
+// forwards.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"}
+
+// loopbackClient reports whether r came from this host: its connection's
+// peer is a loopback address, whatever proxies are trusted, and it carries
+// no forwarding header, since a proxy on this host forwards clients from
+// anywhere.
+func loopbackClient(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return false
+	}
+	for _, h := range forwardingHeaders {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	return true
 }

@@ -38,6 +38,7 @@ const (
 	codeTimeInvalid   = 40104
 	codeAdminToken    = 40110
 	codeSourceDenied  = 40302
+	codeAdminLoopback = 40303
 	codeRateLimited   = 42901
 	defaultMaxSources = 10_000
 )
@@ -87,7 +88,7 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 		}),
 		adminDenied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "imalert_admin_auth_failures_total",
-			Help: "Admin requests refused for a missing or wrong bearer token.",
+			Help: "Admin requests refused: a missing or wrong bearer token or, without admin.token, a client not on loopback.",
 		}),
 		leftOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_callback_left_out_total",
@@ -128,7 +129,7 @@ func (s *Server) admit(c *gin.Context) {
 	if len(s.o.AllowNets) > 0 && !allowed(s.o.AllowNets, ip) {
 		s.sec.denied.Inc()
 		s.metrics.requests.WithLabelValues("source_denied").Inc()
-		fail(c, http.StatusForbidden, codeSourceDenied, "source address not allowed")
+		s.refuseWith(c, "source_denied", http.StatusForbidden, codeSourceDenied, "source address not allowed")
 		return
 	}
 	if s.limiter != nil {
@@ -136,7 +137,7 @@ func (s *Server) admit(c *gin.Context) {
 			s.sec.rateLimited.Inc()
 			s.metrics.requests.WithLabelValues("rate_limited").Inc()
 			c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-			fail(c, http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded, retry later")
+			s.refuseWith(c, "rate_limited", http.StatusTooManyRequests, codeRateLimited, "rate limit exceeded, retry later")
 			return
 		}
 	}
@@ -246,7 +247,7 @@ func (s *Server) authenticate(c *gin.Context, q callback.Query) bool {
 	}
 	s.sec.authFailures.WithLabelValues(string(reason)).Inc()
 	a := authReasons[reason]
-	fail(c, http.StatusUnauthorized, a.code, a.info)
+	s.refuseWith(c, string(reason), http.StatusUnauthorized, a.code, a.info)
 	return false
 }
 

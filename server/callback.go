@@ -51,34 +51,34 @@ func (s *Server) callback(c *gin.Context) string {
 	// is not from a known app with a valid signature costs no body read.
 	q, refused := s.admission.Envelope(c.Request.URL.Query())
 	if refused != nil {
-		return refuse(c, refused)
+		return s.refuse(c, refused)
 	}
 	if !s.authenticate(c, q) {
 		return "unauthorized"
 	}
 	if c.Request.ContentLength > s.admission.MaxBodyBytes {
-		return refuse(c, s.admission.TooLarge())
+		return s.refuse(c, s.admission.TooLarge())
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.admission.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return refuse(c, s.admission.TooLarge())
+			return s.refuse(c, s.admission.TooLarge())
 		}
-		fail(c, http.StatusBadRequest, codeBadBody, "could not read body")
+		s.refuseWith(c, "bad_body", http.StatusBadRequest, codeBadBody, "could not read body")
 		return "bad_body"
 	}
 	items, refused := s.admission.Events(q, body)
 	if refused != nil {
-		return refuse(c, refused)
+		return s.refuse(c, refused)
 	}
 	s.sec.countLeftOut(items)
 	return s.ingest(c, q, items)
 }
 
 // refuse answers r and returns its result label.
-func refuse(c *gin.Context, r *Refusal) string {
-	fail(c, r.Status, r.Code, r.Info)
+func (s *Server) refuse(c *gin.Context, r *Refusal) string {
+	s.refuseWith(c, r.Result, r.Status, r.Code, r.Info)
 	return r.Result
 }
 

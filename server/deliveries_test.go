@@ -51,7 +51,7 @@ func TestDeliveriesEndpoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			s.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/deliveries"+tt.query, nil))
+			s.Handler().ServeHTTP(w, loopbackRequest(http.MethodGet, "/api/v1/deliveries"+tt.query))
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
 			}

@@ -36,7 +36,7 @@ func TestReloadEndpoint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New(Options{Registerer: prometheus.NewRegistry(), CallbackPath: "/callback", Apps: []uint64{appID}, Ingester: &recorder{}, Reloader: tt.reloader})
 			rec := httptest.NewRecorder()
-			s.Handler().ServeHTTP(rec, httptest.NewRequest(tt.method, "/-/reload", nil))
+			s.Handler().ServeHTTP(rec, loopbackRequest(tt.method, "/-/reload"))
 			if rec.Code != tt.status {
 				t.Errorf("status %d, want %d", rec.Code, tt.status)
 			}

@@ -111,6 +111,7 @@ type Server struct {
 	adminToken []byte      // SHA-256 of Options.AdminToken
 	sec        *securityMetrics
 	limiter    *rateLimiter
+	rejects    *rejectLog
 	dedup      *deduper
 	admission  Admission
 	clock      callback.Clock // unique receive times: request ids
@@ -175,6 +176,7 @@ func New(o Options) *Server {
 	s.dedup = newDeduper(o.DedupWindow, o.DedupMaxKeys, func() { s.sec.dedupEvictions.Inc() })
 	s.sec = newSecurityMetrics(o.Registerer, func() float64 { return float64(s.dedup.Len()) })
 	s.limiter = newRateLimiter(o.RateLimit, s.sec.rateEvictions.Inc)
+	s.rejects = newRejectLog(o.Logger, RejectLogEvery)
 
 	e := s.newEngine()
 	e.POST(o.CallbackPath, s.admit, s.handleCallback)

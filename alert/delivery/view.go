@@ -27,6 +27,9 @@ type Delivery struct {
 	Merged     int    `json:"merged"`
 	Fallback   string `json:"fallback,omitempty"`
 	EventID    int64  `json:"event_id,omitempty"`
+	// FirstDueAt is set on a requeued dead letter: when it was first due
+	// (CreatedAt is when it was requeued).
+	FirstDueAt *time.Time `json:"first_due_at,omitempty"`
 }
 
 // Deliveries turns outbox rows into their public view.
@@ -53,6 +56,10 @@ func Deliveries(rows []store.Notification) []Delivery {
 		if rec.Storm != nil {
 			d.Kind = "storm"
 			d.Suppressed = rec.Storm.Held
+		}
+		if !rec.FirstDue.IsZero() {
+			t := rec.FirstDue
+			d.FirstDueAt = &t
 		}
 		if !r.LastAttemptAt.IsZero() {
 			t := r.LastAttemptAt

@@ -54,7 +54,7 @@ func TestNotify(t *testing.T) {
 		t.Errorf("envelope: user %q from %q to %v", m.User, m.From, m.To)
 	}
 	msg := m.Decode(t)
-	if want := "[imalert][warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (+143 suppressed)"; msg.Subject != want {
+	if want := "[imalert][warning] 10023 group-rate-limit for group @TGS#2J4SZEAEL (+143 suppressed)"; msg.Subject != want {
 		t.Errorf("subject = %q, want %q", msg.Subject, want)
 	}
 	if got := msg.Header.Get("Message-Id"); got != "<a1b2c3@example.com>" {

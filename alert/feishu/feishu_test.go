@@ -182,7 +182,7 @@ func TestCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.Card
-	if m.MsgType != "interactive" || c.Header.Template != "orange" || c.Header.Title.Content != "🟠 warning · group-rate-limit" {
+	if m.MsgType != "interactive" || c.Header.Template != "orange" || c.Header.Title.Content != "🟠 warning · group-rate-limit · group @TGS#2J4SZEAEL" {
 		t.Errorf("msg_type %q header %+v", m.MsgType, c.Header)
 	}
 	tags := []string{}

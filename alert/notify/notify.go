@@ -72,16 +72,28 @@ type Notification struct {
 	// empty when external_url is not set.
 	Link string
 
+	// FirstDue is set on a dead letter requeued by hand: when it was first
+	// due. CreatedAt is then the time it was requeued.
+	FirstDue time.Time
+
 	// Seq is the notification's position in the outbox, once written;
 	// EventID the journal entry of Event.
 	Seq     int64
 	EventID int64
 }
 
-// ThresholdCount is how many matching events reached a rule's threshold.
+// ThresholdCount is how many matching events reached a rule's threshold,
+// and whose they were.
 type ThresholdCount struct {
 	Count  int
 	Within time.Duration
+	// By is the wire name of the field counted by (GroupId or
+	// From_Account; empty when the group key holds both), Top the values
+	// with the most events, most first, and More how many other values
+	// there were.
+	By   string  `json:",omitempty"`
+	Top  []Count `json:",omitempty"`
+	More int     `json:",omitempty"`
 }
 
 // Rendered is a template's output for each medium, each escaped for it.

@@ -77,6 +77,10 @@ func Build(n *notify.Notification) *Page {
 	ev := n.Event
 	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
+	whose := Whose(n)
+	if whose != "" {
+		p.Title += " · " + whose
+	}
 	hasCode := ev.Present.Has(callback.FieldErrorCode)
 	code := ""
 	if hasCode {
@@ -93,7 +97,7 @@ func Build(n *notify.Notification) *Page {
 	}
 	sender := Clean(ev.FromAccount, MaxField)
 
-	p.summarise(n, code, group)
+	p.summarise(n, code, group, whose)
 
 	add := func(label, value string) {
 		if value != "" {
@@ -117,8 +121,10 @@ func Build(n *notify.Notification) *Page {
 	return p
 }
 
-// summarise sets the preview and the email subject of the page of n.
-func (p *Page) summarise(n *notify.Notification, code, group string) {
+// summarise sets the preview and the email subject of the page of n. The
+// subject names the group key (whose), so that pages for different keys of
+// one rule read apart in an inbox; a rule without group_by names the group.
+func (p *Page) summarise(n *notify.Notification, code, group, whose string) {
 	// Preview: [warning] 10023 group-rate-limit in @TGS#2J4SZEAEL (Public) from jared
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] ", n.Severity)
@@ -139,7 +145,9 @@ func (p *Page) summarise(n *notify.Notification, code, group string) {
 		subj += code + " "
 	}
 	subj += n.Rule
-	if n.Event.GroupID != "" {
+	if whose != "" {
+		subj += " for " + whose
+	} else if n.Event.GroupID != "" {
 		subj += " in " + Clean(n.Event.GroupID, 64)
 	}
 	if p.CustomTitle.Text != "" {
@@ -157,6 +165,9 @@ func footer(n *notify.Notification) []string {
 	var out []string
 	if th := n.Threshold; th.Count > 0 {
 		out = append(out, fmt.Sprintf("threshold reached: %d within %s", th.Count, Duration(th.Within)))
+		if line := countedLine(th); line != "" {
+			out = append(out, line)
+		}
 	}
 	t := n.Throttle
 	if t.Suppressed > 0 {
@@ -175,6 +186,9 @@ func footer(n *notify.Notification) []string {
 		out = append(out, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
 	out = appendBudget(out, n.Budget)
+	if !n.FirstDue.IsZero() {
+		out = append(out, "requeued: first due "+n.FirstDue.UTC().Format(TimeLayout))
+	}
 	if n.Event.Truncated {
 		// Rules saw only the first callback.limits.max_text_bytes of some
 		// text: say so, since a condition on the rest could not match.

@@ -103,7 +103,7 @@ func Mentions(m []string) string {
 func Message(p *page.Page) (string, slack.Attachment) {
 	text := page.Slack(p.Preview)
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, page.Truncate(p.Title, maxHeader), true, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, page.Truncate(page.Slack(p.Title), maxHeader), true, false)),
 	}
 	head := "*" + page.Slack(p.Headline) + "*"
 	if p.ErrorInfo != "" {

@@ -21,6 +21,7 @@ const (
 	hasFirst
 	hasLast
 	isSeen
+	hasWho // Who and Names follow the hits; states written before have neither
 )
 
 // Marshal encodes st compactly.
@@ -37,6 +38,9 @@ func Marshal(st KeyState) []byte {
 	if st.Seen {
 		flags |= isSeen
 	}
+	if len(st.Who) > 0 || len(st.Names) > 0 {
+		flags |= hasWho
+	}
 	b := make([]byte, 0, 48+10*len(st.Hits))
 	b = append(b, version1)
 	b = binary.AppendUvarint(b, flags)
@@ -50,6 +54,17 @@ func Marshal(st KeyState) []byte {
 	b = binary.AppendUvarint(b, uint64(len(st.Hits)))
 	for _, h := range st.Hits {
 		b = binary.AppendVarint(b, h.UnixNano())
+	}
+	if flags&hasWho != 0 {
+		b = binary.AppendUvarint(b, uint64(len(st.Who)))
+		for _, w := range st.Who {
+			b = binary.AppendUvarint(b, uint64(w))
+		}
+		b = binary.AppendUvarint(b, uint64(len(st.Names)))
+		for _, n := range st.Names {
+			b = binary.AppendUvarint(b, uint64(len(n)))
+			b = append(b, n...)
+		}
 	}
 	return b
 }
@@ -96,10 +111,44 @@ func Unmarshal(data []byte) (KeyState, error) {
 			st.Hits = append(st.Hits, r.time())
 		}
 	}
+	if flags&hasWho != 0 && !r.who(&st) {
+		return KeyState{}, errCorrupt
+	}
 	if r.err || len(r.b) != 0 {
 		return KeyState{}, errCorrupt
 	}
 	return st, nil
+}
+
+// who reads the Who and Names that follow the hits, within their bounds.
+func (r *reader) who(st *KeyState) bool {
+	n := r.uvarint()
+	if n > uint64(len(st.Hits)) {
+		return false
+	}
+	if n > 0 {
+		st.Who = make([]uint32, 0, n)
+		for range n {
+			w := r.uvarint()
+			if w > 1<<32-1 {
+				return false
+			}
+			st.Who = append(st.Who, uint32(w))
+		}
+	}
+	n = r.uvarint()
+	if n > MaxNames {
+		return false
+	}
+	for range n {
+		l := r.uvarint()
+		if l > MaxNameBytes || l > uint64(len(r.b)) {
+			return false
+		}
+		st.Names = append(st.Names, string(r.b[:l]))
+		r.b = r.b[l:]
+	}
+	return !r.err
 }
 
 type reader struct {

@@ -16,6 +16,8 @@ func TestEncodingRoundTrip(t *testing.T) {
 		{Seen: true},
 		{Start: t0, End: t0.Add(10 * time.Minute), Window: 10 * time.Minute, Suppressed: 3, First: t0.Add(time.Second), Last: t0.Add(time.Minute)},
 		{Hits: []time.Time{t0, t0.Add(time.Second), t0.Add(2 * time.Second)}},
+		{Hits: []time.Time{t0, t0.Add(time.Second)}, Who: []uint32{7, 1<<32 - 1}, Names: []string{"@TGS#1", "jared"}},
+		{Hits: []time.Time{t0, t0.Add(time.Second)}, Who: []uint32{0, 9}},
 	} {
 		got, err := state.Unmarshal(state.Marshal(st))
 		if err != nil {
@@ -24,6 +26,21 @@ func TestEncodingRoundTrip(t *testing.T) {
 		if diff := cmp.Diff(st, got); diff != "" {
 			t.Errorf("round trip (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// States written before Who and Names existed still read, as they were.
+func TestEncodingReadsStatesWithoutWho(t *testing.T) {
+	old := []byte{0x1, 0x1, 0x80, 0x80, 0xd6, 0xd4, 0xd8, 0xa0, 0xa7, 0xeb, 0x31, 0x0, 0x0, 0x1, 0x80, 0x80, 0xd6, 0xd4, 0xd8, 0xa0, 0xa7, 0xeb, 0x31}
+	got, err := state.Unmarshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(state.KeyState{Start: t0, Hits: []time.Time{t0}}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if string(state.Marshal(got)) != string(old) {
+		t.Error("a state without Who no longer encodes as before")
 	}
 }
 
@@ -50,6 +67,12 @@ func TestEncodingRefusesCorrupt(t *testing.T) {
 		"trailing":      append(append([]byte{}, good...), 0),
 		"bad json":      []byte(`{"start": 1`),
 		"too many hits": {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		// flags hasWho (32), window, suppressed, 1 hit, then Who and Names.
+		"more who than hits": {1, 32, 0, 0, 1, 0, 2, 1, 1, 0},
+		"who over 32 bits":   {1, 32, 0, 0, 1, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
+		"too many names":     {1, 32, 0, 0, 1, 0, 0, 17},
+		"name too long":      {1, 32, 0, 0, 1, 0, 0, 1, 65},
+		"name cut short":     {1, 32, 0, 0, 1, 0, 0, 1, 3, 'a'},
 	} {
 		if _, err := state.Unmarshal(data); err == nil {
 			t.Errorf("%s: no error", name)
@@ -61,6 +84,7 @@ func TestEncodingRefusesCorrupt(t *testing.T) {
 // decodes encodes back to the same state.
 func FuzzUnmarshal(f *testing.F) {
 	f.Add(state.Marshal(state.KeyState{Start: t0, End: t0, Window: time.Minute, Suppressed: 1, Hits: []time.Time{t0}, Seen: true}))
+	f.Add(state.Marshal(state.KeyState{Hits: []time.Time{t0, t0}, Who: []uint32{0, 7}, Names: []string{"@TGS#1"}}))
 	f.Add([]byte(`{"suppressed":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := state.Unmarshal(data)
@@ -91,5 +115,17 @@ func BenchmarkMarshalLegacyJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = json.Marshal(st)
+	}
+}
+
+// The corrupt cases above are corrupt only where they say: the same bytes
+// with a valid tail read.
+func TestEncodingWhoCaseIsValidWhenWellFormed(t *testing.T) {
+	st, err := state.Unmarshal([]byte{1, 32, 0, 0, 1, 0, 1, 5, 1, 1, 'a'})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Who) != 1 || st.Who[0] != 5 || len(st.Names) != 1 || st.Names[0] != "a" {
+		t.Errorf("got %+v", st)
 	}
 }

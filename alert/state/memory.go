@@ -3,7 +3,6 @@ package state
 import (
 	"container/list"
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -70,10 +69,7 @@ func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
 		return Entry{}, false, nil
 	}
 	e := *v.(*Entry)
-	e.State.Hits = nil
-	if hits := v.(*Entry).State.Hits; len(hits) > 0 {
-		e.State.Hits = slices.Clone(hits)
-	}
+	e.State = e.State.clone()
 	return e, true, nil
 }
 
@@ -92,15 +88,17 @@ func (m *Memory) Put(_ context.Context, key string, e Entry) error {
 		m.order.MoveToBack(el)
 		p := el.Value.(*held).entry
 		hits := append(p.State.Hits[:0], e.State.Hits...)
+		who := append(p.State.Who[:0], e.State.Who...)
+		names := append(p.State.Names[:0], e.State.Names...)
 		*p = e
-		p.State.Hits = hits
+		p.State.Hits, p.State.Who, p.State.Names = hits, who, names
 		m.cache.Set(key, p, life) // renews the expiry
 		return nil
 	}
 	m.makeRoom()
 	p := new(Entry)
 	*p = e
-	p.State.Hits = slices.Clone(e.State.Hits)
+	p.State = e.State.clone()
 	m.elems[key] = m.order.PushBack(&held{key: key, entry: p})
 	m.cache.Set(key, p, life)
 	return nil

@@ -7,6 +7,7 @@ package state
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,33 @@ type KeyState struct {
 	Last       time.Time     `json:"last,omitzero"`        // last held-back event
 	Hits       []time.Time   `json:"hits,omitempty"`       // threshold: latest matches, oldest first
 	Seen       bool          `json:"seen,omitempty"`       // first_seen
+	// Who is, for each of Hits, a hash of the group or sender it came from
+	// (0: not known), and Names the names of some of those hashes: at most
+	// MaxNames, so a threshold page can list the top groups or senders it
+	// counted without the state keeping a name per hit.
+	Who   []uint32 `json:"who,omitempty"`
+	Names []string `json:"names,omitempty"`
+}
+
+// MaxNames bounds KeyState.Names; MaxNameBytes each name.
+const (
+	MaxNames     = 16
+	MaxNameBytes = 64
+)
+
+// clone returns s with slices of its own; empty ones are nil.
+func (s KeyState) clone() KeyState {
+	s.Hits = cloneOrNil(s.Hits)
+	s.Who = cloneOrNil(s.Who)
+	s.Names = cloneOrNil(s.Names)
+	return s
+}
+
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // Entry is a key's state and until when it is worth keeping, on the

@@ -120,6 +120,9 @@ type Payload struct {
 	Storm *Storm `json:"storm,omitempty"`
 	// Budget is set for a page sent inside its receiver's budget period.
 	Budget *BudgetPage `json:"budget,omitempty"`
+	// Threshold is set for a rule with a threshold: how many events
+	// reached it, and whose they were.
+	Threshold *Threshold `json:"threshold,omitempty"`
 }
 
 // BudgetPage is which page of its receiver's budget period a page is.
@@ -127,6 +130,17 @@ type BudgetPage struct {
 	N          int     `json:"n"`
 	Pages      int     `json:"pages"`
 	PerSeconds float64 `json:"per_seconds"`
+}
+
+// Threshold is what reached a rule's threshold.
+type Threshold struct {
+	Count         int     `json:"count"`
+	WithinSeconds float64 `json:"within_seconds"`
+	// By is the field counted by (GroupId or From_Account), Top its values
+	// with the most events, most first, and More how many other values.
+	By   string  `json:"by,omitempty"`
+	Top  []Count `json:"top,omitempty"`
+	More int     `json:"more,omitempty"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -231,7 +245,11 @@ func Build(n *notify.Notification) *Payload {
 		e.EventTime = &t
 	}
 	out.Event = e
-	if t := n.Throttle; t.Suppressed > 0 || t.Window > 0 {
+	if th := n.Threshold; th.Count > 0 {
+		out.Threshold = &Threshold{Count: th.Count, WithinSeconds: th.Within.Seconds(), By: th.By, Top: counts(th.Top), More: th.More}
+	}
+	// A page with nothing held back says nothing about it (a first page).
+	if t := n.Throttle; t.Suppressed > 0 {
 		out.Suppressed = &Suppressed{Count: t.Suppressed, WindowSeconds: t.Window.Seconds(),
 			Since: timePtr(t.Since), First: timePtr(t.First), Last: timePtr(t.Last)}
 	}

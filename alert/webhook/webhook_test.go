@@ -225,3 +225,56 @@ func newServer(t *testing.T, h http.Handler) string {
 }
 
 func newClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+
+// A page that held nothing back carries no suppressed object, whether or
+// not its rule has a throttle window; one that did carries the count.
+func TestPayloadOmitsNothingSuppressed(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		throttle notify.Throttled
+		want     bool
+	}{
+		{"first page, throttled rule", notify.Throttled{Window: 10 * time.Minute, Next: 10 * time.Minute}, false},
+		{"no throttle", notify.Throttled{}, false},
+		{"repeats held back", notify.Throttled{Window: 10 * time.Minute, Suppressed: 2}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := notification(t)
+			n.Throttle = tt.throttle
+			b, err := json.Marshal(Build(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := p["suppressed"]; got != tt.want {
+				t.Errorf("suppressed present = %v, want %v: %s", got, tt.want, b)
+			}
+		})
+	}
+}
+
+// A threshold page carries the count and whose events reached it, cleaned.
+func TestPayloadThreshold(t *testing.T) {
+	n := notification(t)
+	b, _ := json.Marshal(Build(n))
+	if strings.Contains(string(b), `"threshold"`) {
+		t.Errorf("a page without a threshold carries one: %s", b)
+	}
+	n.Threshold = notify.ThresholdCount{Count: 12, Within: time.Minute, By: "From_Account",
+		Top: []notify.Count{{Name: "a\nb", Count: 4}, {Name: "c", Count: 3}}, More: 5}
+	b, err := json.Marshal(Build(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Threshold Threshold }
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	want := Threshold{Count: 12, WithinSeconds: 60, By: "From_Account", Top: []Count{{"a b", 4}, {"c", 3}}, More: 5}
+	if diff := cmp.Diff(want, p.Threshold); diff != "" {
+		t.Errorf("threshold (-want +got):\n%s", diff)
+	}
+}

@@ -22,7 +22,7 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "check: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	s, err := reload.Load(*path)
+	s, err := reload.LoadWith(*path, reload.WithoutSecrets)
 	stderr = redacted(stderr, s)
 	if s != nil && s.Config != nil {
 		for _, w := range s.Config.Warnings {

@@ -21,7 +21,8 @@ func TestCheck(t *testing.T) {
 			"testdata/good/imalert.yaml: OK: 1 app(s), 3 receiver(s), 1 rule(s) in 1 file(s)", nil},
 		{"bad config and rules", []string{"check", "--config", "testdata/bad/imalert.yaml"}, 1, "", []string{
 			"warning: testdata/bad/imalert.yaml: app 1400000000 has no tokens: its callbacks are accepted unsigned",
-			"testdata/bad/imalert.yaml:8: receiver \"ops-slack\": webhook_url is empty: environment variable IMALERT_TEST_UNSET_VAR is not set\n",
+			// check sends nothing: an unset secret is a warning (serve refuses it).
+			"warning: testdata/bad/imalert.yaml:8: environment variable IMALERT_TEST_UNSET_VAR is not set: a placeholder stands in for it here; serve refuses to start without it\n",
 			"testdata/bad/imalert.yaml:9: unknown key \"chanel\" (did you mean \"channel\"?)\n",
 			"testdata/bad/rules/im.yaml:9: rule \"group-rate-limit\": unknown receiver \"ops-mail\"\n",
 		}},
@@ -86,5 +87,45 @@ func TestCheckExample(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "4 rule(s) in 1 file(s)") {
 		t.Errorf("stdout = %q", stdout.String())
+	}
+}
+
+// check and the dry run need no secrets: with every secret variable unset
+// they warn and go on; serve refuses to start.
+func TestDryRunsNeedNoSecrets(t *testing.T) {
+	for _, v := range []string{"SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "IM_CALLBACK_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	warn := func(v string) string {
+		return "environment variable " + v + " is not set: a placeholder stands in for it here; serve refuses to start without it"
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"check", []string{"check", "--config", "testdata/good/imalert.yaml"}, 0,
+			[]string{"warning: testdata/good/imalert.yaml:12: " + warn("SLACK_WEBHOOK_URL"), "warning: testdata/good/imalert.yaml:19: " + warn("SMTP_PASSWORD")}},
+		{"check the example", []string{"check", "--config", "../../config.example.yaml"}, 0, []string{warn("IM_CALLBACK_TOKEN"), warn("SLACK_WEBHOOK_URL")}},
+		{"test", []string{"test", "--config", "testdata/good/imalert.yaml", "testdata/dryrun/events.jsonl"}, 0, []string{warn("SLACK_WEBHOOK_URL")}},
+		{"serve refuses", []string{"serve", "--config", "testdata/good/imalert.yaml", "--data-dir", t.TempDir()}, 1,
+			[]string{`webhook_url is empty: environment variable SLACK_WEBHOOK_URL is not set`, `password is empty: environment variable SMTP_PASSWORD is not set`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if strings.Contains(stdout.String()+stderr.String(), "placeholder-for-unset") || strings.Contains(stdout.String()+stderr.String(), "placeholder.invalid") {
+				t.Errorf("a placeholder value reached the output:\n%s%s", stdout.String(), stderr.String())
+			}
+		})
 	}
 }

@@ -63,7 +63,7 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer db.Close()
 	if *requeue != "" {
-		ok, err := db.Requeue(ctx, *requeue, time.Now())
+		ok, err := delivery.Requeue(ctx, db, *requeue, time.Now())
 		if err != nil {
 			return fmt.Errorf("deliveries: %w", err)
 		}
@@ -83,6 +83,10 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		enc.SetIndent("", "  ")
 		return enc.Encode(view)
 	}
+	if len(view) == 0 {
+		fmt.Fprintln(stdout, nothingToList(st, *receiver))
+		return nil
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tRECEIVER\tRULE\tKEY\tATTEMPTS\tCREATED\tLAST ERROR")
 	for _, d := range view {
@@ -98,4 +102,20 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// nothingToList says that the outbox holds no notification in state (""
+// for any) for receiver ("" for any).
+func nothingToList(state store.State, receiver string) string {
+	what := "no notifications"
+	if state != "" {
+		what = "no " + string(state) + " notifications"
+		if state == store.Dead {
+			what = "no dead letters"
+		}
+	}
+	if receiver != "" {
+		what += " for receiver " + receiver
+	}
+	return what + " in the outbox"
 }

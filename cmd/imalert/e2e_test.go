@@ -226,7 +226,7 @@ receivers:
 		t.Fatalf("no mail from the fallback:\n%s", d.Stderr())
 	}
 	took := time.Since(start)
-	if m := mails[0].Decode(t); !strings.Contains(m.Subject, "10023 group-rate-limit in @TGS#2J4SZEAEL") {
+	if m := mails[0].Decode(t); !strings.Contains(m.Subject, "10023 group-rate-limit for group @TGS#2J4SZEAEL") {
 		t.Errorf("fallback mail subject %q", m.Subject)
 	}
 	if took < time.Second {

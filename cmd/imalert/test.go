@@ -47,10 +47,13 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	s, err := reload.Load(f.config)
+	s, err := reload.LoadWith(f.config, reload.WithoutSecrets)
 	if err != nil {
 		printErrors(stderr, err)
 		return errReported
+	}
+	for _, w := range s.Config.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	var out bytes.Buffer
 	d := newDry(s, &out, f.at)
@@ -443,7 +446,7 @@ func (d *dry) rendered(n *notify.Notification) {
 	switch {
 	case recv.Slack != nil:
 		text, att := slack.Message(p)
-		writeField(d.w, "text", text)
+		writeField(d.w, "text", slack.Mentions(recv.Slack.Mention)+text) // as the live send leads it
 		for _, b := range att.Blocks.BlockSet {
 			writeBlock(d.w, b)
 		}

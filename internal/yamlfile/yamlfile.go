@@ -85,6 +85,8 @@ type Doc struct {
 	// text may be a secret and never appears in an error.
 	expanded map[*yaml.Node]bool
 	missing  map[*yaml.Node][]string
+	// placeholders are the unset variables ExpandEnvOr filled in.
+	placeholders []Placeholder
 	// typeErrs are the type errors Decode reported, by line, so that a
 	// later check of the same value adds to that one message instead of
 	// writing a second (Amend); whole marks mappings that could not be
@@ -159,22 +161,46 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 // or empty variable without a default expands to "" and is remembered, so
 // that validation can say why a required value is empty (MissingEnv).
 func (d *Doc) ExpandEnv(lookup func(string) (string, bool)) {
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
+	d.ExpandEnvOr(lookup, nil)
+}
+
+// Placeholder is a value that stands in for an unset environment variable.
+type Placeholder struct {
+	Line int
+	Var  string
+}
+
+// ExpandEnvOr is ExpandEnv, except that an unset or empty variable without
+// a default in a value under the mapping keys path (list items add no key)
+// takes the value placeholder returns, when it returns true: a dry run can
+// go on without the secrets it will not use. Placeholders lists them.
+func (d *Doc) ExpandEnvOr(lookup func(string) (string, bool), placeholder func(path []string, name string) (string, bool)) {
+	var walk func(n *yaml.Node, path []string)
+	walk = func(n *yaml.Node, path []string) {
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				walk(n.Content[i+1])
+				walk(n.Content[i+1], append(path[:len(path):len(path)], n.Content[i].Value))
 			}
 		case yaml.SequenceNode, yaml.DocumentNode:
 			for _, c := range n.Content {
-				walk(c)
+				walk(c, path)
 			}
 		case yaml.ScalarNode:
 			if !strings.Contains(n.Value, "${") {
 				return
 			}
-			val, missing := expand(n.Value, lookup)
+			var unset func(string) (string, bool)
+			if placeholder != nil {
+				unset = func(name string) (string, bool) {
+					v, ok := placeholder(path, name)
+					if ok {
+						d.placeholders = append(d.placeholders, Placeholder{Line: n.Line, Var: name})
+					}
+					return v, ok
+				}
+			}
+			val, missing := expand(n.Value, lookup, unset)
 			if len(missing) > 0 {
 				if d.missing == nil {
 					d.missing = make(map[*yaml.Node][]string)
@@ -200,9 +226,13 @@ func (d *Doc) ExpandEnv(lookup func(string) (string, bool)) {
 		}
 	}
 	if d.Root != nil {
-		walk(d.Root)
+		walk(d.Root, nil)
 	}
 }
+
+// Placeholders lists the unset variables ExpandEnvOr filled in, in
+// document order.
+func (d *Doc) Placeholders() []Placeholder { return d.placeholders }
 
 func isNull(s string) bool {
 	switch s {
@@ -246,7 +276,10 @@ func At(n *yaml.Node, key string) *yaml.Node {
 	return n
 }
 
-func expand(s string, lookup func(string) (string, bool)) (string, []string) {
+// expand expands the variables of s with lookup; one unset or empty
+// without a default takes unset's value when unset (if not nil) gives one,
+// and is missing otherwise.
+func expand(s string, lookup, unset func(string) (string, bool)) (string, []string) {
 	const esc = "\x00dollar\x00"
 	s = strings.ReplaceAll(s, "$${", esc)
 	var missing []string
@@ -257,6 +290,11 @@ func expand(s string, lookup func(string) (string, bool)) (string, []string) {
 		}
 		if m[2] != "" {
 			return m[2][2:]
+		}
+		if unset != nil {
+			if v, ok := unset(m[1]); ok {
+				return v
+			}
 		}
 		missing = append(missing, m[1])
 		return ""

@@ -24,6 +24,7 @@ func sample() state.Entry {
 			Start: t0, End: t0.Add(10 * time.Minute), Window: 10 * time.Minute, Suppressed: 3,
 			First: t0.Add(time.Second), Last: t0.Add(time.Minute),
 			Hits: []time.Time{t0, t0.Add(time.Second)}, Seen: true,
+			Who: []uint32{1, 2}, Names: []string{"@TGS#1", "jared"},
 		},
 		KeepUntil: t0.Add(24 * time.Hour),
 	}
@@ -84,8 +85,10 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 			e := sample()
 			put(t, s, "k", e)
 			e.State.Hits[0] = t0.Add(-time.Hour)
+			e.State.Who[0], e.State.Names[0] = 9, "changed"
 			got, _, _ := s.Get(ctx, "k")
 			got.State.Hits[1] = t0.Add(-time.Hour)
+			got.State.Who[1], got.State.Names[1] = 9, "changed"
 			want(t, s, "k", sample())
 		}},
 		{"many keys", func(t *testing.T, s state.Store) {
