@@ -38,6 +38,7 @@ type Config struct {
 	Callback     Callback
 	Admin        Admin
 	Journal      Journal
+	State        State
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -98,6 +99,7 @@ type wire struct {
 	Callback     Callback    `yaml:"callback"`
 	Admin        Admin       `yaml:"admin"`
 	Journal      Journal     `yaml:"journal"`
+	State        State       `yaml:"state"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -117,6 +119,7 @@ var defaults = wire{
 	Log:      Log{Level: "info", Format: "text"},
 	Callback: defaultCallback,
 	Journal:  defaultJournal,
+	State:    defaultState,
 }
 
 //go:embed default.yaml
@@ -172,6 +175,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Callback:     w.Callback,
 		Admin:        w.Admin,
 		Journal:      w.Journal,
+		State:        w.State,
 		File:         file,
 	}
 	if c.DataDir == "" {
@@ -265,6 +269,8 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("server"), "max_body_bytes"), "server.max_body_bytes must be between 1024 and 67108864"))
 	}
 	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
+	_, stateNode := yamlfile.Lookup(doc.Root, "state")
+	errs = append(errs, c.State.validate(doc, stateNode)...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
 	}
@@ -308,5 +314,5 @@ func (c *Config) Secrets() []Secret {
 	for _, a := range c.Apps {
 		out = append(out, a.Tokens...)
 	}
-	return append(out, c.Admin.Token)
+	return append(out, c.Admin.Token, c.State.Redis.Password)
 }
