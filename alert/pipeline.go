@@ -3,8 +3,10 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,6 +141,9 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 		now = evs[0].Raw.ReceivedAt
 	}
 	restored := 0
+	if _, shared := p.states.(state.Shared); shared {
+		ws = nil // kept by the shared store, newer than this replica's copy
+	}
 	for _, w := range ws { // most recently kept last: evicted last when over max_keys
 		if !now.Before(w.KeepUntil) {
 			continue // no event left to process can see it
@@ -190,10 +195,14 @@ const digestGrace = time.Second
 func (p *Pipeline) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	lastErr := ""
 	for {
 		n, err := p.step(ctx)
 		if err != nil {
-			p.logger.Error("processing failed; will retry", "err", err)
+			if err.Error() != lastErr { // one line per change of error
+				lastErr = err.Error()
+				p.logger.Error("processing failed; will retry", "err", err)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -203,6 +212,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 			continue
 		}
+		lastErr = ""
 		if n == p.batchSize {
 			continue // more may be waiting
 		}
@@ -252,25 +262,9 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := p.now()
-	b := newBatch(p.cursor, now, p.states)
-	for _, e := range evs {
-		ev, err := e.Parse(p.limits)
-		if err != nil {
-			// Accepted once, refused by today's parser: processed, counted.
-			b.after = append(b.after, p.metrics.unparsable.Inc)
-			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
-			continue
-		}
-		if err := p.process(ctx, b, e.ID, ev); err != nil {
-			return 0, err
-		}
-	}
-	if len(evs) > 0 {
-		b.Through = evs[len(evs)-1].ID
-	}
-	p.closeDue(b, now)
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
-		return 0, nil
+	b, err := p.decideBatch(ctx, evs, now)
+	if err != nil || b == nil {
+		return 0, err
 	}
 	for key, e := range b.states.pending {
 		b.Windows = append(b.Windows, store.Window{Key: key, KeepUntil: e.KeepUntil, Data: state.Marshal(e.State)})
@@ -283,6 +277,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Digests = append(b.Digests, d)
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
+		p.release(ctx, b)
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
@@ -309,6 +304,68 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	return len(evs), nil
 }
 
+// maxClaims bounds the times a batch is decided again because other
+// replicas changed its keys first; past it, the step fails and is retried
+// after retryDelay.
+const maxClaims = 8
+
+// decideBatch decides evs at now into a batch, nil when there is nothing
+// to commit. With a shared store, the batch's decisions are claimed in it
+// before they are committed: if another replica changed a key the batch
+// read, the whole batch is decided again on fresh state, so that only one
+// replica opens a window and every held-back event is counted once. It
+// keeps the claim, for a release should the commit fail.
+func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, error) {
+	for attempt := 1; ; attempt++ {
+		b := newBatch(p.cursor, now, p.states)
+		for _, e := range evs {
+			ev, err := e.Parse(p.limits)
+			if err != nil {
+				// Accepted once, refused by today's parser: processed, counted.
+				b.after = append(b.after, p.metrics.unparsable.Inc)
+				p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
+				continue
+			}
+			if err := p.process(ctx, b, e.ID, ev); err != nil {
+				return nil, err
+			}
+		}
+		if len(evs) > 0 {
+			b.Through = evs[len(evs)-1].ID
+		}
+		p.closeDue(b, now)
+		if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
+			return nil, nil
+		}
+		if b.states.shared == nil {
+			return b, nil
+		}
+		var err error
+		b.claim = b.states.changes()
+		b.claimed, err = b.states.shared.Claim(ctx, b.claim)
+		if !errors.Is(err, state.ErrConflict) {
+			return b, err
+		}
+		if attempt == maxClaims {
+			return nil, fmt.Errorf("alert: decision state: %d claims in a row: %w", attempt, err)
+		}
+		// Replicas that conflicted try again at different moments.
+		time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+	}
+}
+
+// release undoes the claim of a batch whose commit failed, so that
+// deciding it again sees the state it saw. Keys another replica wrote
+// over meanwhile stay claimed: logged and counted by the store.
+func (p *Pipeline) release(ctx context.Context, b *batch) {
+	if b.states.shared == nil || len(b.claimed) == 0 {
+		return
+	}
+	if n, err := b.states.shared.Release(ctx, b.claim, b.claimed); n > 0 || err != nil {
+		p.logger.Warn("decision state claimed by an uncommitted batch could not all be released", "keys", n, "err", err)
+	}
+}
+
 // batch is a store batch being built, with the decision states and
 // digests it changes: they apply to memory only once it is committed.
 type batch struct {
@@ -316,6 +373,8 @@ type batch struct {
 	states  *states
 	digests map[string]*digestState // the rule's open digest; nil: closed
 	after   []func()                // metric updates, applied once committed
+	claim   []state.Change          // shared store: the claim made, and
+	claimed []state.Version         // the versions it wrote
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {

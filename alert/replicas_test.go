@@ -1,0 +1,186 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/alert/state/redisstate"
+	"github.com/imalert/imalert/config"
+	itestutil "github.com/imalert/imalert/internal/testutil"
+	"github.com/imalert/imalert/internal/yamlfile"
+)
+
+const sharedRule = `rules:
+  - name: r1
+    match: {error_code: 10023}
+    group_by: [GroupId]
+    throttle: 1h
+    receivers: [a]
+`
+
+// newReplicas returns n pipelines, each on its own store, sharing the
+// decision state in the Redis at addr.
+func newReplicas(t *testing.T, addr, policy string, n int) ([]*Pipeline, []*prometheus.Registry) {
+	t.Helper()
+	engine := compile(t, sharedRule)
+	var ps []*Pipeline
+	var regs []*prometheus.Registry
+	for range n {
+		reg := prometheus.NewRegistry()
+		c := config.State{Backend: config.StateRedis, OnRedisError: policy, Redis: config.Redis{
+			Addr: addr, KeyPrefix: t.Name() + ":", Timeout: yamlfile.Duration(300 * time.Millisecond)}}
+		states, closeStates, err := redisstate.Open(context.Background(), c, redisstate.Options{Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = closeStates() })
+		p := NewPipeline(PipelineOptions{Rules: engine, Store: openStore(t, t.TempDir()), States: states, Now: func() time.Time { return t0 }})
+		if err := p.Restore(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ps, regs = append(ps, p), append(regs, reg)
+	}
+	return ps, regs
+}
+
+// pages returns every page in the replicas' outboxes.
+func pages(t *testing.T, ps []*Pipeline) []*notify.Notification {
+	t.Helper()
+	var out []*notify.Notification
+	for _, p := range ps {
+		out = append(out, outbox(t, p.store)...)
+	}
+	return out
+}
+
+// Three replicas take one group's events round-robin, concurrently: one
+// page opens the window, every other event is held back once, and the
+// page after the window counts all of them, whichever replica sends it.
+// A second group gets its own page.
+func TestReplicasOnePagePerWindow(t *testing.T) {
+	srv := itestutil.StartRedis(t)
+	ps, regs := newReplicas(t, srv.Addr, config.FailOpen, 3)
+	const perReplica = 40
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			for j := range perReplica {
+				seq := j*len(ps) + i
+				ingest(t, p, raw("g1", seq, t0.Add(time.Duration(seq)*time.Second)))
+				if _, err := p.step(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := pages(t, ps)
+	if len(got) != 1 || got[0].Throttle.Suppressed != 0 {
+		t.Fatalf("inside the window: %d pages, want 1 (first: %+v)", len(got), got)
+	}
+	// After the window, on a replica other than the first page's.
+	after := t0.Add(2 * time.Hour)
+	ingest(t, ps[2], raw("g1", 1000, after), raw("g2", 1001, after))
+	runStep(t, ps[2])
+	got = outbox(t, ps[2].store)
+	byKey := map[string]int{}
+	for _, n := range got[len(got)-2:] {
+		byKey[n.GroupKey] = n.Throttle.Suppressed
+	}
+	want := map[string]int{`GroupId="g1"`: 3*perReplica - 1, `GroupId="g2"`: 0}
+	if fmt.Sprint(byKey) != fmt.Sprint(want) {
+		t.Errorf("pages after the window: suppressed by key %v, want %v", byKey, want)
+	}
+	var conflicts float64
+	for _, reg := range regs {
+		conflicts += gathered(t, reg, "imalert_state_claim_conflicts_total")
+	}
+	t.Logf("claims decided again after a conflict: %v", conflicts)
+}
+
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// Redis unreachable (paused, its data kept): fail_closed decides nothing and keeps the callbacks in
+// the journal; once Redis answers again they are decided on the shared
+// state. fail_open decides on the replica's memory, which remembers the
+// window opened before the outage.
+func TestRedisOutage(t *testing.T) {
+	for _, policy := range []string{config.FailClosed, config.FailOpen} {
+		t.Run(policy, func(t *testing.T) {
+			srv := itestutil.StartRedis(t)
+			ps, regs := newReplicas(t, srv.Addr, policy, 1)
+			p, reg := ps[0], regs[0]
+			ingest(t, p, raw("g1", 1, t0))
+			runStep(t, p)
+			srv.Pause()
+			ingest(t, p, raw("g1", 2, t0.Add(time.Second)), raw("g2", 3, t0.Add(time.Second)))
+			_, err := p.step(context.Background())
+			unprocessed, _ := p.store.CountUnprocessed(context.Background())
+			without := gathered(t, reg, "imalert_state_decisions_without_redis_total")
+			switch policy {
+			case config.FailClosed:
+				if !errors.Is(err, redisstate.ErrUnavailable) || unprocessed != 2 || without == 0 {
+					t.Fatalf("Redis down, fail_closed: step err %v, %d unprocessed, %v held; want ErrUnavailable, 2, >0", err, unprocessed, without)
+				}
+				if n := len(outbox(t, p.store)); n != 1 {
+					t.Fatalf("fail_closed paged while Redis was down: %d pages", n)
+				}
+			case config.FailOpen:
+				if err != nil || unprocessed != 0 || without != 2 {
+					t.Fatalf("Redis down, fail_open: step err %v, %d unprocessed, %v decisions without Redis; want nil, 0, 2", err, unprocessed, without)
+				}
+			}
+			if up := gathered(t, reg, "imalert_state_redis_up"); up != 0 {
+				t.Errorf("imalert_state_redis_up = %v while down", up)
+			}
+			srv.Resume()
+			// The store's backoff lets Redis be tried again after at most 5s.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if _, err := p.step(context.Background()); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("Redis back, step still fails: %v", err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// g1's window held (in Redis, or in memory under fail_open),
+			// g2 paged once.
+			keys := map[string]int{}
+			for _, n := range outbox(t, p.store) {
+				keys[n.GroupKey]++
+			}
+			if keys[`GroupId="g1"`] != 1 || keys[`GroupId="g2"`] != 1 {
+				t.Errorf("pages by key %v; want one each for g1 and g2", keys)
+			}
+		})
+	}
+}
