@@ -26,6 +26,7 @@ import (
 	"github.com/imalert/imalert/alert/email"
 	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/slack"
+	"github.com/imalert/imalert/alert/state/redisstate"
 	"github.com/imalert/imalert/alert/webhook"
 	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
@@ -87,6 +88,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:       redactor.Redact,
 	})
 	limits := callbackLimits(cfg.Callback.Limits)
+	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
+	if err != nil {
+		return err
+	}
+	defer closeStates()
 	pipeline := alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
@@ -95,6 +101,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Store:     st,
 		Out:       dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
+		States:    states,
 		Limits:    limits,
 	})
 	if err := pipeline.Restore(ctx); err != nil {

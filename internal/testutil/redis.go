@@ -16,14 +16,27 @@ import (
 type RedisServer struct {
 	Addr string
 
-	t   testing.TB
-	bin string
-	cmd *exec.Cmd
+	t    testing.TB
+	bin  string
+	args []string // persistence
+	cmd  *exec.Cmd
 }
 
 // StartRedis runs redis-server on a free loopback port and waits until it
 // answers. Without the binary the test is skipped, or fails under CI=true.
 func StartRedis(t testing.TB) *RedisServer {
+	t.Helper()
+	return startRedis(t, "--save", "", "--appendonly", "no")
+}
+
+// StartRedisPersistent is StartRedis with every write synced to an
+// append-only file, so that a restart keeps the data.
+func StartRedisPersistent(t testing.TB) *RedisServer {
+	t.Helper()
+	return startRedis(t, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", t.TempDir())
+}
+
+func startRedis(t testing.TB, args ...string) *RedisServer {
 	t.Helper()
 	bin := RequireBinary(t, "redis-server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -32,18 +45,19 @@ func StartRedis(t testing.TB) *RedisServer {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &RedisServer{Addr: addr, t: t, bin: bin}
+	s := &RedisServer{Addr: addr, t: t, bin: bin, args: args}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Start (re)starts the server on its address, empty, and waits until it
+// Start (re)starts the server on its address (empty unless persistent),
+// and waits until it
 // answers PING.
 func (s *RedisServer) Start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	s.cmd = exec.Command(s.bin, append([]string{"--port", port, "--bind", "127.0.0.1"}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}

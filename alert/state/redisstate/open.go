@@ -46,9 +46,11 @@ func Open(ctx context.Context, c config.State, o Options) (state.Store, func() e
 		ReadTimeout:           timeout,
 		WriteTimeout:          timeout,
 		ContextTimeoutEnabled: true,
-		MaxRetries:            -1, // a failed call falls back or is retried by the pipeline
-		DialerRetries:         1,
-		DisableIdentity:       true,
+		// Retries replace pooled connections a Redis restart broke; the
+		// call's timeout bounds them all.
+		MaxRetries:      2,
+		DialerRetries:   1,
+		DisableIdentity: true,
 	}
 	if r.TLS {
 		host, _, _ := net.SplitHostPort(r.Addr)
