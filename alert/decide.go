@@ -65,6 +65,12 @@ func (sv *states) get(ctx context.Context, key string) (state.Entry, error) {
 	if e, ok := sv.pending[key]; ok {
 		return e, nil
 	}
+	if c, ok := sv.read[key]; ok {
+		if c.Old != nil {
+			return *c.Old, nil
+		}
+		return state.Entry{}, nil
+	}
 	if sv.shared != nil {
 		e, ok, v, err := sv.shared.Load(ctx, key)
 		c := state.Change{Key: key, Read: v}
@@ -79,6 +85,22 @@ func (sv *states) get(ctx context.Context, key string) (state.Entry, error) {
 	}
 	e, _, err := sv.store.Get(ctx, key)
 	return e, err
+}
+
+// prefetch loads keys from the shared store in one round trip, so that
+// deciding a batch again after a conflict reads its keys at once.
+func (sv *states) prefetch(ctx context.Context, keys []string) error {
+	if sv.shared == nil || len(keys) == 0 {
+		return nil
+	}
+	cs, err := sv.shared.LoadAll(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("alert: decision state: %w", err)
+	}
+	for _, c := range cs {
+		sv.read[c.Key] = c
+	}
+	return nil
 }
 
 // changes are the batch's decisions as a claim on the shared store.

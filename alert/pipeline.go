@@ -316,8 +316,12 @@ const maxClaims = 8
 // replica opens a window and every held-back event is counted once. It
 // keeps the claim, for a release should the commit fail.
 func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, error) {
+	var keys []string // the keys the batch read last time
 	for attempt := 1; ; attempt++ {
 		b := newBatch(p.cursor, now, p.states)
+		if err := b.states.prefetch(ctx, keys); err != nil {
+			return nil, err
+		}
 		for _, e := range evs {
 			ev, err := e.Parse(p.limits)
 			if err != nil {
@@ -348,6 +352,10 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 		}
 		if attempt == maxClaims {
 			return nil, fmt.Errorf("alert: decision state: %d claims in a row: %w", attempt, err)
+		}
+		keys = keys[:0]
+		for k := range b.states.read {
+			keys = append(keys, k)
 		}
 		// Replicas that conflicted try again at different moments.
 		time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))

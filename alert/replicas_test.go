@@ -27,7 +27,7 @@ const sharedRule = `rules:
 
 // newReplicas returns n pipelines, each on its own store, sharing the
 // decision state in the Redis at addr.
-func newReplicas(t *testing.T, addr, policy string, n int) ([]*Pipeline, []*prometheus.Registry) {
+func newReplicas(t testing.TB, addr, policy string, n int) ([]*Pipeline, []*prometheus.Registry) {
 	t.Helper()
 	engine := compile(t, sharedRule)
 	var ps []*Pipeline
@@ -105,7 +105,7 @@ func TestReplicasOnePagePerWindow(t *testing.T) {
 	t.Logf("claims decided again after a conflict: %v", conflicts)
 }
 
-func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+func gathered(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

@@ -9,7 +9,8 @@ import (
 // every write gives the key a new one. 0 is "no entry".
 type Version uint64
 
-// Change is a key's new entry, decided from what a Load returned.
+// Change is a key's new entry, decided from what a Load returned; LoadAll
+// returns what it read as Changes without their Entry.
 type Change struct {
 	Key   string
 	Read  Version // the version decided from (0: absent)
@@ -32,6 +33,8 @@ type Shared interface {
 	Store
 	// Load is Get, with the version read.
 	Load(ctx context.Context, key string) (e Entry, ok bool, v Version, err error)
+	// LoadAll is Load of every key, in one round trip.
+	LoadAll(ctx context.Context, keys []string) ([]Change, error)
 	// Claim stores every change, all or none, and returns the versions it
 	// wrote, in order; ErrConflict when a key is no longer at its Read
 	// version.

@@ -147,6 +147,35 @@ func (f *Fallback) Load(ctx context.Context, key string) (e state.Entry, ok bool
 	return state.Entry{}, false, 0, err
 }
 
+// LoadAll implements state.Shared, with Load's policy.
+func (f *Fallback) LoadAll(ctx context.Context, keys []string) (cs []state.Change, err error) {
+	err = f.call(ctx, func(ctx context.Context) error {
+		cs, err = f.redis.LoadAll(ctx, keys)
+		return err
+	})
+	switch {
+	case err == nil:
+		for _, c := range cs {
+			if c.Old != nil {
+				_ = f.local.Put(ctx, c.Key, *c.Old)
+			}
+		}
+		return cs, nil
+	case f.failOpen && errors.Is(err, ErrUnavailable):
+		cs = make([]state.Change, len(keys))
+		for i, k := range keys {
+			cs[i] = state.Change{Key: k}
+			if e, ok, _ := f.local.Get(ctx, k); ok {
+				cs[i].Old = &e
+			}
+		}
+		return cs, nil
+	case errors.Is(err, ErrUnavailable):
+		f.without(1)
+	}
+	return nil, err
+}
+
 // Put implements state.Store.
 func (f *Fallback) Put(ctx context.Context, key string, e state.Entry) error {
 	_ = f.local.Put(ctx, key, e)

@@ -103,6 +103,37 @@ func (r *Redis) Load(ctx context.Context, key string) (state.Entry, bool, state.
 	if err != nil {
 		return state.Entry{}, false, 0, fmt.Errorf("redis: get: %w", err)
 	}
+	return parse(vals)
+}
+
+// LoadAll implements state.Shared.
+func (r *Redis) LoadAll(ctx context.Context, keys []string) ([]state.Change, error) {
+	cmds := make([]*redis.SliceCmd, len(keys))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HMGet(ctx, r.key(k), "v", "d")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: get: %w", err)
+	}
+	out := make([]state.Change, len(keys))
+	for i, c := range cmds {
+		e, ok, v, err := parse(c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = state.Change{Key: keys[i], Read: v}
+		if ok {
+			out[i].Old = &e
+		}
+	}
+	return out, nil
+}
+
+// parse reads the answer to HMGET key v d.
+func parse(vals []any) (state.Entry, bool, state.Version, error) {
 	vs, ok1 := vals[0].(string)
 	ds, ok2 := vals[1].(string)
 	if !ok1 || !ok2 {
