@@ -35,7 +35,7 @@ func newReplicas(t testing.TB, addr, policy string, n int) ([]*Pipeline, []*prom
 	for range n {
 		reg := prometheus.NewRegistry()
 		c := config.State{Backend: config.StateRedis, OnRedisError: policy, Redis: config.Redis{
-			Addr: addr, KeyPrefix: t.Name() + ":", Timeout: yamlfile.Duration(300 * time.Millisecond)}}
+			Addr: addr, KeyPrefix: t.Name() + ":", Timeout: yamlfile.Duration(2 * time.Second)}}
 		states, closeStates, err := redisstate.Open(context.Background(), c, redisstate.Options{Registerer: reg})
 		if err != nil {
 			t.Fatal(err)
@@ -128,9 +128,9 @@ func gathered(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-// Redis unreachable (paused, its data kept): fail_closed decides nothing and keeps the callbacks in
-// the journal; once Redis answers again they are decided on the shared
-// state. fail_open decides on the replica's memory, which remembers the
+// Redis unreachable (paused, its data kept): fail_closed decides nothing
+// and keeps the callbacks in the journal; once Redis answers again they
+// are decided on the shared state. fail_open decides on the replica's memory, which remembers the
 // window opened before the outage.
 func TestRedisOutage(t *testing.T) {
 	for _, policy := range []string{config.FailClosed, config.FailOpen} {
@@ -182,5 +182,30 @@ func TestRedisOutage(t *testing.T) {
 				t.Errorf("pages by key %v; want one each for g1 and g2", keys)
 			}
 		})
+	}
+}
+
+// A batch whose commit fails releases its claim: another replica then
+// finds the window never opened and pages, and the first batch, decided
+// again, is held back by that window instead of paging too.
+func TestFailedCommitReleasesClaim(t *testing.T) {
+	ctx := context.Background()
+	ps, _ := newReplicas(t, itestutil.StartRedis(t).Addr, config.FailClosed, 2)
+	ingest(t, ps[0], raw("g1", 1, t0))
+	evs, err := ps[0].store.Unprocessed(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ps[0].decideBatch(ctx, evs, t0)
+	if err != nil || len(b.Notifications) != 1 || len(b.claimed) != 1 {
+		t.Fatalf("decideBatch: %v; %d pages, %d keys claimed; want 1 and 1", err, len(b.Notifications), len(b.claimed))
+	}
+	ps[0].release(ctx, b) // as when the commit fails
+
+	ingest(t, ps[1], raw("g1", 2, t0.Add(time.Second)))
+	runStep(t, ps[1])
+	runStep(t, ps[0])
+	if a, b := len(outbox(t, ps[0].store)), len(outbox(t, ps[1].store)); a != 0 || b != 1 {
+		t.Errorf("pages: %d on the replica that released, %d on the other; want 0 and 1", a, b)
 	}
 }

@@ -172,7 +172,7 @@ func (r *reloader) swap() error {
 		r.setVerifiers(verifiers(s.cfg))
 	}
 	if restartOnlyChanged(r.cfg, s.cfg) {
-		r.logger.Warn("listen, server, admin, callback admission, journal, throttle or log settings changed: they apply at the next restart")
+		r.logger.Warn("listen, server, admin, callback admission, journal, throttle, state or log settings changed: they apply at the next restart")
 	}
 	r.cfg = s.cfg
 	return nil
@@ -199,7 +199,8 @@ func restartOnlyChanged(a, b *config.Config) bool {
 	ca.FreshnessWindow, cb.FreshnessWindow = 0, 0 // applied with the tokens
 	return a.Listen != b.Listen || a.CallbackPath != b.CallbackPath || a.DataDir != b.DataDir ||
 		!reflect.DeepEqual(a.Server, b.Server) || !reflect.DeepEqual(a.Admin, b.Admin) ||
-		!reflect.DeepEqual(ca, cb) || a.Journal != b.Journal || a.Throttle != b.Throttle || a.Log != b.Log
+		!reflect.DeepEqual(ca, cb) || a.Journal != b.Journal || a.Throttle != b.Throttle || a.Log != b.Log ||
+		a.State != b.State
 }
 
 func maps(a, b map[string]bool) bool {

@@ -33,7 +33,7 @@ state:
   on_redis_error: ` + policy + `
   redis:
     addr: ` + addr + `
-    timeout: 300ms
+    timeout: 2s
 `
 	rules := `rules:
   - name: group-rate-limit
