@@ -149,6 +149,9 @@ func (f *Fallback) Load(ctx context.Context, key string) (e state.Entry, ok bool
 
 // LoadAll implements state.Shared, with Load's policy.
 func (f *Fallback) LoadAll(ctx context.Context, keys []string) (cs []state.Change, err error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	err = f.call(ctx, func(ctx context.Context) error {
 		cs, err = f.redis.LoadAll(ctx, keys)
 		return err
@@ -199,6 +202,9 @@ func (f *Fallback) Delete(ctx context.Context, key string) error {
 // Claim implements state.Shared. Under fail open, a claim Redis cannot
 // take is kept in memory alone, with versions 0.
 func (f *Fallback) Claim(ctx context.Context, cs []state.Change) ([]state.Version, error) {
+	if len(cs) == 0 {
+		return nil, nil // asks nothing of Redis, so says nothing about it
+	}
 	var wrote []state.Version
 	err := f.call(ctx, func(ctx context.Context) (err error) {
 		wrote, err = f.redis.Claim(ctx, cs)
