@@ -145,7 +145,10 @@ func parse(vals []any) (state.Entry, bool, state.Version, error) {
 	}
 	e, err := decode([]byte(ds))
 	if err != nil {
-		return state.Entry{}, false, 0, fmt.Errorf("redis: get: %w", err)
+		// Unreadable (written by a newer version, or damaged): absent, at
+		// its version, so that the next claim replaces it rather than
+		// every decision on the key failing.
+		return state.Entry{}, false, state.Version(v), nil
 	}
 	return e, true, state.Version(v), nil
 }

@@ -134,3 +134,24 @@ func TestRelease(t *testing.T) {
 		t.Errorf("moved: suppressed %d, want 9 (left as written)", e.State.Suppressed)
 	}
 }
+
+// An entry that cannot be read counts as absent, and the next claim
+// replaces it.
+func TestUnreadableEntryIsReplaced(t *testing.T) {
+	ctx := context.Background()
+	rdb := newClient(t, testutil.StartRedis(t))
+	s := NewRedis(rdb, "p:")
+	if err := rdb.HSet(ctx, "p:s:k", "v", 4, "d", "\x02garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, ok, v, err := s.Load(ctx, "k")
+	if ok || v != 4 || err != nil {
+		t.Fatalf("Load = ok %v, version %d, %v; want absent at version 4", ok, v, err)
+	}
+	if _, err := s.Claim(ctx, []state.Change{{Key: "k", Read: v, Entry: entry(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, _ := s.Get(ctx, "k"); !ok || e.State.Suppressed != 1 {
+		t.Errorf("after the claim: %+v, %v", e, ok)
+	}
+}
