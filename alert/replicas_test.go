@@ -29,7 +29,12 @@ const sharedRule = `rules:
 // decision state in the Redis at addr.
 func newReplicas(t testing.TB, addr, policy string, n int) ([]*Pipeline, []*prometheus.Registry) {
 	t.Helper()
-	engine := compile(t, sharedRule)
+	return newReplicasOf(t, addr, policy, n, sharedRule)
+}
+
+func newReplicasOf(t testing.TB, addr, policy string, n int, rulesSrc string) ([]*Pipeline, []*prometheus.Registry) {
+	t.Helper()
+	engine := compile(t, rulesSrc)
 	var ps []*Pipeline
 	var regs []*prometheus.Registry
 	for range n {
@@ -207,5 +212,38 @@ func TestFailedCommitReleasesClaim(t *testing.T) {
 	runStep(t, ps[0])
 	if a, b := len(outbox(t, ps[0].store)), len(outbox(t, ps[1].store)); a != 0 || b != 1 {
 		t.Errorf("pages: %d on the replica that released, %d on the other; want 0 and 1", a, b)
+	}
+}
+
+// Threshold matches and first-seen marks are shared: three callbacks, one
+// on each replica, reach a threshold of three; a group seen on one replica
+// is not new on another.
+func TestReplicasShareThresholdAndFirstSeen(t *testing.T) {
+	const src = `rules:
+  - name: burst
+    match: {error_code: 10023, group_id: ["@burst"]}
+    group_by: [GroupId]
+    threshold: {count: 3, within: 1m}
+    receivers: [a]
+  - name: new-group
+    match: {error_code: 10023, group_id: ["@new"]}
+    group_by: [GroupId]
+    first_seen: true
+    receivers: [a]
+`
+	ps, _ := newReplicasOf(t, itestutil.StartRedis(t).Addr, config.FailClosed, 3, src)
+	for i, p := range ps {
+		ingest(t, p, raw("@burst", i, t0.Add(time.Duration(i)*time.Second)), raw("@new", 10+i, t0.Add(time.Duration(i)*time.Second)))
+		runStep(t, p)
+	}
+	got := map[string][]int{}
+	for i, p := range ps {
+		for _, n := range outbox(t, p.store) {
+			got[n.Rule] = append(got[n.Rule], i)
+		}
+	}
+	want := map[string][]int{"burst": {2}, "new-group": {0}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pages by rule (replica that sent each) = %v, want %v", got, want)
 	}
 }
