@@ -3,6 +3,7 @@ package redisstate
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 
@@ -56,6 +57,9 @@ func Open(ctx context.Context, c config.State, o Options) (state.Store, func() e
 		host, _, _ := net.SplitHostPort(r.Addr)
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	}
+	// go-redis logs through a process-wide logger of its own (failed
+	// dials); send it to ours, so that a JSON log stays JSON.
+	redis.SetLogger(clientLog{o.Logger})
 	rdb := redis.NewClient(opts)
 	m := NewMetrics(o.Registerer)
 	f := &Fallback{
@@ -72,4 +76,12 @@ func Open(ctx context.Context, c config.State, o Options) (state.Store, func() e
 	o.Logger.Info("decision state shared in redis", "addr", r.Addr, "db", r.DB, "tls", r.TLS,
 		"key_prefix", r.KeyPrefix, "policy", f.policy(), "reachable", err == nil)
 	return f, rdb.Close, nil
+}
+
+// clientLog is go-redis's logger on slog. Its lines are about connections
+// to Redis; the outage itself is logged once by Fallback.
+type clientLog struct{ logger *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
