@@ -307,7 +307,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 // maxClaims bounds the times a batch is decided again because other
 // replicas changed its keys first; past it, the step fails and is retried
 // after retryDelay.
-const maxClaims = 8
+const maxClaims = 16
 
 // decideBatch decides evs at now into a batch, nil when there is nothing
 // to commit. With a shared store, the batch's decisions are claimed in it
@@ -320,6 +320,9 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 	for attempt := 1; ; attempt++ {
 		b := newBatch(p.cursor, now, p.states)
 		if err := b.states.prefetch(ctx, keys); err != nil {
+			return nil, err
+		}
+		if err := p.loadDigests(ctx, b); err != nil {
 			return nil, err
 		}
 		for _, e := range evs {
@@ -345,7 +348,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 			return b, nil
 		}
 		var err error
-		b.claim = b.states.changes()
+		b.claim = append(b.states.changes(), b.digestChanges()...)
 		b.claimed, err = b.states.shared.Claim(ctx, b.claim)
 		if !errors.Is(err, state.ErrConflict) {
 			return b, err
@@ -382,7 +385,8 @@ type batch struct {
 	digests map[string]*digestState // the rule's open digest; nil: closed
 	after   []func()                // metric updates, applied once committed
 	claim   []state.Change          // shared store: the claim made, and
-	claimed []state.Version         // the versions it wrote
+	claimed []state.Version         // the versions it wrote;
+	shared  map[string]sharedDigest // the open digests it read
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {
@@ -396,6 +400,10 @@ func newBatch(after int64, now time.Time, s state.Store) *batch {
 // digest returns rule's open digest as the batch sees it.
 func (p *Pipeline) digest(b *batch, rule string) (*digestState, bool) {
 	if st, ok := b.digests[rule]; ok {
+		return st, st != nil
+	}
+	if b.shared != nil {
+		st := b.shared[rule].st
 		return st, st != nil
 	}
 	st, ok := p.digests[rule]

@@ -53,15 +53,7 @@ func BenchmarkSharedDecisions(b *testing.B) {
 			var wg sync.WaitGroup
 			for _, p := range ps {
 				wg.Go(func() {
-					for {
-						n, err := p.step(context.Background())
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if n == 0 {
-							return
-						}
+					for stepShared(b, p) > 0 {
 					}
 				})
 			}

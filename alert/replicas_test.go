@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/alert/state/redisstate"
 	"github.com/imalert/imalert/config"
 	itestutil "github.com/imalert/imalert/internal/testutil"
@@ -29,10 +30,10 @@ const sharedRule = `rules:
 // decision state in the Redis at addr.
 func newReplicas(t testing.TB, addr, policy string, n int) ([]*Pipeline, []*prometheus.Registry) {
 	t.Helper()
-	return newReplicasOf(t, addr, policy, n, sharedRule)
+	return newReplicasOf(t, addr, policy, n, sharedRule, func() time.Time { return t0 })
 }
 
-func newReplicasOf(t testing.TB, addr, policy string, n int, rulesSrc string) ([]*Pipeline, []*prometheus.Registry) {
+func newReplicasOf(t testing.TB, addr, policy string, n int, rulesSrc string, now func() time.Time) ([]*Pipeline, []*prometheus.Registry) {
 	t.Helper()
 	engine := compile(t, rulesSrc)
 	var ps []*Pipeline
@@ -46,13 +47,27 @@ func newReplicasOf(t testing.TB, addr, policy string, n int, rulesSrc string) ([
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = closeStates() })
-		p := NewPipeline(PipelineOptions{Rules: engine, Store: openStore(t, t.TempDir()), States: states, Now: func() time.Time { return t0 }})
+		p := NewPipeline(PipelineOptions{Rules: engine, Store: openStore(t, t.TempDir()), States: states, Now: now})
 		if err := p.Restore(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		ps, regs = append(ps, p), append(regs, reg)
 	}
 	return ps, regs
+}
+
+// stepShared runs a step as Run does, trying again while other replicas
+// keep winning the claims.
+func stepShared(t testing.TB, p *Pipeline) int {
+	for {
+		n, err := p.step(context.Background())
+		if !errors.Is(err, state.ErrConflict) {
+			if err != nil {
+				t.Error(err)
+			}
+			return n
+		}
+	}
 }
 
 // pages returns every page in the replicas' outboxes.
@@ -79,9 +94,7 @@ func TestReplicasOnePagePerWindow(t *testing.T) {
 			for j := range perReplica {
 				seq := j*len(ps) + i
 				ingest(t, p, raw("g1", seq, t0.Add(time.Duration(seq)*time.Second)))
-				if _, err := p.step(context.Background()); err != nil {
-					t.Error(err)
-				}
+				stepShared(t, p)
 			}
 		})
 	}
@@ -231,7 +244,7 @@ func TestReplicasShareThresholdAndFirstSeen(t *testing.T) {
     first_seen: true
     receivers: [a]
 `
-	ps, _ := newReplicasOf(t, itestutil.StartRedis(t).Addr, config.FailClosed, 3, src)
+	ps, _ := newReplicasOf(t, itestutil.StartRedis(t).Addr, config.FailClosed, 3, src, func() time.Time { return t0 })
 	for i, p := range ps {
 		ingest(t, p, raw("@burst", i, t0.Add(time.Duration(i)*time.Second)), raw("@new", 10+i, t0.Add(time.Duration(i)*time.Second)))
 		runStep(t, p)
@@ -245,5 +258,51 @@ func TestReplicasShareThresholdAndFirstSeen(t *testing.T) {
 	want := map[string][]int{"burst": {2}, "new-group": {0}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("pages by rule (replica that sent each) = %v, want %v", got, want)
+	}
+}
+
+// A digest is shared: three replicas count into the same one, and when
+// it is due, exactly one of them sends it, with every callback in it.
+func TestReplicasShareDigest(t *testing.T) {
+	const src = `rules:
+  - name: storm
+    match: {error_code: 10023}
+    digest: 1m
+    receivers: [a]
+`
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ps, _ := newReplicasOf(t, itestutil.StartRedis(t).Addr, config.FailClosed, 3, src, clock)
+	const perReplica = 20
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			for j := range perReplica {
+				seq := j*len(ps) + i
+				ingest(t, p, raw(fmt.Sprint("g", seq%7), seq, t0.Add(time.Duration(seq)*time.Second/2)))
+				stepShared(t, p)
+			}
+		})
+	}
+	wg.Wait()
+	if got := pages(t, ps); len(got) != 0 {
+		t.Fatalf("%d notifications before the digest is due, want 0", len(got))
+	}
+	mu.Lock()
+	now = t0.Add(2 * time.Minute) // past the end, whichever event opened it
+	mu.Unlock()
+	for _, p := range ps {
+		wg.Go(func() { stepShared(t, p) })
+	}
+	wg.Wait()
+	got := pages(t, ps)
+	if len(got) != 1 || got[0].Digest == nil || got[0].Digest.Total != 3*perReplica {
+		t.Fatalf("after the interval: %d notifications (%+v), want one digest of %d", len(got), got, 3*perReplica)
+	}
+	for _, p := range ps {
+		if len(p.digests) != 0 {
+			t.Errorf("a replica still expects a digest to close: %v", p.digests)
+		}
 	}
 }

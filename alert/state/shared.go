@@ -16,6 +16,10 @@ type Change struct {
 	Read  Version // the version decided from (0: absent)
 	Old   *Entry  // the entry read; nil: absent
 	Entry Entry   // the entry to keep
+	// Raw, when not nil, is kept instead of Entry: opaque data (an open
+	// digest), as LoadRaw reads it; empty closes it. OldRaw is what was
+	// read.
+	Raw, OldRaw []byte
 }
 
 // ErrConflict reports that another replica wrote a key of a claim since it
@@ -35,6 +39,9 @@ type Shared interface {
 	Load(ctx context.Context, key string) (e Entry, ok bool, v Version, err error)
 	// LoadAll is Load of every key, in one round trip.
 	LoadAll(ctx context.Context, keys []string) ([]Change, error)
+	// LoadRaw reads the opaque data a claim kept under key (nil: none),
+	// with its version.
+	LoadRaw(ctx context.Context, key string) ([]byte, Version, error)
 	// Claim stores every change, all or none, and returns the versions it
 	// wrote, in order; ErrConflict when a key is no longer at its Read
 	// version.

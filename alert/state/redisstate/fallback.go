@@ -36,11 +36,14 @@ type Fallback struct {
 	metrics  *Metrics
 
 	mu      sync.Mutex
+	raw     map[string][]byte // the local mirror of opaque data (digests)
 	down    bool
 	retryAt time.Time
 	backoff time.Duration
 	outage  int // decisions without Redis in the current outage
 }
+
+var _ state.Shared = (*Fallback)(nil)
 
 // Backoff bounds between attempts to reach a Redis that is down.
 const (
@@ -229,8 +232,43 @@ func (f *Fallback) Claim(ctx context.Context, cs []state.Change) ([]state.Versio
 
 func (f *Fallback) mirror(ctx context.Context, cs []state.Change) {
 	for _, c := range cs {
+		if c.Raw != nil {
+			f.keepRaw(c.Key, c.Raw)
+			continue
+		}
 		_ = f.local.Put(ctx, c.Key, c.Entry)
 	}
+}
+
+// keepRaw mirrors opaque data; empty data is none.
+func (f *Fallback) keepRaw(key string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(data) == 0 {
+		delete(f.raw, key)
+		return
+	}
+	f.raw[key] = data
+}
+
+// LoadRaw implements state.Shared, with Load's policy.
+func (f *Fallback) LoadRaw(ctx context.Context, key string) (data []byte, v state.Version, err error) {
+	err = f.call(ctx, func(ctx context.Context) error {
+		data, v, err = f.redis.LoadRaw(ctx, key)
+		return err
+	})
+	switch {
+	case err == nil:
+		f.keepRaw(key, data)
+		return data, v, nil
+	case f.failOpen && errors.Is(err, ErrUnavailable):
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.raw[key], 0, nil
+	case errors.Is(err, ErrUnavailable):
+		f.without(1)
+	}
+	return nil, 0, err
 }
 
 // Release implements state.Shared. Memory gets the entries read back in
@@ -239,9 +277,12 @@ func (f *Fallback) Release(ctx context.Context, cs []state.Change, wrote []state
 	var shared []state.Change
 	var versions []state.Version
 	for i, c := range cs {
-		if c.Old != nil {
+		switch {
+		case c.Raw != nil:
+			f.keepRaw(c.Key, c.OldRaw)
+		case c.Old != nil:
 			_ = f.local.Put(ctx, c.Key, *c.Old)
-		} else {
+		default:
 			_ = f.local.Delete(ctx, c.Key)
 		}
 		if i < len(wrote) && wrote[i] > 0 {

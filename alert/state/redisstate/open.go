@@ -65,6 +65,7 @@ func Open(ctx context.Context, c config.State, o Options) (state.Store, func() e
 	f := &Fallback{
 		redis:    NewRedis(rdb, r.KeyPrefix),
 		local:    state.NewMemory(state.MemoryOptions{MaxKeys: o.MaxKeys}),
+		raw:      map[string][]byte{},
 		failOpen: c.OnRedisError != config.FailClosed,
 		timeout:  timeout,
 		logger:   o.Logger,

@@ -50,21 +50,24 @@ return out`)
 
 // releaseScript puts back the entries read where the claim's write is
 // still there. KEYS: the keys; ARGV, three per key: version claimed, data
-// read ("" for none), ttl ms. It returns how many keys had moved on.
+// read ("" for none: kept as an empty entry, so that the version keeps
+// growing), ttl ms. It returns how many keys had moved on.
 var releaseScript = redis.NewScript(`
 local moved = 0
 for i, k in ipairs(KEYS) do
   local v = tonumber(redis.call('HGET', k, 'v') or '0')
   if v ~= tonumber(ARGV[3*i-2]) then
     moved = moved + 1
-  elseif ARGV[3*i-1] == '' then
-    redis.call('DEL', k)
   else
     redis.call('HSET', k, 'v', v + 1, 'd', ARGV[3*i-1])
     redis.call('PEXPIRE', k, ARGV[3*i])
   end
 end
 return moved`)
+
+// rawLife is how long Redis keeps opaque data (an open digest, whose
+// interval is at most days) after it was last written.
+const rawLife = 7 * 24 * time.Hour
 
 // MinLife is the least time Redis keeps an entry, on its own clock, as
 // state.MinLife for memory: replaying old events finds what deciding them
@@ -78,6 +81,8 @@ type Redis struct {
 	prefix string
 	now    func() time.Time // wall clock, for TTLs only
 }
+
+var _ state.Shared = (*Redis)(nil)
 
 // NewRedis returns a store on rdb whose keys start with prefix.
 func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
@@ -144,8 +149,8 @@ func parse(vals []any) (state.Entry, bool, state.Version, error) {
 		return state.Entry{}, false, 0, fmt.Errorf("redis: get: version: %w", err)
 	}
 	e, err := decode([]byte(ds))
-	if err != nil {
-		// Unreadable (written by a newer version, or damaged): absent, at
+	if err != nil || ds == "" {
+		// Released to nothing, or unreadable (written by a newer version, or damaged): absent, at
 		// its version, so that the next claim replaces it rather than
 		// every decision on the key failing.
 		return state.Entry{}, false, state.Version(v), nil
@@ -178,7 +183,8 @@ func (r *Redis) Claim(ctx context.Context, cs []state.Change) ([]state.Version, 
 	args := make([]any, 0, 3*len(cs))
 	for i, c := range cs {
 		keys[i] = r.key(c.Key)
-		args = append(args, uint64(c.Read), encode(c.Entry), r.ttl(c.Entry))
+		data, ttl := r.data(c.Raw, &c.Entry)
+		args = append(args, uint64(c.Read), data, ttl)
 	}
 	out, err := claimScript.Run(ctx, r.rdb, keys, args...).Int64Slice()
 	if err != nil {
@@ -206,11 +212,11 @@ func (r *Redis) Release(ctx context.Context, cs []state.Change, wrote []state.Ve
 	args := make([]any, 0, 3*len(cs))
 	for i, c := range cs {
 		keys[i] = r.key(c.Key)
-		var data []byte
-		var ttl int64
-		if c.Old != nil {
-			data, ttl = encode(*c.Old), r.ttl(*c.Old)
+		raw := c.OldRaw
+		if c.Raw != nil && raw == nil {
+			raw = []byte{}
 		}
+		data, ttl := r.data(raw, c.Old)
 		args = append(args, uint64(wrote[i]), data, ttl)
 	}
 	n, err := releaseScript.Run(ctx, r.rdb, keys, args...).Int()
@@ -218,6 +224,39 @@ func (r *Redis) Release(ctx context.Context, cs []state.Change, wrote []state.Ve
 		return 0, fmt.Errorf("redis: release: %w", err)
 	}
 	return n, nil
+}
+
+// data is what a change keeps: raw if not nil, else e encoded, or nothing
+// when e is nil; and for how long, in milliseconds.
+func (r *Redis) data(raw []byte, e *state.Entry) ([]byte, int64) {
+	switch {
+	case raw != nil:
+		return raw, rawLife.Milliseconds()
+	case e != nil:
+		return encode(*e), r.ttl(*e)
+	}
+	return nil, MinLife.Milliseconds()
+}
+
+// LoadRaw implements state.Shared.
+func (r *Redis) LoadRaw(ctx context.Context, key string) ([]byte, state.Version, error) {
+	vals, err := r.rdb.HMGet(ctx, r.key(key), "v", "d").Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: get: %w", err)
+	}
+	vs, ok1 := vals[0].(string)
+	ds, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
+		return nil, 0, nil
+	}
+	v, err := strconv.ParseUint(vs, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: get: version: %w", err)
+	}
+	if ds == "" {
+		return nil, state.Version(v), nil
+	}
+	return []byte(ds), state.Version(v), nil
 }
 
 // encode is an entry as stored: keep-until, then the state.
