@@ -18,24 +18,35 @@ import (
 // decisions, outbox commit in SQLite) over journaled callbacks of 50
 // groups, with the decision state in memory, and in Redis for one and for
 // three replicas working at once (each on its own store, all on the same
-// groups, so their claims conflict as in a storm). events/s is for all
+// groups, so their claims conflict as in a storm); "+digest" adds a rule
+// that counts every callback into one digest. events/s is for all
 // replicas together.
 //
 //	go test -run '^$' -bench SharedDecisions -benchtime 20000x ./alert/
 func BenchmarkSharedDecisions(b *testing.B) {
 	srv := itestutil.StartRedis(b)
+	const withDigest = sharedRule + `  - name: storm
+    match: {error_code: 10023}
+    digest: 10m
+    receivers: [a]
+`
 	for _, bc := range []struct {
 		name     string
 		replicas int
 		redis    bool
-	}{{"memory", 1, false}, {"redis/1-replica", 1, true}, {"redis/3-replicas", 3, true}} {
+		rules    string
+	}{
+		{"memory", 1, false, sharedRule}, {"redis/1-replica", 1, true, sharedRule}, {"redis/3-replicas", 3, true, sharedRule},
+		{"memory+digest", 1, false, withDigest}, {"redis/3-replicas+digest", 3, true, withDigest},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var ps []*Pipeline
 			var regs []*prometheus.Registry
+			now := func() time.Time { return t0 }
 			if bc.redis {
-				ps, regs = newReplicas(b, srv.Addr, config.FailClosed, bc.replicas)
+				ps, regs = newReplicasOf(b, srv.Addr, config.FailClosed, bc.replicas, bc.rules, now)
 			} else {
-				ps = []*Pipeline{NewPipeline(PipelineOptions{Rules: compile(b, sharedRule), Store: openStore(b, b.TempDir()), Now: func() time.Time { return t0 }})}
+				ps = []*Pipeline{NewPipeline(PipelineOptions{Rules: compile(b, bc.rules), Store: openStore(b, b.TempDir()), Now: now})}
 			}
 			for i, p := range ps {
 				var raws []callback.Raw
