@@ -16,6 +16,9 @@ type Outcome struct {
 	Rule     *rules.Rule
 	Key      string // the group key
 	Decision Decision
+	// Silences are the IDs of the silences that held the event, when
+	// Decision.Reason is notify.ReasonSilenced.
+	Silences []string
 	// Notifications are the pages to send, one per receiver, when
 	// Decision.Notify is true.
 	Notifications []*notify.Notification
@@ -125,6 +128,9 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 	buf = engine.Match(ev, buf)
 	if len(buf) == 0 {
 		return nil, buf, nil
+	}
+	if outs, ok := p.silencedOutcomes(ev, buf); ok {
+		return outs, buf, nil
 	}
 	outs := make([]Outcome, 0, len(buf))
 	for _, r := range buf {

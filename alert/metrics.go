@@ -12,6 +12,8 @@ type Metrics struct {
 	throttleEvictions prometheus.Counter
 	digests           *prometheus.CounterVec
 	unparsable        prometheus.Counter
+	summaries         *prometheus.CounterVec
+	summariesDropped  prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics with r (nil: not registered).
@@ -42,7 +44,14 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_journal_unparsable_total", Help: "Journal entries the current parser refuses; they are marked processed.",
 		}),
 	}
+	m.summaries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "imalert_quiet_summaries_total", Help: "Quiet summaries sent: a throttle window that held events back ended with no new event, by rule.",
+	}, []string{"rule"})
+	m.summariesDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "imalert_quiet_summaries_untracked_total", Help: "Throttle windows not tracked for a quiet summary because throttle.max_keys windows already were; their count rides on the next page.",
+	})
 	if r != nil {
+		r.MustRegister(m.summaries, m.summariesDropped)
 		r.MustRegister(m.events, m.matches, m.decisions, m.notifications, m.suppressed, m.throttleEvictions, m.digests, m.unparsable)
 	}
 	return m

@@ -1,18 +1,22 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/imalert/imalert/alert/delivery"
 	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -34,17 +38,21 @@ type Pipeline struct {
 	metrics   *Metrics
 	rules     atomic.Pointer[rules.Engine]
 	states    state.Store
+	silences  *silence.Set
 	catalogue *callback.Catalogue
 	store     *store.Store
 	out       Waker
 	limits    callback.Limits
 	batchSize int
 	now       func() time.Time
+	observer  Observer
+	external  string
 
 	// Owned by Run.
 	cursor  int64
 	digests map[string]*digestState
 	buf     []*rules.Rule
+	quiet   quietIndex
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -71,6 +79,13 @@ type PipelineOptions struct {
 	// Now is the clock for digest intervals; nil means time.Now. Throttle
 	// decisions use each event's receive time.
 	Now func() time.Time
+	// Observer, when set, sees every event once it is processed.
+	Observer Observer
+	// ExternalURL, when set, is imalert's URL as people reach it: pages
+	// link to their event's trace in the web UI.
+	ExternalURL string
+	// Silences, when set, hold the events they match before any decision.
+	Silences *silence.Set
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -97,13 +112,17 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		logger:    o.Logger,
 		metrics:   o.Metrics,
 		states:    o.States,
+		silences:  o.Silences,
 		catalogue: o.Catalogue,
 		store:     o.Store,
 		out:       o.Out,
 		limits:    o.Limits,
 		batchSize: o.BatchSize,
 		now:       o.Now,
+		observer:  o.Observer,
+		external:  strings.TrimRight(o.ExternalURL, "/"),
 		digests:   map[string]*digestState{},
+		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
 	}
 	p.rules.Store(o.Rules)
@@ -160,6 +179,9 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 	}
 	ds, err := p.store.Digests(ctx)
 	if err != nil {
+		return err
+	}
+	if err := p.restoreQuiet(ctx); err != nil {
 		return err
 	}
 	for _, d := range ds {
@@ -231,12 +253,13 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 		default:
 		}
-		timer.Reset(p.nextDigestDue())
+		timer.Reset(p.nextQuiet(p.nextSilenceEnd(p.nextDigestDue())))
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.stop:
 		case <-p.store.Appended():
+		case <-p.silencesChanged():
 		case <-timer.C:
 		}
 	}
@@ -262,7 +285,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := p.now()
-	b, err := p.decideBatch(ctx, evs, now)
+	b, sg, err := p.decideBatch(ctx, evs, now)
 	if err != nil || b == nil {
 		return 0, err
 	}
@@ -277,10 +300,13 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		b.Digests = append(b.Digests, d)
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
+		p.applyQuiet(b, false)
 		p.release(ctx, b)
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
+	p.applyQuiet(b, true)
+	p.applySilences(sg)
 	for rule, st := range b.digests {
 		if st == nil {
 			delete(p.digests, rule)
@@ -310,51 +336,62 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 const maxClaims = 16
 
 // decideBatch decides evs at now into a batch, nil when there is nothing
-// to commit. With a shared store, the batch's decisions are claimed in it
-// before they are committed: if another replica changed a key the batch
-// read, the whole batch is decided again on fresh state, so that only one
-// replica opens a window and every held-back event is counted once. It
-// keeps the claim, for a release should the commit fail.
-func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, error) {
+// to commit, with the silences it staged. With a shared store, the batch's
+// decisions are claimed in it before they are committed: if another
+// replica changed a key the batch read, the whole batch is decided again
+// on fresh state, so that only one replica opens a window (or sends a
+// digest or a quiet summary) and every held-back event is counted once.
+// It keeps the claim, for a release should the commit fail.
+func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, *silence.Staged, error) {
 	var keys []string // the keys the batch read last time
 	for attempt := 1; ; attempt++ {
 		b := newBatch(p.cursor, now, p.states)
 		if err := b.states.prefetch(ctx, keys); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := p.loadDigests(ctx, b); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, e := range evs {
 			ev, err := e.Parse(p.limits)
 			if err != nil {
 				// Accepted once, refused by today's parser: processed, counted.
 				b.after = append(b.after, p.metrics.unparsable.Inc)
-				p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "err", err)
+				p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
 				continue
 			}
 			if err := p.process(ctx, b, e.ID, ev); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if len(evs) > 0 {
 			b.Through = evs[len(evs)-1].ID
 		}
 		p.closeDue(b, now)
-		if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 {
-			return nil, nil
+		if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {
+			p.applyQuiet(b, false)
+			return nil, nil, err
+		}
+		b.stageQuiet()
+		sg := p.stageSilences(b, now)
+		if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 && len(b.Summaries) == 0 {
+			return nil, nil, nil
 		}
 		if b.states.shared == nil {
-			return b, nil
+			return b, sg, nil
 		}
 		var err error
 		b.claim = append(b.states.changes(), b.digestChanges()...)
 		b.claimed, err = b.states.shared.Claim(ctx, b.claim)
 		if !errors.Is(err, state.ErrConflict) {
-			return b, err
+			if err != nil {
+				p.applyQuiet(b, false)
+			}
+			return b, sg, err
 		}
+		p.applyQuiet(b, false) // decided again: the due summaries too
 		if attempt == maxClaims {
-			return nil, fmt.Errorf("alert: decision state: %d claims in a row: %w", attempt, err)
+			return nil, nil, fmt.Errorf("alert: decision state: %d claims in a row: %w", attempt, err)
 		}
 		keys = keys[:0]
 		for k := range b.states.read {
@@ -381,12 +418,14 @@ func (p *Pipeline) release(ctx context.Context, b *batch) {
 // digests it changes: they apply to memory only once it is committed.
 type batch struct {
 	store.Batch
-	states  *states
-	digests map[string]*digestState // the rule's open digest; nil: closed
-	after   []func()                // metric updates, applied once committed
-	claim   []state.Change          // shared store: the claim made, and
-	claimed []state.Version         // the versions it wrote;
-	shared  map[string]sharedDigest // the open digests it read
+	states   *states
+	digests  map[string]*digestState // the rule's open digest; nil: closed
+	silenced silence.Tally           // events held by silences
+	quiet    quietBatch              // due quiet summaries added and done
+	after    []func()                // metric updates, applied once committed
+	claim    []state.Change          // shared store: the claim made, and
+	claimed  []state.Version         // the versions it wrote;
+	shared   map[string]sharedDigest // the open digests it read
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {
@@ -436,7 +475,13 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	if err != nil {
 		return err
 	}
+	b.holdSilenced(ev, outs)
+	if p.observer != nil {
+		b.after = append(b.after, func() { p.observer.Observe(ev) })
+	}
 	for _, o := range outs {
+		b.Decisions = append(b.Decisions, traceDecision(id, o))
+		p.noteThrottled(b, ev, o)
 		b.after = append(b.after, func() { p.record(o) })
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)
@@ -444,6 +489,9 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 		}
 		for _, n := range o.Notifications {
 			n.EventID = id
+			if p.external != "" {
+				n.Link = p.external + "/ui/events/" + strconv.FormatInt(id, 10)
+			}
 			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver
 			b.after = append(b.after, func() { p.metrics.notifications.WithLabelValues(rule, recv).Inc() })

@@ -214,7 +214,7 @@ func TestFailedCommitReleasesClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ps[0].decideBatch(ctx, evs, t0)
+	b, _, err := ps[0].decideBatch(ctx, evs, t0)
 	if err != nil || len(b.Notifications) != 1 || len(b.claimed) != 1 {
 		t.Fatalf("decideBatch: %v; %d pages, %d keys claimed; want 1 and 1", err, len(b.Notifications), len(b.claimed))
 	}

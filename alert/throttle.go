@@ -116,12 +116,13 @@ func throttleStep(st state.KeyState, now time.Time, window, maxWindow time.Durat
 		d.Reason = notify.ReasonExpired
 		if st.Suppressed > 0 {
 			d.Carried = notify.Throttled{Window: st.Window, Suppressed: st.Suppressed, Since: st.Start, First: st.First, Last: st.Last}
-			// The fire is still burning if it pages again within one window
-			// of the last one ending: back off further. After a lull, start
-			// over.
-			if maxWindow > 0 && now.Before(st.End.Add(st.Window)) {
-				next = min(max(st.Window*2, window), maxWindow)
-			}
+		}
+		// The fire is still burning if the window held events back (a
+		// quiet summary reported them and cleared the count, not Last) and
+		// it pages again within one window of the end: back off further.
+		// After a lull, start over.
+		if !st.Last.IsZero() && maxWindow > 0 && now.Before(st.End.Add(st.Window)) {
+			next = min(max(st.Window*2, window), maxWindow)
 		}
 	}
 	st = state.KeyState{Start: now, End: now.Add(next), Window: next, Hits: st.Hits, Seen: st.Seen}

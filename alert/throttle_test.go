@@ -178,7 +178,7 @@ func TestPipelineFailedCommitKeepsState(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	engine := compile(t, "rules:\n  - name: r\n    group_by: [GroupId]\n    throttle: 1m\n    receivers: [a]\n")
+	engine := compile(t, "rules:\n  - name: r\n    group_by: [GroupId]\n    throttle: 1m\n    quiet_summary: false\n    receivers: [a]\n")
 	p := NewPipeline(PipelineOptions{Rules: engine, Store: st, Now: func() time.Time { return t0.Add(24 * time.Hour) }})
 	ingest(t, p, raw("g1", 1, t0))
 	runStep(t, p)

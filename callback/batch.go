@@ -41,14 +41,17 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if !IsBatch(q.Command) {
 		return one(body)
 	}
-	lim = lim.withDefaults()
-	top, err := decodeObject(body, lim)
+	lim = lim.WithDefaults()
+	top, err := decodeObject(body)
 	if err != nil {
 		return nil, err
 	}
 	raw, ok := top["Events"]
-	if !ok {
+	if !ok || isNull(raw) {
 		return one(body)
+	}
+	if isEmpty(raw) {
+		return []Item{}, nil
 	}
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, &BodyError{Field: "Events", Msg: "want an array, got " + jsonKind(raw)}
@@ -57,11 +60,16 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if err := json.Unmarshal(raw, &elems); err != nil {
 		return nil, &BodyError{Field: "Events", Msg: jsonErrText(err)}
 	}
-	if len(elems) > lim.MaxEvents {
-		return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("%d events, more than %d", len(elems), lim.MaxEvents)}
-	}
-	out := make([]Item, 0, len(elems))
+	out := make([]Item, 0, min(len(elems), lim.MaxEvents))
+	left := 0
 	for i, e := range elems {
+		if isNull(e) {
+			continue
+		}
+		if len(out) == lim.MaxEvents {
+			left++
+			continue
+		}
 		if len(e) == 0 || e[0] != '{' {
 			return nil, &BodyError{Field: "Events", Msg: fmt.Sprintf("element %d: want an object, got %s", i, jsonKind(e))}
 		}
@@ -71,13 +79,17 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 		}
 		out = append(out, Item{Event: ev, Body: e})
 	}
+	for _, it := range out {
+		it.Event.LeftOut.Events = left
+	}
 	return out, nil
 }
 
 // DedupKey identifies one callback across deliveries: IM retrying it, or
 // someone replaying a captured request inside the signature window. For
-// Group.CallbackSendMsgException it is built from the fields spec §3 names
-// (SdkAppid, GroupId, From_Account, Random, ErrorCode, EventTime), so a
+// Group.CallbackSendMsgException, which carries no event id, it is built
+// from the fields that identify one failed send (SdkAppid, GroupId,
+// From_Account, Random, ErrorCode, EventTime), so a
 // retry matches even if IM re-encodes the body; for every other command, and
 // for an exception lacking Random or EventTime, it is a digest of the
 // command and body, the event's JSON as received. The key is fixed-size
@@ -109,7 +121,8 @@ func DedupKey(e *Event, body []byte) string {
 
 // clipStrings cuts every decoded string field to max bytes.
 func (e *Event) clipStrings(max int) {
-	for _, p := range []*string{&e.GroupID, &e.GroupType, &e.FromAccount, &e.OperatorAccount, &e.CloudCustomData, &e.ErrorInfo} {
+	for _, s := range bodyStrs {
+		p := s.str(e)
 		*p = e.clip(*p, max)
 	}
 	for i := range e.MsgBody {

@@ -101,7 +101,6 @@ func TestParsePushBatch(t *testing.T) {
 
 func TestParseEventsRejects(t *testing.T) {
 	push := Query{AppID: 1, Command: "Push.AllMemberPush"}
-	many := `{"Events":[` + strings.TrimSuffix(strings.Repeat(`{"To_Account":"u"},`, 9), ",") + `]}`
 	tests := []struct {
 		name  string
 		q     Query
@@ -111,10 +110,7 @@ func TestParseEventsRejects(t *testing.T) {
 	}{
 		{"events not an array", push, `{"Events":{"a":1}}`, "Events", "want an array, got an object"},
 		{"event not an object", push, `{"Events":[1]}`, "Events", "element 0: want an object"},
-		{"too many events", push, many, "Events", "9 events, more than 8"},
-		{"deep event", push, `{"Events":[{"a":[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}]}`, "", "nested deeper than 16"},
 		{"truncated batch", push, `{"Events":[{"a":1}`, "", "invalid JSON"},
-		{"too many fields", Query{AppID: 1, Command: "X.Y"}, `{` + fields(33) + `}`, "", "33 fields, more than 32"},
 		{"bad element in batch", push, `{"Events":[{},{"MsgBody":"x"}]}`, "", ""},
 	}
 	lim := Limits{MaxDepth: 16, MaxEvents: 8, MaxFields: 32}
@@ -130,6 +126,41 @@ func TestParseEventsRejects(t *testing.T) {
 			var be *BodyError
 			if !errors.As(err, &be) || be.Field != tt.field || !strings.Contains(be.Error(), tt.has) {
 				t.Fatalf("err = %v, want BodyError on %q containing %q", err, tt.field, tt.has)
+			}
+		})
+	}
+}
+
+// A batch over the limits is cut, not refused; every event kept says how
+// many were left out.
+func TestParseEventsCuts(t *testing.T) {
+	push := Query{AppID: 1, Command: "Push.AllMemberPush"}
+	many := `{"Events":[` + strings.TrimSuffix(strings.Repeat(`{"To_Account":"u"},`, 9), ",") + `,null]}`
+	tests := []struct {
+		name    string
+		body    string
+		events  int
+		leftOut LeftOut
+	}{
+		{"too many events", many, 8, LeftOut{Events: 1}},
+		{"deep field in an event", `{"Events":[{"a":[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]],"b":1}]}`, 1, LeftOut{Fields: 1}},
+		{"too many fields in an event", `{"Events":[{` + fields(33) + `}]}`, 1, LeftOut{Fields: 1}},
+		{"null events", `{"Events":null,"To_Account":"u"}`, 1, LeftOut{}},
+	}
+	lim := Limits{MaxDepth: 16, MaxEvents: 8, MaxFields: 32}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := ParseEvents(push, []byte(tt.body), lim)
+			if err != nil {
+				t.Fatalf("ParseEvents: %v", err)
+			}
+			if len(items) != tt.events {
+				t.Fatalf("got %d events, want %d", len(items), tt.events)
+			}
+			for _, it := range items {
+				if it.Event.LeftOut != tt.leftOut {
+					t.Errorf("LeftOut = %+v, want %+v", it.Event.LeftOut, tt.leftOut)
+				}
 			}
 		})
 	}

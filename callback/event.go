@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/imalert/imalert/internal/bodylimit"
 )
 
 // Commands imalert gives special treatment. Every other command is accepted
@@ -53,7 +58,27 @@ type Event struct {
 	// Truncated is set when a string field was longer than
 	// Limits.MaxTextBytes and only its beginning was kept.
 	Truncated bool
+	// LeftOut counts what the limits cut from the body. Rules never saw
+	// it, so a page says so.
+	LeftOut LeftOut
 }
+
+// LeftOut counts the parts of a body that exceeded a Limit and were left
+// out of the event, rather than refusing a callback IM will not resend.
+type LeftOut struct {
+	// Elements of MsgBody beyond Limits.MaxElements, or nested deeper than
+	// Limits.MaxDepth.
+	Elements int
+	// Unknown top-level fields beyond Limits.MaxFields, or nested deeper
+	// than Limits.MaxDepth.
+	Fields int
+	// Events of a Push.* batch beyond Limits.MaxEvents; set on every event
+	// of the batch that was kept.
+	Events int
+}
+
+// Any reports whether anything was left out.
+func (l LeftOut) Any() bool { return l != LeftOut{} }
 
 // Fields is a set of typed body fields.
 type Fields uint16
@@ -71,7 +96,6 @@ const (
 	FieldErrorCode
 	FieldErrorInfo
 	FieldEventTime
-	fieldCallbackCommand // body copy of the command; never stored separately
 )
 
 // Has reports whether every field in f was present in the body.
@@ -104,41 +128,9 @@ func (e *BodyError) Error() string {
 	return "body field " + e.Field + ": " + e.Msg
 }
 
-// Limits bound the work done on one body. Zero values take the defaults.
-type Limits struct {
-	MaxDepth    int // JSON nesting depth
-	MaxElements int // elements in MsgBody
-	MaxFields   int // top-level fields of one event body
-	MaxEvents   int // events in one Push.* batch body
-	// MaxTextBytes is how much of any one string field is kept; a longer
-	// value is cut at a UTF-8 boundary and the event marked Truncated.
-	MaxTextBytes int
-}
-
-// DefaultLimits are generous for anything IM sends: its deepest documented
-// body nests about five levels, a message holds a handful of elements, the
-// widest body has about fifteen fields, a Push batch holds at most 100
-// events, and a message is at most 12 KB.
-var DefaultLimits = Limits{MaxDepth: 32, MaxElements: 256, MaxFields: 256, MaxEvents: 200, MaxTextBytes: 16 << 10}
-
-func (l Limits) withDefaults() Limits {
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
-	}
-	if l.MaxElements <= 0 {
-		l.MaxElements = DefaultLimits.MaxElements
-	}
-	if l.MaxFields <= 0 {
-		l.MaxFields = DefaultLimits.MaxFields
-	}
-	if l.MaxEvents <= 0 {
-		l.MaxEvents = DefaultLimits.MaxEvents
-	}
-	if l.MaxTextBytes <= 0 {
-		l.MaxTextBytes = DefaultLimits.MaxTextBytes
-	}
-	return l
-}
+// Limits bound the work done on one body; see bodylimit.Limits. Zero
+// values take the defaults.
+type Limits = bodylimit.Limits
 
 // Parse decodes a callback body for the envelope q.
 //
@@ -146,15 +138,15 @@ func (l Limits) withDefaults() Limits {
 // documented field must have its documented type (integers may arrive as
 // numbers or as decimal strings, as IM's own samples do); any other command is
 // decoded leniently, and a known field of an unexpected type is kept in Extra.
-// Unknown fields are always kept.
+// Unknown fields are always kept. A field whose value is null is absent.
+//
+// No body is refused for exceeding a Limit: what exceeds one is left out
+// and counted in Event.LeftOut, as long text is cut and marked Truncated.
 func Parse(q Query, body []byte, lim Limits) (*Event, error) {
-	lim = lim.withDefaults()
-	fields, err := decodeObject(body, lim)
+	lim = lim.WithDefaults()
+	fields, err := decodeObject(body)
 	if err != nil {
 		return nil, err
-	}
-	if len(fields) > lim.MaxFields {
-		return nil, &BodyError{Msg: fmt.Sprintf("%d fields, more than %d", len(fields), lim.MaxFields)}
 	}
 	ev := &Event{
 		AppID:       q.AppID,
@@ -162,50 +154,94 @@ func Parse(q Query, body []byte, lim Limits) (*Event, error) {
 		ClientIP:    q.ClientIP,
 		OptPlatform: q.OptPlatform,
 	}
+	keep := ev.keepExtras(fields, lim.MaxFields)
 	strict := q.Command == CommandSendMsgException
 	for name, raw := range fields {
-		f, err := ev.decodeField(name, raw, lim)
-		if err != nil {
-			// A limit is a limit for every command; a type quirk is
-			// tolerated outside the exception callback.
-			var ol overLimit
-			if strict || errors.As(err, &ol) {
-				return nil, &BodyError{Field: name, Msg: err.Error()}
-			}
-			f = 0 // keep the raw value instead
-		}
-		if f == 0 {
-			if ev.Extra == nil {
-				ev.Extra = make(map[string]json.RawMessage)
-			}
-			ev.Extra[name] = ev.clipRaw(raw, lim.MaxTextBytes)
+		if isNull(raw) {
 			continue
 		}
-		ev.Present |= f
+		s := byWireName[name]
+		if s == nil || s.Where == InElement {
+			if keep != nil && !keep[name] {
+				continue // counted by keepExtras
+			}
+			if checkDepth(raw, lim.MaxDepth-1) != nil {
+				ev.LeftOut.Fields++
+				continue
+			}
+			ev.setExtra(name, raw, lim.MaxTextBytes)
+			continue
+		}
+		if err := ev.decodeField(s, raw, lim); err != nil {
+			if strict {
+				return nil, &BodyError{Field: name, Msg: err.Error()}
+			}
+			// A type quirk is tolerated outside the exception callback:
+			// keep the raw value instead.
+			ev.setExtra(name, raw, lim.MaxTextBytes)
+		}
 	}
-	ev.Present &^= fieldCallbackCommand
 	ev.clipStrings(lim.MaxTextBytes)
 	return ev, nil
 }
 
-// overLimit is an error for a body that exceeds a Limit, rather than one of
-// unexpected shape.
-type overLimit string
+// keepExtras decides, when the body has more than max fields, which unknown
+// fields are kept: typed fields always are, then unknown ones in name
+// order, so that a replay keeps the same ones. It returns nil when every
+// field is kept.
+func (ev *Event) keepExtras(fields map[string]json.RawMessage, max int) map[string]bool {
+	if len(fields) <= max {
+		return nil
+	}
+	var unknown []string
+	for name := range fields {
+		if s := byWireName[name]; s == nil || s.Where == InElement {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(unknown)
+	room := max - (len(fields) - len(unknown))
+	keep := make(map[string]bool, max)
+	for i, name := range unknown {
+		if i < room {
+			keep[name] = true
+		} else {
+			ev.LeftOut.Fields++
+		}
+	}
+	return keep
+}
 
-func (e overLimit) Error() string { return string(e) }
+func (ev *Event) setExtra(name string, raw json.RawMessage, maxText int) {
+	if ev.Extra == nil {
+		ev.Extra = make(map[string]json.RawMessage)
+	}
+	ev.Extra[name] = ev.clipRaw(raw, maxText)
+}
 
-// decodeObject checks that body is one JSON object within lim's depth, and
-// splits it into its top-level fields.
-func decodeObject(body []byte, lim Limits) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+// isEmpty reports whether raw is an empty array or object. Producers that
+// do not tell lists from maps (PHP's json_encode) write an empty list as
+// {}, so either is read as empty wherever a list or an object is expected.
+func isEmpty(raw json.RawMessage) bool {
+	if len(raw) < 2 || raw[0] != '[' && raw[0] != '{' {
+		return false
+	}
+	return len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0
+}
+
+// decodeObject checks that body is one JSON object and splits it into its
+// top-level fields. Nested values stay raw: nothing is allocated for them.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	// A byte order mark is no part of JSON, but RFC 8259 lets a parser
+	// ignore one, and refusing the body would lose the event.
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(body) == 0 {
 		return nil, &BodyError{Msg: "empty"}
 	}
 	if body[0] != '{' {
 		return nil, &BodyError{Msg: "not a JSON object"}
-	}
-	if err := checkDepth(body, lim.MaxDepth); err != nil {
-		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -214,68 +250,32 @@ func decodeObject(body []byte, lim Limits) (map[string]json.RawMessage, error) {
 	return fields, nil
 }
 
-// decodeField decodes one known top-level field into ev and returns which
-// field it was, or 0 for a field Event has no typed slot for.
-func (ev *Event) decodeField(name string, raw json.RawMessage, lim Limits) (Fields, error) {
+// decodeField decodes the typed field s into ev.
+func (ev *Event) decodeField(s *FieldSpec, raw json.RawMessage, lim Limits) error {
 	var err error
-	switch name {
-	case "CallbackCommand":
-		var s string
-		if err = decodeString(raw, &s); err == nil {
-			return fieldCallbackCommand, nil
+	switch {
+	case s.str != nil:
+		err = decodeString(raw, s.str(ev))
+	case s.num != nil:
+		p := s.num(ev)
+		if *p, err = decodeInt(raw); err == nil && s.nonNegative && *p < 0 {
+			err = errors.New("negative value")
 		}
-	case "GroupId":
-		if err = decodeString(raw, &ev.GroupID); err == nil {
-			return FieldGroupID, nil
+		if err != nil {
+			*p = 0
 		}
-	case "Type":
-		if err = decodeString(raw, &ev.GroupType); err == nil {
-			return FieldGroupType, nil
-		}
-	case "From_Account":
-		if err = decodeString(raw, &ev.FromAccount); err == nil {
-			return FieldFromAccount, nil
-		}
-	case "Operator_Account":
-		if err = decodeString(raw, &ev.OperatorAccount); err == nil {
-			return FieldOperatorAccount, nil
-		}
-	case "CloudCustomData":
-		if err = decodeString(raw, &ev.CloudCustomData); err == nil {
-			return FieldCloudCustomData, nil
-		}
-	case "ErrorInfo":
-		if err = decodeString(raw, &ev.ErrorInfo); err == nil {
-			return FieldErrorInfo, nil
-		}
-	case "Random":
-		if ev.Random, err = decodeInt(raw); err == nil {
-			return FieldRandom, nil
-		}
-	case "OnlineOnlyFlag":
-		if ev.OnlineOnlyFlag, err = decodeInt(raw); err == nil {
-			return FieldOnlineOnlyFlag, nil
-		}
-	case "ErrorCode":
-		if ev.ErrorCode, err = decodeInt(raw); err == nil {
-			return FieldErrorCode, nil
-		}
-	case "EventTime":
-		if ev.EventTime, err = decodeInt(raw); err == nil {
-			if ev.EventTime < 0 {
-				ev.EventTime = 0
-				return 0, errors.New("negative time")
-			}
-			return FieldEventTime, nil
-		}
-	case "MsgBody":
-		if ev.MsgBody, err = decodeMsgBody(raw, lim.MaxElements); err == nil {
-			return FieldMsgBody, nil
-		}
-	default:
-		return 0, nil
+	case s.Kind == KindElements:
+		ev.MsgBody, err = ev.decodeMsgBody(raw, lim)
+	case s.Where == InQuery:
+		// The body's copy of a query field (CallbackCommand): the query's
+		// value counts.
+		var v string
+		return decodeString(raw, &v)
 	}
-	return 0, err
+	if err == nil {
+		ev.Present |= s.Bit
+	}
+	return err
 }
 
 func decodeString(raw json.RawMessage, dst *string) error {
@@ -300,10 +300,17 @@ func decodeInt(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("want an integer, got %s", jsonKind(raw))
 	}
 	n, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil {
+	if err == nil {
+		return n, nil
+	}
+	// JSON has numbers, not integers: 10023.0 and 1.0023e4 are 10023 to
+	// the producer, and a space around a decimal string is no reason to
+	// lose an alert.
+	f, ferr := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
+	if ferr != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
 		return 0, errors.New("want an integer")
 	}
-	return n, nil
+	return int64(f), nil
 }
 
 func jsonKind(raw json.RawMessage) string {
@@ -339,8 +346,8 @@ func jsonErrText(err error) string {
 	return "malformed"
 }
 
-// checkDepth rejects bodies nested deeper than max before any decoding
-// allocates for them.
+// checkDepth reports a value nested deeper than max, before any decoding
+// allocates for it.
 func checkDepth(b []byte, max int) error {
 	depth := 0
 	inString := false

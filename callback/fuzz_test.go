@@ -113,10 +113,13 @@ func FuzzParse(f *testing.F) {
 			if len(ev.MsgBody) > lim.MaxElements {
 				t.Fatalf("%d elements accepted", len(ev.MsgBody))
 			}
-			for _, s := range []string{ev.GroupID, ev.GroupType, ev.FromAccount, ev.OperatorAccount, ev.CloudCustomData, ev.ErrorInfo} {
-				if len(s) > lim.MaxTextBytes {
-					t.Fatalf("string of %d bytes kept", len(s))
+			for _, s := range FieldSpecs() {
+				if v, _ := s.Str(ev); s.Where == InBody && len(v) > lim.MaxTextBytes {
+					t.Fatalf("%s of %d bytes kept", s.Name, len(v))
 				}
+			}
+			if ev.LeftOut.Elements < 0 || ev.LeftOut.Fields < 0 || ev.LeftOut.Events < 0 {
+				t.Fatalf("negative left-out count %+v", ev.LeftOut)
 			}
 			for i := range ev.MsgBody {
 				if len(ev.MsgBody[i].Content.Text) > lim.MaxTextBytes {
@@ -127,8 +130,8 @@ func FuzzParse(f *testing.F) {
 			if len(k) != 32 || k != DedupKey(ev, it.Body) {
 				t.Fatalf("dedup key %q unstable or malformed", k)
 			}
-			for _, name := range KnownFields {
-				ev.Field(name)
+			for _, s := range FieldSpecs() {
+				ev.Field(s.Name)
 			}
 			for name := range ev.Extra {
 				ev.Field(name)

@@ -2,7 +2,9 @@ package callback
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -87,7 +89,13 @@ type wireElement struct {
 	MsgContent json.RawMessage `json:"MsgContent"`
 }
 
-func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
+// decodeMsgBody decodes the message elements. Elements beyond
+// lim.MaxElements, or nested deeper than lim.MaxDepth, are left out and
+// counted; a null element is absent.
+func (ev *Event) decodeMsgBody(raw json.RawMessage, lim Limits) ([]MsgElement, error) {
+	if isEmpty(raw) {
+		return []MsgElement{}, nil
+	}
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("want an array, got %s", jsonKind(raw))
 	}
@@ -95,13 +103,22 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 	if err := json.Unmarshal(raw, &wire); err != nil {
 		return nil, fmt.Errorf("%s", jsonErrText(err))
 	}
-	if len(wire) > maxElems {
-		return nil, overLimit(fmt.Sprintf("%d elements, more than %d", len(wire), maxElems))
-	}
-	out := make([]MsgElement, 0, len(wire))
+	out := make([]MsgElement, 0, min(len(wire), lim.MaxElements))
+	left := 0
 	for i, w := range wire {
+		if isNull(w) {
+			continue
+		}
+		if len(out) == lim.MaxElements {
+			left++
+			continue
+		}
 		if len(w) == 0 || w[0] != '{' {
 			return nil, fmt.Errorf("element %d: want an object, got %s", i, jsonKind(w))
+		}
+		if checkDepth(w, lim.MaxDepth-2) != nil {
+			left++
+			continue
 		}
 		var we wireElement
 		if err := json.Unmarshal(w, &we); err != nil {
@@ -111,17 +128,68 @@ func decodeMsgBody(raw json.RawMessage, maxElems int) ([]MsgElement, error) {
 			return nil, fmt.Errorf("element %d: MsgType missing", i)
 		}
 		el := MsgElement{Type: *we.MsgType, Raw: we.MsgContent}
-		if len(we.MsgContent) > 0 && string(we.MsgContent) != "null" {
-			if we.MsgContent[0] != '{' {
-				return nil, fmt.Errorf("element %d: MsgContent: want an object, got %s", i, jsonKind(we.MsgContent))
-			}
-			if err := json.Unmarshal(we.MsgContent, &el.Content); err != nil {
-				return nil, fmt.Errorf("element %d: MsgContent: %s", i, jsonErrText(err))
-			}
+		if err := el.decodeContent(); err != nil {
+			return nil, fmt.Errorf("element %d: MsgContent: %w", i, err)
 		}
 		out = append(out, el)
 	}
+	ev.LeftOut.Elements += left
 	return out, nil
+}
+
+// elemFields are the MsgContent fields IM documents for each element type.
+// Only these must have their documented type: the content of an element
+// type imalert does not know, or a field its type does not document, is
+// kept in Raw and read where it can be, never a reason to refuse a
+// callback.
+var elemFields = map[string][]string{
+	ElemText:     {"Text"},
+	ElemLocation: {"Desc", "Latitude", "Longitude"},
+	ElemFace:     {"Index", "Data"},
+	ElemCustom:   {"Data", "Desc", "Ext", "Sound"},
+	ElemSound:    {"Url", "UUID", "Size", "Second", "Download_Flag"},
+	ElemImage:    {"UUID", "ImageFormat", "ImageInfoArray"},
+	ElemFile:     {"Url", "UUID", "FileSize", "FileName", "Download_Flag"},
+	ElemVideo:    {"VideoUrl", "VideoUUID", "VideoSize", "VideoSecond", "VideoFormat"},
+	ElemRelay:    {"Title", "MsgNum", "CompatibleText", "AbstractList", "MsgList", "JsonMsgKey"},
+}
+
+// decodeContent decodes Raw into Content.
+func (m *MsgElement) decodeContent() error {
+	raw := m.Raw
+	own, known := elemFields[m.Type]
+	if len(raw) == 0 || isNull(raw) || isEmpty(raw) {
+		return nil
+	}
+	if raw[0] != '{' {
+		if !known {
+			return nil
+		}
+		return fmt.Errorf("want an object, got %s", jsonKind(raw))
+	}
+	err := json.Unmarshal(raw, &m.Content)
+	if err == nil {
+		return nil
+	}
+	// Some field did not decode: read the content field by field, and
+	// refuse it only for a field of the element's own type.
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return errors.New(jsonErrText(err))
+	}
+	m.Content = MsgContent{}
+	for name, v := range fields {
+		if isEmpty(v) {
+			continue // {} for an empty list, or [] for an empty object
+		}
+		key, _ := json.Marshal(name)
+		one := append(append(append([]byte("{"), key...), ':'), v...)
+		one = append(one, '}')
+		if ferr := json.Unmarshal(one, &m.Content); ferr != nil && slices.Contains(own, name) {
+			return fmt.Errorf("%s: %s", name, jsonErrText(ferr))
+		}
+	}
+	return nil
 }
 
 // Summary is a one-line, human description of the element: its text for a

@@ -27,7 +27,7 @@ type Config struct {
 	Listen       string
 	CallbackPath string
 	DataDir      string // absolute, or relative to the working directory for the built-in config
-	ExternalURL  string
+	ExternalURL  string // public URL of this imalert, for links in pages; "": no links
 	Apps         []App
 	RuleFiles    []string // glob patterns, resolved against the config file's directory
 	Receivers    []Receiver
@@ -39,6 +39,8 @@ type Config struct {
 	Admin        Admin
 	Journal      Journal
 	State        State
+	Watchdog     Watchdog
+	Silences     Silences
 
 	// File is the path the config was read from, or "" for the built-in one.
 	File string
@@ -100,6 +102,8 @@ type wire struct {
 	Admin        Admin       `yaml:"admin"`
 	Journal      Journal     `yaml:"journal"`
 	State        State       `yaml:"state"`
+	Watchdog     Watchdog    `yaml:"watchdog"`
+	Silences     Silences    `yaml:"silences"`
 }
 
 // defaults are the values of keys a config leaves out.
@@ -120,6 +124,7 @@ var defaults = wire{
 	Callback: defaultCallback,
 	Journal:  defaultJournal,
 	State:    defaultState,
+	Silences: defaultSilences,
 }
 
 //go:embed default.yaml
@@ -176,6 +181,8 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		Admin:        w.Admin,
 		Journal:      w.Journal,
 		State:        w.State,
+		Watchdog:     w.Watchdog,
+		Silences:     w.Silences,
 		File:         file,
 	}
 	if c.DataDir == "" {
@@ -208,9 +215,7 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 		c.Receivers = append(c.Receivers, r)
 	}
-	if file != BuiltinName && len(w.RuleFiles) == 0 {
-		c.Warnings = append(c.Warnings, file+": no rule_files configured: callbacks are accepted but nothing will page")
-	}
+	errs = append(errs, c.Watchdog.validate(doc, yamlfile.At(doc.Root, "watchdog"), names)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return c, errs
@@ -271,6 +276,7 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
 	_, stateNode := yamlfile.Lookup(doc.Root, "state")
 	errs = append(errs, c.State.validate(doc, stateNode)...)
+	errs = append(errs, c.Silences.validate(doc, at("silences"))...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
 	}

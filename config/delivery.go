@@ -61,8 +61,9 @@ var (
 
 // deliveryFields are the delivery keys every receiver type takes.
 type deliveryFields struct {
-	Retry *RetrySpec         `yaml:"retry"`
-	Pace  *yamlfile.Duration `yaml:"pace"`
+	Retry  *RetrySpec         `yaml:"retry"`
+	Pace   *yamlfile.Duration `yaml:"pace"`
+	Budget *BudgetSpec        `yaml:"budget"`
 }
 
 // resolve validates the delivery keys and returns the policy with defaults

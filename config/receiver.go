@@ -43,6 +43,8 @@ type Receiver struct {
 	// Retry and Pace are the receiver's delivery policy, defaults applied.
 	Retry Retry
 	Pace  time.Duration
+	// Budget bounds the pages sent per period; zero Pages: none.
+	Budget Budget
 	// Line is where the receiver is defined, for messages about it.
 	Line int
 }
@@ -167,6 +169,8 @@ func decodeReceiver(doc *yamlfile.Doc, n *yaml.Node) (Receiver, yamlfile.Errors)
 	}
 	var derrs yamlfile.Errors
 	r.Retry, r.Pace, derrs = head.deliveryFields.resolve(doc, n, head.Name, defaultPace)
+	errs = append(errs, derrs...)
+	r.Budget, derrs = head.deliveryFields.resolveBudget(doc, n, head.Name, head.Type)
 	errs = append(errs, derrs...)
 	return r, errs
 }

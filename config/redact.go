@@ -9,8 +9,9 @@ import (
 // and the message, passes through Redact: a secret that reaches a log line
 // by some unforeseen route (an error quoting a URL) is still not written.
 // Attributes of type Secret are already redacted by their LogValue.
+// Secrets added to r later are redacted from then on.
 func (r *Redactor) Handler(h slog.Handler) slog.Handler {
-	if r == nil || len(r.secrets) == 0 {
+	if r == nil {
 		return h
 	}
 	return &redactHandler{r: r, h: h}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Secret is a value that must never be printed: tokens, passwords, webhook
@@ -49,9 +52,11 @@ func (s Secret) redact() string {
 }
 
 // Redactor removes known secret values from text, such as error messages
-// that quote a URL.
+// that quote a URL. It is safe for concurrent use; Add teaches it the
+// secrets of a reloaded config.
 type Redactor struct {
-	secrets []string
+	mu      sync.Mutex // serialises Add
+	secrets atomic.Pointer[[]string]
 }
 
 // NewRedactor returns a Redactor for the given secrets. For URL secrets it
@@ -59,22 +64,40 @@ type Redactor struct {
 // errors quote URLs in pieces.
 func NewRedactor(secrets ...Secret) *Redactor {
 	r := &Redactor{}
+	r.Add(secrets...)
+	return r
+}
+
+// Add makes r redact secrets too. Secrets are never forgotten: text about
+// an old value (an attempt in flight when a reload replaced it) stays
+// redacted.
+func (r *Redactor) Add(secrets ...Secret) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var have []string
+	if p := r.secrets.Load(); p != nil {
+		have = *p
+	}
+	next := slices.Clone(have)
 	for _, s := range secrets {
 		v := s.Reveal()
 		if len(v) < 4 {
 			continue // too short to redact without mangling ordinary text
 		}
-		r.secrets = append(r.secrets, v)
+		next = append(next, v)
 		if u, err := url.Parse(v); err == nil && u.Host != "" {
 			if p := u.EscapedPath(); len(p) > 4 {
-				r.secrets = append(r.secrets, p)
+				next = append(next, p)
 			}
 			if len(u.RawQuery) > 4 {
-				r.secrets = append(r.secrets, u.RawQuery)
+				next = append(next, u.RawQuery)
 			}
 		}
 	}
-	return r
+	// Longest first, so that a secret containing another is replaced whole.
+	slices.SortStableFunc(next, func(a, b string) int { return len(b) - len(a) })
+	next = slices.Compact(next)
+	r.secrets.Store(&next)
 }
 
 // Redact replaces every known secret in s with "<secret>".
@@ -82,7 +105,11 @@ func (r *Redactor) Redact(s string) string {
 	if r == nil {
 		return s
 	}
-	for _, v := range r.secrets {
+	p := r.secrets.Load()
+	if p == nil {
+		return s
+	}
+	for _, v := range *p {
 		s = strings.ReplaceAll(s, v, redacted)
 	}
 	return s

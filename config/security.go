@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/imalert/imalert/internal/bodylimit"
 	"github.com/imalert/imalert/internal/yamlfile"
 )
 
@@ -39,18 +40,12 @@ type Callback struct {
 // RateLimit is a token bucket per source address (per /64 for IPv6).
 type RateLimit struct {
 	PerSecond  float64 `yaml:"per_second"` // 0: no rate limit
-	Burst      int     `yaml:"burst"`      // 0: PerSecond rounded up
+	Burst      int     `yaml:"burst"`      // 0: the server's default, PerSecond rounded up
 	MaxSources int     `yaml:"max_sources"`
 }
 
-// Limits bound the work done on one callback body.
-type Limits struct {
-	MaxJSONDepth   int `yaml:"max_json_depth"`
-	MaxMsgElements int `yaml:"max_msg_elements"`
-	MaxFields      int `yaml:"max_fields"`
-	MaxPushEvents  int `yaml:"max_push_events"`
-	MaxTextBytes   int `yaml:"max_text_bytes"`
-}
+// Limits bound the work done on one callback body (callback.limits).
+type Limits = bodylimit.Limits
 
 // Admin configures the admin surface: /metrics, reload, the API and UI.
 type Admin struct {
@@ -76,13 +71,7 @@ var defaultCallback = Callback{
 	DedupWindow:     yamlfile.Duration(5 * time.Minute),
 	DedupMaxKeys:    100_000,
 	RateLimit:       RateLimit{MaxSources: 10_000},
-	Limits: Limits{
-		MaxJSONDepth:   32,
-		MaxMsgElements: 256,
-		MaxFields:      256,
-		MaxPushEvents:  200,
-		MaxTextBytes:   16 << 10,
-	},
+	Limits:          bodylimit.Default(),
 }
 
 // Signed reports whether the app's callbacks must carry a valid signature.
@@ -141,26 +130,14 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	}
 	if rl.Burst < 0 {
 		errs = append(errs, doc.Errorf(yamlfile.At(rlNode, "burst"), "callback.rate_limit.burst must not be negative"))
-	} else if rl.Burst == 0 && rl.PerSecond > 0 {
-		rl.Burst = max(1, int(rl.PerSecond+0.999))
 	}
 	if rl.MaxSources < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(rlNode, "max_sources"), "callback.rate_limit.max_sources must be at least 1"))
 	}
 	limNode := cbAt("limits")
-	for _, l := range []struct {
-		key      string
-		v        int
-		min, max int
-	}{
-		{"max_json_depth", cb.Limits.MaxJSONDepth, 8, 1024},
-		{"max_msg_elements", cb.Limits.MaxMsgElements, 1, 1 << 16},
-		{"max_fields", cb.Limits.MaxFields, 16, 1 << 16},
-		{"max_push_events", cb.Limits.MaxPushEvents, 100, 1 << 16},
-		{"max_text_bytes", cb.Limits.MaxTextBytes, 1024, 64 << 20},
-	} {
-		if l.v < l.min || l.v > l.max {
-			errs = append(errs, doc.Errorf(yamlfile.At(limNode, l.key), "callback.limits.%s must be between %d and %d", l.key, l.min, l.max))
+	for _, l := range cb.Limits.Settings() {
+		if !l.OK() {
+			errs = append(errs, doc.Errorf(yamlfile.At(limNode, l.Key), "callback.limits.%s must be between %d and %d", l.Key, l.Min, l.Max))
 		}
 	}
 

@@ -270,8 +270,8 @@ callback:
 	if diff := cmp.Diff(want, c.Callback.AllowNets, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("allow_cidrs (-want +got):\n%s", diff)
 	}
-	if c.Callback.RateLimit.Burst != 3 {
-		t.Errorf("burst = %d, want 3 (per_second rounded up)", c.Callback.RateLimit.Burst)
+	if c.Callback.RateLimit.Burst != 0 {
+		t.Errorf("burst = %d, want 0 (the server's default applies)", c.Callback.RateLimit.Burst)
 	}
 }
 

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"regexp"
 	"slices"
@@ -56,6 +57,9 @@ type Rule struct {
 	// FirstSeen pages only the first time a group key is ever seen (or
 	// since its state was evicted); such a rule has no throttle.
 	FirstSeen bool
+	// QuietSummary pages a summary when a throttle window that held events
+	// back ends with no new event (quiet_summary, default true).
+	QuietSummary bool
 
 	// Title and Body are the rule's templates; nil uses the standard page.
 	Title, Body *Template
@@ -113,7 +117,13 @@ type Engine struct {
 	byCommand  map[string]*bucket
 	anyCommand *bucket
 	catalogue  *callback.Catalogue
+	warnings   yamlfile.Errors
 }
+
+// Warnings returns what check should point out without refusing the
+// rules: body fields no documented callback command carries, which match
+// only if IM sends them.
+func (e *Engine) Warnings() yamlfile.Errors { return e.warnings }
 
 // Rules returns the rules in file order.
 func (e *Engine) Rules() []*Rule { return e.rules }
@@ -172,8 +182,9 @@ func Compile(files []*File, opts Options) (*Engine, error) {
 	for _, f := range files {
 		for i := range f.Rules {
 			s := &f.Rules[i]
-			r, rerrs := compileRule(f.doc, s, opts)
+			r, rerrs, rwarns := compileRule(f.doc, s, opts)
 			errs = append(errs, rerrs...)
+			e.warnings = append(e.warnings, rwarns...)
 			if s.Name != "" {
 				if prev, ok := defined[s.Name]; ok {
 					errs = append(errs, f.doc.Errorf(yamlfile.At(s.node, "name"), "rule %q is already defined at %s:%d", s.Name, prev.File, prev.Line))
@@ -191,6 +202,7 @@ func Compile(files []*File, opts Options) (*Engine, error) {
 		errs.Sort()
 		return nil, errs
 	}
+	e.warnings.Sort()
 	e.index()
 	return e, nil
 }
@@ -232,33 +244,13 @@ func validName(s string) bool { return ruleNameRE.MatchString(s) }
 // lookup returns the key and value nodes of key in the rule's mapping.
 func (s *Spec) lookup(key string) (k, v *yaml.Node) { return yamlfile.Lookup(s.node, key) }
 
-func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Errors) {
-	var errs yamlfile.Errors
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, doc.Errorf(yamlfile.At(s.node, key), format, args...))
+func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (_ *Rule, errs, warns yamlfile.Errors) {
+	if doc.Failed(s.node) {
+		// Decoding stopped inside the rule (a duplicate key): its fields
+		// are not known, and checking them would only repeat that error.
+		return nil, nil, nil
 	}
-	if s.Name == "" {
-		bad("name", "rule: name is required")
-	} else if !validName(s.Name) {
-		bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", clip(s.Name))
-	}
-	label := "rule " + strconv.Quote(clip(s.Name))
-	if s.Severity != "" && !callback.ValidSeverity(s.Severity) {
-		bad("severity", "%s: severity must be critical, warning or info, got %q", label, clip(s.Severity))
-	}
-	if len(s.Receivers) == 0 {
-		bad("receivers", "%s: receivers: at least one receiver is required", label)
-	}
-	_, recvNode := s.lookup("receivers")
-	for i, name := range s.Receivers {
-		if !opts.Receivers[name] {
-			n := recvNode
-			if recvNode != nil && i < len(recvNode.Content) {
-				n = recvNode.Content[i]
-			}
-			errs = append(errs, doc.Errorf(n, "%s: unknown receiver %q", label, clip(name)))
-		}
-	}
+	rc := &ruleCompiler{doc: doc, s: s, label: "rule " + strconv.Quote(clip(s.Name))}
 	r := &Rule{
 		Name:      s.Name,
 		File:      s.File,
@@ -267,89 +259,163 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 		Receivers: slices.Clone([]string(s.Receivers)),
 		Throttle:  DefaultThrottle,
 		FirstSeen: s.FirstSeen,
-	}
 
-	// Throttle. A first-seen rule pages once per key, so it has none.
+		QuietSummary: s.QuietSummary == nil || *s.QuietSummary,
+	}
+	rc.header(opts)
+	rc.throttle(r)
+	rc.threshold(r)
+	rc.errs = append(rc.errs, compileDelivery(doc, s, opts, r)...)
+	rc.conditions(r)
+	rc.templates(r, opts)
+	if len(rc.errs) > 0 {
+		return nil, rc.errs, rc.warns
+	}
+	r.StateKey = stateKey(r)
+	return r, nil, rc.warns
+}
+
+// ruleCompiler collects the errors and warnings of one rule.
+type ruleCompiler struct {
+	doc   *yamlfile.Doc
+	s     *Spec
+	label string // `rule "name"`, for messages
+	errs  yamlfile.Errors
+	warns yamlfile.Errors
+}
+
+func (rc *ruleCompiler) errorf(n *yaml.Node, format string, args ...any) {
+	rc.errs = append(rc.errs, rc.doc.Errorf(n, "%s: %s", rc.label, fmt.Sprintf(format, args...)))
+}
+
+// bad reports a problem with the value of key, unless decoding it already
+// failed: that error says it.
+func (rc *ruleCompiler) bad(key, format string, args ...any) {
+	if n := yamlfile.At(rc.s.node, key); !rc.doc.Failed(n) {
+		rc.errs = append(rc.errs, rc.doc.Errorf(n, format, args...))
+	}
+}
+
+// header checks the name, severity and receivers.
+func (rc *ruleCompiler) header(opts Options) {
+	s := rc.s
+	if s.Name == "" {
+		rc.bad("name", "rule: name is required")
+	} else if !validName(s.Name) {
+		rc.bad("name", "rule %q: name must be 1-128 letters, digits, '.', '_' or '-'", clip(s.Name))
+	}
+	if s.Severity != "" && !callback.ValidSeverity(s.Severity) {
+		rc.bad("severity", "%s: severity must be critical, warning or info, got %q", rc.label, clip(s.Severity))
+	}
+	if len(s.Receivers) == 0 {
+		rc.bad("receivers", "%s: receivers: at least one receiver is required", rc.label)
+	}
+	_, recvNode := s.lookup("receivers")
+	for i, name := range s.Receivers {
+		if !opts.Receivers[name] {
+			rc.errorf(item(recvNode, i), "unknown receiver %q", clip(name))
+		}
+	}
+}
+
+// throttle compiles the throttle. A first-seen rule pages once per key, so
+// it has none.
+func (rc *ruleCompiler) throttle(r *Rule) {
+	s := rc.s
+	_, tn := s.lookup("throttle")
 	if s.FirstSeen {
 		r.Throttle = 0
-		if _, tn := s.lookup("throttle"); tn != nil {
-			errs = append(errs, doc.Errorf(tn, "%s: throttle: a first_seen rule pages once per key; throttle does not apply", label))
+		if tn != nil {
+			rc.errorf(tn, "throttle: a first_seen rule pages once per key; throttle does not apply")
 		}
-	} else if _, tn := s.lookup("throttle"); tn != nil {
-		t := s.Throttle
-		r.Throttle = t.Window.D()
-		switch t.Backoff {
-		case "", BackoffNone:
-			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
-				errs = append(errs, doc.Errorf(mn, "%s: throttle: max applies only with backoff: exponential", label))
-			}
-		case BackoffExponential:
-			r.ThrottleMax = max(DefaultThrottleMax, r.Throttle)
-			if _, mn := yamlfile.Lookup(tn, "max"); mn != nil {
-				r.ThrottleMax = t.Max.D()
-				if r.ThrottleMax <= r.Throttle {
-					errs = append(errs, doc.Errorf(mn, "%s: throttle: max must be longer than window", label))
-				}
-			}
-			if r.Throttle <= 0 {
-				errs = append(errs, doc.Errorf(yamlfile.At(tn, "window"), "%s: throttle: exponential backoff needs a window", label))
-			}
-		default:
-			errs = append(errs, doc.Errorf(yamlfile.At(tn, "backoff"), "%s: throttle: backoff must be none or exponential, got %q", label, clip(t.Backoff)))
-		}
+		return
 	}
-
-	// Threshold.
-	if _, tn := s.lookup("threshold"); tn != nil && s.Threshold != nil {
-		th := s.Threshold
-		if th.Count < 1 || th.Count > MaxThresholdCount {
-			errs = append(errs, doc.Errorf(yamlfile.At(tn, "count"), "%s: threshold: count must be between 1 and %d", label, MaxThresholdCount))
-		}
-		if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
-			errs = append(errs, doc.Errorf(tn, "%s: threshold: within is required", label))
-		} else if d, err := yamlfile.ParseDuration(wn.Value); err == nil && d <= 0 {
-			// (A value that does not parse was reported when decoding.)
-			errs = append(errs, doc.Errorf(wn, "%s: threshold: within must be a positive duration", label))
-		}
-		r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
+	if tn == nil {
+		return
 	}
-
-	// Grouping.
-	_, gbNode := s.lookup("group_by")
-	for i, f := range s.GroupBy {
-		w, ok := fieldName(f)
-		if !ok || w == "MsgType" || w == "Text" {
-			n := gbNode
-			if gbNode != nil && gbNode.Kind == yaml.SequenceNode && i < len(gbNode.Content) {
-				n = gbNode.Content[i]
-			}
-			if ok {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: %s can have several values; it cannot group", label, w))
-			} else {
-				errs = append(errs, doc.Errorf(n, "%s: group_by: unknown field %q%s", label, clip(f), yamlfile.Suggest(f, fieldSuggestions())))
-			}
-			continue
+	t := s.Throttle
+	r.Throttle = t.Window.D()
+	_, mn := yamlfile.Lookup(tn, "max")
+	switch t.Backoff {
+	case "", BackoffNone:
+		if mn != nil {
+			rc.errorf(mn, "throttle: max applies only with backoff: exponential")
 		}
-		r.GroupBy = append(r.GroupBy, w)
+	case BackoffExponential:
+		r.ThrottleMax = max(DefaultThrottleMax, r.Throttle)
+		if mn != nil {
+			r.ThrottleMax = t.Max.D()
+			if r.ThrottleMax <= r.Throttle {
+				rc.errorf(mn, "throttle: max must be longer than window")
+			}
+		}
+		if r.Throttle <= 0 {
+			rc.errorf(yamlfile.At(tn, "window"), "throttle: exponential backoff needs a window")
+		}
+	default:
+		rc.errorf(yamlfile.At(tn, "backoff"), "throttle: backoff must be none or exponential, got %q", clip(t.Backoff))
 	}
-	errs = append(errs, compileDelivery(doc, s, opts, r)...)
+}
 
-	// Conditions.
-	mc := &matchCompiler{doc: doc, label: label}
-	if _, mn := s.lookup("match"); mn != nil {
+// threshold compiles the threshold.
+func (rc *ruleCompiler) threshold(r *Rule) {
+	_, tn := rc.s.lookup("threshold")
+	th := rc.s.Threshold
+	if tn == nil || th == nil {
+		return
+	}
+	if cn := yamlfile.At(tn, "count"); rc.doc.Failed(cn) {
+		// One message: the type error, with the range.
+		rc.doc.Amend(cn, "count must be between 1 and %d", MaxThresholdCount)
+	} else if th.Count < 1 || th.Count > MaxThresholdCount {
+		rc.errorf(cn, "threshold: count must be between 1 and %d", MaxThresholdCount)
+	}
+	if _, wn := yamlfile.Lookup(tn, "within"); wn == nil {
+		rc.errorf(tn, "threshold: within is required")
+	} else if d, err := yamlfile.ParseDuration(wn.Value); err == nil && d <= 0 {
+		// (A value that does not parse was reported when decoding.)
+		rc.errorf(wn, "threshold: within must be a positive duration")
+	}
+	r.Threshold = Threshold{Count: th.Count, Within: th.Within.D()}
+}
+
+// conditions compiles the match block and group_by, then checks every
+// field they name against the commands the rule is limited to.
+func (rc *ruleCompiler) conditions(r *Rule) {
+	mc := &matchCompiler{doc: rc.doc, label: rc.label}
+	if _, mn := rc.s.lookup("match"); mn != nil {
 		r.cond = mc.block("match", mn)
 	}
-	errs = append(errs, mc.errs...)
+	rc.errs = append(rc.errs, mc.errs...)
 	r.commands, r.codes, r.ranges = indexKeys(r.cond)
+	uses := mc.uses
+	_, gbNode := rc.s.lookup("group_by")
+	for i, f := range rc.s.GroupBy {
+		spec, w, ok := fieldName(f)
+		switch {
+		case !ok:
+			rc.errorf(item(gbNode, i), "group_by: unknown field %q%s", clip(f), suggestField(f))
+		case spec != nil && !spec.Single():
+			rc.errorf(item(gbNode, i), "group_by: %s can have several values; it cannot group", w)
+		default:
+			uses = append(uses, fieldUse{key: item(gbNode, i), name: f, spec: spec, wire: w, where: "group_by"})
+			r.GroupBy = append(r.GroupBy, w)
+		}
+	}
+	errs, warns := checkFieldUses(rc.doc, rc.label, uses, r.commands)
+	rc.errs = append(rc.errs, errs...)
+	rc.warns = append(rc.warns, warns...)
+}
 
-	// Templates.
+// templates parses the title and body templates.
+func (rc *ruleCompiler) templates(r *Rule, opts Options) {
 	for _, t := range []struct {
 		key   string
 		src   string
 		title bool
 		dst   **Template
-	}{{"title", s.Title, true, &r.Title}, {"body", s.Body, false, &r.Body}} {
-		_, tn := s.lookup(t.key)
+	}{{"title", rc.s.Title, true, &r.Title}, {"body", rc.s.Body, false, &r.Body}} {
+		_, tn := rc.s.lookup(t.key)
 		if tn == nil || t.src == "" {
 			continue
 		}
@@ -360,17 +426,19 @@ func compileRule(doc *yamlfile.Doc, s *Spec, opts Options) (*Rule, yamlfile.Erro
 				start++
 			}
 			line, msg := templateError(err, start)
-			errs = append(errs, &yamlfile.Error{File: doc.File, Line: line, Msg: label + ": " + t.key + ": " + msg})
+			rc.errs = append(rc.errs, &yamlfile.Error{File: rc.doc.File, Line: line, Msg: rc.label + ": " + t.key + ": " + msg})
 			continue
 		}
 		*t.dst = tmpl
 	}
+}
 
-	if len(errs) > 0 {
-		return nil, errs
+// item returns the i-th element of a sequence node, or the node itself.
+func item(n *yaml.Node, i int) *yaml.Node {
+	if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) {
+		return n.Content[i]
 	}
-	r.StateKey = stateKey(r)
-	return r, nil
+	return n
 }
 
 // stateKey is the rule's name and a hash of what its decision state means:

@@ -147,35 +147,7 @@ type fieldCond struct {
 
 func (c *fieldCond) match(ev *callback.Event) bool {
 	switch {
-	case c.f.numeric():
-		v, ok := c.f.num(ev)
-		if !ok {
-			return false
-		}
-		for i := range c.preds {
-			if c.preds[i].matchNum(v) {
-				return true
-			}
-		}
-		return false
-	case c.f.kind == kindMsgType || c.f.kind == kindText:
-		for j := range ev.MsgBody {
-			el := &ev.MsgBody[j]
-			v := el.Type
-			if c.f.kind == kindText {
-				if el.Type != callback.ElemText {
-					continue
-				}
-				v = el.Content.Text
-			}
-			for i := range c.preds {
-				if c.preds[i].matchStr(v) {
-					return true
-				}
-			}
-		}
-		return false
-	case c.f.kind == kindExtra:
+	case c.f.spec == nil:
 		v, ok := extra(ev, c.f.name)
 		if !ok {
 			return false
@@ -186,8 +158,32 @@ func (c *fieldCond) match(ev *callback.Event) bool {
 			}
 		}
 		return false
+	case c.f.spec.Kind == callback.KindInt:
+		v, ok := c.f.spec.Int(ev)
+		if !ok {
+			return false
+		}
+		for i := range c.preds {
+			if c.preds[i].matchNum(v) {
+				return true
+			}
+		}
+		return false
+	case c.f.spec.Kind == callback.KindPerElem:
+		for j := range ev.MsgBody {
+			v, ok := c.f.spec.Elem(&ev.MsgBody[j])
+			if !ok {
+				continue
+			}
+			for i := range c.preds {
+				if c.preds[i].matchStr(v) {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	v, ok := c.f.str(ev)
+	v, ok := c.f.spec.Str(ev)
 	if !ok {
 		return false
 	}
@@ -215,6 +211,7 @@ type matchCompiler struct {
 	depth int
 	nodes int // YAML nodes visited, aliases counted each time they are used
 	over  bool
+	uses  []fieldUse // every field named, checked once the rule's commands are known
 }
 
 // maxMatchNodes bounds the size of a match block, counting each use of a
@@ -296,12 +293,17 @@ func (mc *matchCompiler) block(where string, n *yaml.Node) allOf {
 				out = append(out, allOf(list))
 			}
 		default:
-			wire, ok := fieldName(k.Value)
+			spec, wire, ok := fieldName(k.Value)
 			if !ok {
-				mc.errorf(k, "match: unknown field %q%s", k.Value, yamlfile.Suggest(k.Value, fieldSuggestions()))
+				mc.errorf(k, "match: unknown field %q%s", k.Value, suggestField(k.Value))
 				continue
 			}
-			if c := mc.field(k.Value, wire, v); c != nil {
+			mc.uses = append(mc.uses, fieldUse{key: k, name: k.Value, spec: spec, wire: wire, where: "match"})
+			if spec != nil && spec.Kind == callback.KindElements {
+				mc.errorf(k, "match: %s holds the message elements; match msg_type or text", k.Value)
+				continue
+			}
+			if c := mc.field(k.Value, spec, wire, v); c != nil {
 				out = append(out, c)
 			}
 		}
@@ -318,18 +320,17 @@ func unwrap(c allOf) cond {
 
 var fieldSuggestions = sync.OnceValue(func() []string {
 	out := []string{keyNot, keyAny, keyAll}
-	for a := range aliases {
-		out = append(out, a)
+	for _, s := range callback.FieldSpecs() {
+		out = append(out, s.Name)
+		out = append(out, s.Aliases...)
 	}
-	out = append(out, callback.KnownFields...)
-	out = append(out, callback.NameMsgType, callback.NameText)
 	slices.Sort(out)
 	return out
 })
 
 // field compiles the accepted values of one field.
-func (mc *matchCompiler) field(key, wire string, v *yaml.Node) *fieldCond {
-	c := &fieldCond{f: newFieldRef(wire)}
+func (mc *matchCompiler) field(key string, spec *callback.FieldSpec, wire string, v *yaml.Node) *fieldCond {
+	c := &fieldCond{f: newFieldRef(spec, wire)}
 	v = resolve(v)
 	switch {
 	case v == nil:
@@ -394,13 +395,13 @@ func (mc *matchCompiler) scalar(c *fieldCond, key string, n *yaml.Node) {
 			return
 		}
 		c.preds = append(c.preds, pred{kind: predRange, lo: lo, hi: hi, s: s})
-	case c.f.kind == kindGroupType:
+	case c.f.is(callback.NameType):
 		if !callback.KnownGroupType(s) {
 			mc.errorf(n, "%s: unknown group type %q (want Public, Private/Work, ChatRoom/Meeting, AVChatRoom, Community or BChatRoom)", key, clip(s))
 			return
 		}
 		c.preds = append(c.preds, pred{kind: predEq, s: s, alts: groupTypeSpellings(s)})
-	case c.f.kind == kindExtra:
+	case c.f.spec == nil:
 		p := pred{kind: predEq, s: s}
 		if m := rangeRE.FindStringSubmatch(s); m != nil {
 			lo, _ := strconv.ParseInt(m[1], 10, 64)
@@ -411,8 +412,20 @@ func (mc *matchCompiler) scalar(c *fieldCond, key string, n *yaml.Node) {
 		}
 		c.preds = append(c.preds, p)
 	default:
-		c.preds = append(c.preds, pred{kind: predEq, s: s})
+		mc.add(c, key, n, pred{kind: predEq, s: s})
 	}
+}
+
+// add appends p to c's accepted values, first checking that a
+// callback_command value can match a documented command.
+func (mc *matchCompiler) add(c *fieldCond, key string, n *yaml.Node, p pred) {
+	if c.f.is(callback.NameCallbackCommand) {
+		if msg := checkCommand(&p); msg != "" {
+			mc.errorf(n, "%s: %s", key, msg)
+			return
+		}
+	}
+	c.preds = append(c.preds, p)
 }
 
 // groupTypeSpellings lists the names of the group type s, so that Private
@@ -463,7 +476,7 @@ func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
 					mc.errorf(p, "%s: bad glob %q: %v", key, clip(p.Value), err)
 					continue
 				}
-				c.preds = append(c.preds, pred{kind: predGlob, s: p.Value})
+				mc.add(c, key, p, pred{kind: predGlob, s: p.Value})
 			}
 		case "regex":
 			for _, p := range vals {
@@ -482,12 +495,38 @@ func (mc *matchCompiler) patterns(c *fieldCond, key string, n *yaml.Node) {
 					mc.errorf(p, "%s: bad regex %q: %s", key, clip(p.Value), msg)
 					continue
 				}
-				c.preds = append(c.preds, pred{kind: predRegex, s: p.Value, re: re})
+				if n := progSize(p.Value); n > MaxRegexProgram {
+					mc.errorf(p, "%s: regex %q is too costly: it compiles to %d instructions, more than %d; matching time grows with both its size and the text's, so narrow counted repeats such as {1000}", key, clip(p.Value), n, MaxRegexProgram)
+					continue
+				}
+				mc.add(c, key, p, pred{kind: predRegex, s: p.Value, re: re})
 			}
 		default:
 			mc.errorf(k, "%s: unknown matcher %q (want glob or regex)%s", key, clip(k.Value), yamlfile.Suggest(k.Value, []string{"glob", "regex"}))
 		}
 	}
+}
+
+// MaxRegexProgram bounds the compiled size of a rule's regex, in
+// regexp/syntax instructions. Go's regexps run in time proportional to the
+// program's size times the text's, so a large program on a 16 KB message
+// can stall paging: (\pL|\pN|\pS|\pP){1000}z compiles to about 3,000
+// instructions, while the regexes rules use run to tens (\w{1,64}@\w{1,64}
+// is about 260).
+const MaxRegexProgram = 500
+
+// progSize is the number of instructions of pat's compiled program, as
+// package regexp builds it; 0 when pat does not parse.
+func progSize(pat string) int {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
 }
 
 // clip shortens a value quoted in an error message.
@@ -510,8 +549,8 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 		if !ok {
 			continue
 		}
-		switch fc.f.kind {
-		case kindCommand:
+		switch {
+		case fc.f.is(callback.NameCallbackCommand):
 			var cmds []string
 			for _, p := range fc.preds {
 				if p.kind != predEq {
@@ -524,7 +563,7 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 				slices.Sort(cmds)
 				commands = slices.Compact(cmds)
 			}
-		case kindErrorCode:
+		case fc.f.is(callback.NameErrorCode):
 			var cs []int64
 			var rs []codeRange
 			exact := true
@@ -545,4 +584,13 @@ func indexKeys(c allOf) (commands []string, codes []int64, ranges []codeRange) {
 		}
 	}
 	return commands, codes, ranges
+}
+
+// suggestField proposes a known field for an unknown name: the one it is a
+// case or underscore typo of, else the nearest by edit distance.
+func suggestField(name string) string {
+	if m := nearMiss(name); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return yamlfile.Suggest(name, fieldSuggestions())
 }

@@ -230,6 +230,7 @@ func TestMatchRegex(t *testing.T) {
 		{"case-insensitive flag", `error_info: {regex: "(?i)MSG COUNT"}`, []matchCase{{"match", "", true}}},
 		{"on an unknown field", `TopicId: {regex: "^@TGS#_"}`, []matchCase{{"community topic", `{"TopicId": "@TGS#_abc"}`, true}, {"absent", "", false}}},
 		{"on a number", `error_code: {regex: "^100(17|23)$"}`, []matchCase{{"match", "", true}, {"no", `{"ErrorCode": 10024}`, false}}},
+		{"a large but bounded regex", `from_account: {regex: '^\w{1,64}@\w{1,64}$'}`, []matchCase{{"address", `{"From_Account": "a@b"}`, true}}},
 		{"on any text element", `text: {regex: "红包|packet"}`, []matchCase{
 			{"english", "", true}, {"chinese", `{"MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "抢红包"}}]}`, true},
 		}},
@@ -328,6 +329,8 @@ func TestMatchErrors(t *testing.T) {
 		{"null value", "from_account: ~", `test.yaml:5: rule "r": from_account: want a value, got null`},
 		{"not needs a mapping", "not: [1]", `test.yaml:5: rule "r": not: want a mapping of conditions`},
 		{"any needs a list", "any: {error_code: 1}", `test.yaml:5: rule "r": any: want a list of condition mappings`},
+		{"costly regex", `text: {regex: '(\pL|\pN|\pS|\pP){1000}z'}`, `test.yaml:5: rule "r": text: regex "(\\pL|\\pN|\\pS|\\pP){1000}z" is too costly: it compiles to 3003 instructions, more than 500`},
+		{"costly regex in a list", `error_info: {regex: [ok, '.{600}']}`, `more than 500`},
 		{"error in a nested block", "any:\n  - all:\n      - from_account: {regex: \"[\"}", `test.yaml:7: rule "r": from_account: bad regex "["`},
 	}
 	for _, tt := range tests {

@@ -112,7 +112,7 @@ func TestCompileErrors(t *testing.T) {
 		`errors.yaml:5: rule "group-rate-limit": unknown receiver "nobody"`,
 		`errors.yaml:6: rule "group-rate-limit" is already defined at testdata/bad/errors.yaml:2`,
 		`errors.yaml:8: rule "group-rate-limit": group_type: unknown group type "Stadium"`,
-		`errors.yaml:9: invalid duration "soon"`,
+		`errors.yaml:9: throttle: invalid duration "soon"`,
 		`errors.yaml:10: rule "group-rate-limit": severity must be critical, warning or info, got "urgent"`,
 		`errors.yaml:12: rule: name is required`,
 		`errors.yaml:14: rule "": receivers: at least one receiver is required`,
@@ -121,7 +121,7 @@ func TestCompileErrors(t *testing.T) {
 		`errors.yaml:19: rule "typo": group_by: unknown field "group_idd" (did you mean "group_id"?)`,
 		`errors.yaml:21: unknown key "colour"`,
 		`errors.yaml:25: rule "thresholds": threshold: count must be between 1 and 1000`,
-		`errors.yaml:25: negative duration "-1m"`,
+		`errors.yaml:25: threshold.within: negative duration "-1m"`,
 		`errors.yaml:26: unknown key "backof" in throttle (did you mean "backoff"?)`,
 		`errors.yaml:29: rule "backoff": throttle: backoff must be none or exponential, got "linear"`,
 		`errors.yaml:31: rule "backoff": title: unknown field .Nope`,
@@ -199,6 +199,35 @@ func TestRuleOptions(t *testing.T) {
 			}
 			if r := e.Rules()[0]; !tt.check(r) {
 				t.Errorf("compiled rule = %+v", r)
+			}
+		})
+	}
+}
+
+// A value of the wrong type draws one message, which says what the value
+// must be; the checks of that value do not repeat it.
+func TestTypeErrorIsOneMessage(t *testing.T) {
+	const head = "rules:\n  - name: r\n    receivers: [console]\n"
+	tests := []struct {
+		name, src string
+		want      string
+	}{
+		{"count", head + "    threshold: {count: five, within: 1m}\n", `r.yaml:4: threshold.count: want an integer, got "five"; count must be between 1 and 1000`},
+		{"count in block style", head + "    threshold:\n      count: five\n      within: 1m\n", `r.yaml:5: threshold.count: want an integer, got "five"; count must be between 1 and 1000`},
+		{"name", "rules:\n  - name: [x]\n    receivers: [console]\n", `r.yaml:2: name: want a string, got a list`},
+		{"receivers", "rules:\n  - name: r\n    receivers: {a: 1}\n", `r.yaml:3: receivers: want a list, got a mapping`},
+		{"duplicate key", head + "    receivers: [console]\n", `r.yaml:4: mapping key "receivers" already defined at line 3`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, perr := ParseFile("r.yaml", []byte(tt.src))
+			var cerr error
+			if f != nil {
+				_, cerr = Compile([]*File{f}, Options{Receivers: receivers})
+			}
+			got := errors.Join(perr, cerr).Error()
+			if lines := strings.Split(got, "\n"); len(lines) != 1 || !strings.Contains(got, tt.want) {
+				t.Errorf("errors:\n%s\nwant one: %q", got, tt.want)
 			}
 		})
 	}

@@ -36,6 +36,9 @@ type Spec struct {
 	Body      string              `yaml:"body"`
 	Digest    yamlfile.Duration   `yaml:"digest"`
 	Fallback  *FallbackSpec       `yaml:"fallback"`
+	// QuietSummary (default true) pages a summary when a throttle window
+	// that held events back ends with no new event.
+	QuietSummary *bool `yaml:"quiet_summary"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`

@@ -440,6 +440,9 @@ type TemplateData struct {
 	Excerpt         string   // every message element, summarised
 	Text            string   // the text of the text elements, joined by spaces
 	MsgTypes        []string // MsgType of each element
+	// LeftOut counts what callback.limits cut from the body before
+	// matching: .LeftOut.Elements, .LeftOut.Fields, .LeftOut.Events.
+	LeftOut callback.LeftOut
 
 	// Throttle and threshold.
 	Suppressed int           // events held back since the previous page
@@ -472,6 +475,7 @@ func NewTemplateData(ev *callback.Event) *TemplateData {
 		EventTime:       ev.Time(),
 		ReceivedAt:      ev.ReceivedAt,
 		Excerpt:         ev.Excerpt(),
+		LeftOut:         ev.LeftOut,
 		ev:              ev,
 	}
 	var texts []string
@@ -492,7 +496,7 @@ func (d *TemplateData) Field(name string) string {
 	if d.ev == nil {
 		return ""
 	}
-	if w, ok := fieldName(name); ok {
+	if _, w, ok := fieldName(name); ok {
 		name = w
 	}
 	if v, ok := d.ev.Field(name); ok {

@@ -186,3 +186,15 @@ func TestTemplateErrorPositions(t *testing.T) {
 		}
 	}
 }
+
+// A template can say what the limits left out of the body.
+func TestTemplateLeftOut(t *testing.T) {
+	tmpl, err := parseTemplate("body", `{{if .LeftOut.Elements}}{{.LeftOut.Elements}} elements left out{{end}}`, false, callback.NewCatalogue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &callback.Event{LeftOut: callback.LeftOut{Elements: 7}}
+	if got, err := tmpl.Render(ModeText, NewTemplateData(ev)); err != nil || got != "7 elements left out" {
+		t.Errorf("Render = %q, %v", got, err)
+	}
+}

@@ -20,6 +20,13 @@ func (s *Server) registerAdmin(g *gin.RouterGroup) {
 	if s.o.Deliveries != nil {
 		g.GET("/api/v1/deliveries", s.handleDeliveries)
 	}
+	if s.o.Trace != nil {
+		g.GET("/api/v1/events", s.handleEvents)
+		g.GET("/api/v1/events/:id", s.handleEvent)
+	}
+	if s.o.Silences != nil {
+		s.registerSilences(g)
+	}
 }
 
 // registerHealth registers the health endpoints, which answer without a

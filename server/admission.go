@@ -3,8 +3,11 @@ package server
 import (
 	"container/list"
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -19,9 +22,13 @@ import (
 // RateLimit is a token bucket per source address.
 type RateLimit struct {
 	PerSecond  float64 // 0: no limit
-	Burst      int
-	MaxSources int // limiters kept; the least recently used is evicted
+	Burst      int     // 0: DefaultBurst(PerSecond)
+	MaxSources int     // limiters kept; the least recently used is evicted
 }
+
+// DefaultBurst is the burst of a rate limit that sets none: one second's
+// worth of requests, at least one.
+func DefaultBurst(perSecond float64) int { return max(1, int(math.Ceil(perSecond))) }
 
 // FAIL answer codes of admission, authentication and admin checks.
 const (
@@ -45,6 +52,7 @@ type securityMetrics struct {
 	rateEvictions  prometheus.Counter
 	denied         prometheus.Counter
 	adminDenied    prometheus.Counter
+	leftOut        *prometheus.CounterVec
 }
 
 func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *securityMetrics {
@@ -81,12 +89,30 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 			Name: "imalert_admin_auth_failures_total",
 			Help: "Admin requests refused for a missing or wrong bearer token.",
 		}),
+		leftOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_callback_left_out_total",
+			Help: "Parts of accepted callback bodies left out by callback.limits, by what: elements, fields, events.",
+		}, []string{"what"}),
 	}
 	if r != nil {
 		r.MustRegister(m.authFailures, m.duplicates, m.dedupEvictions, m.dedupKeys, m.rateLimited,
-			m.rateEvictions, m.denied, m.adminDenied)
+			m.rateEvictions, m.denied, m.adminDenied, m.leftOut)
 	}
 	return m
+}
+
+// countLeftOut counts what the limits cut from one request's events. A
+// batch's left-out events are recorded on each event kept, so they are
+// counted once.
+func (m *securityMetrics) countLeftOut(items []callback.Item) {
+	for i, it := range items {
+		lo := it.Event.LeftOut
+		m.leftOut.WithLabelValues("elements").Add(float64(lo.Elements))
+		m.leftOut.WithLabelValues("fields").Add(float64(lo.Fields))
+		if i == 0 {
+			m.leftOut.WithLabelValues("events").Add(float64(lo.Events))
+		}
+	}
 }
 
 // admit runs before the callback handler: the source address must be
@@ -129,6 +155,69 @@ func allowed(nets []netip.Prefix, ip netip.Addr) bool {
 	return false
 }
 
+// Admission is what the callback endpoint checks of a request's query and
+// body, apart from its source, rate and signature: the envelope, the app,
+// the body's size and shape. The server runs it on every callback, and a
+// dry run (imalert test) runs the same checks on recorded callbacks.
+type Admission struct {
+	Apps         map[uint64]bool // the apps whose callbacks are taken
+	MaxBodyBytes int64
+	Limits       callback.Limits
+}
+
+// Admission returns the checks of a callback that a server with options o
+// runs.
+func (o Options) Admission() Admission {
+	a := Admission{Apps: make(map[uint64]bool, len(o.Apps)), MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
+	if a.MaxBodyBytes <= 0 {
+		a.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	for _, id := range o.Apps {
+		a.Apps[id] = true
+	}
+	return a
+}
+
+// Refusal is the FAIL answer to a callback the server does not take.
+type Refusal struct {
+	Status int    // HTTP status
+	Code   int    // ErrorCode of the answer
+	Info   string // ErrorInfo of the answer
+	Result string // the result label of imalert_callback_requests_total
+}
+
+func (r *Refusal) Error() string { return r.Info }
+
+// Envelope reads the query of a callback and checks that it comes from a
+// known app.
+func (a Admission) Envelope(query url.Values) (callback.Query, *Refusal) {
+	q, err := callback.ParseQuery(query)
+	if err != nil {
+		return q, &Refusal{http.StatusBadRequest, codeBadQuery, err.Error(), "bad_query"}
+	}
+	if !a.Apps[q.AppID] {
+		return q, &Refusal{http.StatusForbidden, codeUnknownApp, "unknown SdkAppid " + strconv.FormatUint(q.AppID, 10) + ": not an app of this receiver", "unknown_app"}
+	}
+	return q, nil
+}
+
+// TooLarge is the refusal of a body over MaxBodyBytes.
+func (a Admission) TooLarge() *Refusal {
+	return &Refusal{http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", a.MaxBodyBytes), "too_large"}
+}
+
+// Events parses the body of a callback with query q into its events.
+func (a Admission) Events(q callback.Query, body []byte) ([]callback.Item, *Refusal) {
+	if int64(len(body)) > a.MaxBodyBytes {
+		return nil, a.TooLarge()
+	}
+	items, err := callback.ParseEvents(q, body, a.Limits)
+	if err != nil {
+		return nil, &Refusal{http.StatusBadRequest, codeBadBody, err.Error(), "bad_body"}
+	}
+	return items, nil
+}
+
 // authReasons maps a failed signature check to its FAIL answer.
 var authReasons = map[callback.AuthReason]struct {
 	code int
@@ -147,7 +236,7 @@ var authReasons = map[callback.AuthReason]struct {
 // authenticate checks the signature of a callback for an app that
 // requires one. It answers 401 and returns false on failure.
 func (s *Server) authenticate(c *gin.Context, q callback.Query) bool {
-	v := (*s.verifiers.Load())[q.AppID]
+	v := s.o.Verifiers.lookup(q.AppID)
 	if v == nil {
 		return true
 	}
@@ -185,7 +274,7 @@ func newRateLimiter(o RateLimit, evict func()) *rateLimiter {
 		return nil
 	}
 	if o.Burst < 1 {
-		o.Burst = max(1, int(o.PerSecond+0.999))
+		o.Burst = DefaultBurst(o.PerSecond)
 	}
 	if o.MaxSources < 1 {
 		o.MaxSources = defaultMaxSources

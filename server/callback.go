@@ -2,10 +2,8 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,39 +48,37 @@ func (s *Server) handleCallback(c *gin.Context) {
 func (s *Server) callback(c *gin.Context) string {
 	// The envelope is checked before the body is read, so a request that
 	// is not from a known app with a valid signature costs no body read.
-	q, err := callback.ParseQuery(c.Request.URL.Query())
-	if err != nil {
-		fail(c, http.StatusBadRequest, codeBadQuery, err.Error())
-		return "bad_query"
-	}
-	if !s.apps[q.AppID] {
-		fail(c, http.StatusForbidden, codeUnknownApp, "unknown SdkAppid "+strconv.FormatUint(q.AppID, 10)+": not an app of this receiver")
-		return "unknown_app"
+	q, refused := s.admission.Envelope(c.Request.URL.Query())
+	if refused != nil {
+		return refuse(c, refused)
 	}
 	if !s.authenticate(c, q) {
 		return "unauthorized"
 	}
-	max := s.o.MaxBodyBytes
-	if c.Request.ContentLength > max {
-		fail(c, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
-		return "too_large"
+	if c.Request.ContentLength > s.admission.MaxBodyBytes {
+		return refuse(c, s.admission.TooLarge())
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.admission.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			fail(c, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body larger than %d bytes", max))
-			return "too_large"
+			return refuse(c, s.admission.TooLarge())
 		}
 		fail(c, http.StatusBadRequest, codeBadBody, "could not read body")
 		return "bad_body"
 	}
-	items, err := callback.ParseEvents(q, body, s.o.Limits)
-	if err != nil {
-		fail(c, http.StatusBadRequest, codeBadBody, err.Error())
-		return "bad_body"
+	items, refused := s.admission.Events(q, body)
+	if refused != nil {
+		return refuse(c, refused)
 	}
+	s.sec.countLeftOut(items)
 	return s.ingest(c, q, items)
+}
+
+// refuse answers r and returns its result label.
+func refuse(c *gin.Context, r *Refusal) string {
+	fail(c, r.Status, r.Code, r.Info)
+	return r.Result
 }
 
 // ingest hands the events of an accepted request on, all in one call so
@@ -92,7 +88,8 @@ func (s *Server) callback(c *gin.Context) string {
 // taken the request fails (IM retries it) and their keys are forgotten.
 func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item) string {
 	ctx := c.Request.Context()
-	now := s.o.Now()
+	now := s.clock.Stamp(s.o.Now())
+	reqID := callback.RequestID(now)
 	var claims []*seenKey
 	raws := make([]callback.Raw, 0, len(items))
 	evs := make([]*callback.Event, 0, len(items))
@@ -123,13 +120,14 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 	if len(raws) > 0 {
 		if err := s.o.Ingester.Ingest(ctx, raws, evs); err != nil {
 			s.dedup.Settle(claims, false)
-			s.logger.Error("ingest failed: callback not acknowledged", "err", err)
+			s.logger.Error("ingest failed: callback not acknowledged", "request_id", reqID, "err", err)
 			fail(c, http.StatusServiceUnavailable, codeBusy, "receiver busy, retry later")
 			return "busy"
 		}
 	}
 	s.dedup.Settle(claims, true)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", okBody)
+	s.logger.Debug("callback accepted", "request_id", reqID, "command", q.Command, "events", len(raws), "duplicates", len(items)-len(raws))
 	if len(raws) == 0 && len(items) > 0 {
 		return "duplicate"
 	}

@@ -150,7 +150,7 @@ func TestCallbackAcceptsEverySample(t *testing.T) {
 			}
 		})
 	}
-	// Every command of the spec's section 6 is among them.
+	// Every command Tencent's "Webhook Overview" lists is among them.
 	for _, cmd := range []string{
 		"State.StateChange", "C2C.CallbackBeforeSendMsg", "C2C.CallbackAfterSendMsg",
 		"Group.CallbackBeforeSendMsg", "Group.CallbackAfterSendMsg", "Group.CallbackAfterGroupFull",

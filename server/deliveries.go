@@ -24,7 +24,7 @@ const maxDeliveries = 1000
 func (s *Server) handleDeliveries(c *gin.Context) {
 	f := store.Filter{State: store.State(c.Query("state")), Receiver: c.Query("receiver"), Limit: 100}
 	if f.State != "" && !store.ValidState(f.State) {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "state: want pending, sent, merged, dead or rerouted"})
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "state: want pending, sent, merged, dead, rerouted or held"})
 		return
 	}
 	if len(f.Receiver) > 64 {

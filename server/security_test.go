@@ -66,7 +66,7 @@ func newSecure(t testing.TB, change func(*Options)) *secure {
 		Limits:       callback.Limits{MaxDepth: 16, MaxElements: 8, MaxFields: 64, MaxEvents: 4, MaxTextBytes: 1024},
 		Ingester:     x.rec,
 		Now:          x.clk.Now,
-		Verifiers:    map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow, tokenPrev}, time.Minute)},
+		Verifiers:    NewVerifiers(map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow, tokenPrev}, time.Minute)}),
 		DedupWindow:  5 * time.Minute,
 		DedupMaxKeys: 1000,
 	}
@@ -118,10 +118,7 @@ func TestHostileRequests(t *testing.T) {
 	rt := strconv.FormatInt(now.Unix(), 10)
 	base := "/callback?SdkAppid=1400000000&CallbackCommand=" + cmd + "&contenttype=json"
 	withSign := func(sign, reqTime string) string { return base + "&Sign=" + sign + "&RequestTime=" + reqTime }
-	deep := `{"GroupId":"g","X":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`
-	elems := `{"GroupId":"g","MsgBody":[` + strings.TrimSuffix(strings.Repeat(`{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}},`, 9), ",") + `]}`
 	huge := `{"ErrorInfo":"` + strings.Repeat("x", maxBody) + `"}`
-	events := `{"Events":[{},{},{},{},{}]}`
 	tests := []struct {
 		name   string
 		target string
@@ -149,15 +146,12 @@ func TestHostileRequests(t *testing.T) {
 		{"oversized, declared", good, huge, 0, 413, failBody(41301, "body larger than 65536 bytes")},
 		{"oversized, chunked", good, huge, -1, 413, failBody(41301, "body larger than 65536 bytes")},
 		{"truncated body", good, sample[:len(sample)/2], 0, 400, ""},
-		{"deeply nested body", good, deep, 0, 400, failBody(40002, "body: nested deeper than 16 levels")},
 		{"invalid UTF-8 outside strings", good, "{\"GroupId\":\"g\"\xff}", 0, 400, failBody(40002, "body: invalid JSON: syntax error at byte 15")},
 		{"top-level array", good, `[` + sample + `]`, 0, 400, failBody(40002, "body: not a JSON object")},
 		{"null body", good, `null`, 0, 400, failBody(40002, "body: not a JSON object")},
 		{"ErrorCode as object", good, `{"GroupId":"g","ErrorCode":{"x":1}}`, 0, 400, failBody(40002, "body field ErrorCode: want an integer, got an object")},
 		{"MsgBody as string", good, `{"GroupId":"g","MsgBody":"<!channel>"}`, 0, 400, failBody(40002, "body field MsgBody: want an array, got a string")},
 		{"GroupId as number", good, `{"GroupId":12}`, 0, 400, failBody(40002, "body field GroupId: want a string, got a number")},
-		{"too many message elements", good, elems, 0, 400, failBody(40002, "body field MsgBody: 9 elements, more than 8")},
-		{"too many Push events", signedQuery(signedApp, "Push.OfflinePush", tokenNow, now), events, 0, 400, failBody(40002, "body field Events: 5 events, more than 4")},
 		{"empty body", good, "", 0, 400, failBody(40002, "body: empty")},
 		{"command with markup", strings.Replace(good, cmd, "%3C!channel%3E", 1), sample, 0, 400, failBody(40001, "query parameter CallbackCommand: not a callback command name")},
 	}
@@ -186,6 +180,50 @@ func TestHostileRequests(t *testing.T) {
 			for _, secret := range []string{tokenNow, tokenPrev} {
 				if strings.Contains(w.Body.String(), secret) {
 					t.Error("the answer contains a token")
+				}
+			}
+		})
+	}
+}
+
+// An odd but valid body, or one over a count limit, is acknowledged (and
+// cut), not refused: IM does not resend a refused callback. The event says
+// what was left out.
+func TestOddAndOverLimitBodiesAreAccepted(t *testing.T) {
+	now := fixedNow
+	cmd := callback.CommandSendMsgException
+	deep := `{"GroupId":"g","X":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`
+	elems := `{"GroupId":"g","MsgBody":[` + strings.TrimSuffix(strings.Repeat(`{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}},`, 9), ",") + `]}`
+	tests := []struct {
+		name    string
+		target  string
+		body    string
+		events  int
+		leftOut callback.LeftOut
+	}{
+		{"deeply nested field", signedQuery(signedApp, cmd, tokenNow, now), deep, 1, callback.LeftOut{Fields: 1}},
+		{"too many message elements", signedQuery(signedApp, cmd, tokenNow, now), elems, 1, callback.LeftOut{Elements: 1}},
+		{"too many Push events", signedQuery(signedApp, "Push.OfflinePush", tokenNow, now), `{"Events":[{"n":1},{"n":2},{"n":3},{"n":4},{"n":5}]}`, 4, callback.LeftOut{Events: 1}},
+		{"nulls", signedQuery(signedApp, cmd, tokenNow, now), `{"GroupId":"g","ErrorCode":null,"MsgBody":[null],"X":null}`, 1, callback.LeftOut{}},
+		{"byte order mark", signedQuery(signedApp, cmd, tokenNow, now), "\xef\xbb\xbf" + `{"GroupId":"g","ErrorCode":10023}`, 1, callback.LeftOut{}},
+		{"integral float code", signedQuery(signedApp, cmd, tokenNow, now), `{"GroupId":"g","ErrorCode":1.0023e4}`, 1, callback.LeftOut{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := newSecure(t, nil)
+			w := x.do(t, http.MethodPost, tt.target, tt.body, nil, "")
+			if w.Code != 200 || w.Body.String() != okResponse {
+				t.Fatalf("status %d, answer %s; want 200 OK", w.Code, w.Body)
+			}
+			if len(x.rec.events) != tt.events {
+				t.Fatalf("%d events ingested, want %d", len(x.rec.events), tt.events)
+			}
+			if got := x.rec.events[0].LeftOut; got != tt.leftOut {
+				t.Errorf("LeftOut = %+v, want %+v", got, tt.leftOut)
+			}
+			for what, want := range map[string]int{"elements": tt.leftOut.Elements, "fields": tt.leftOut.Fields, "events": tt.leftOut.Events} {
+				if got := promtest.ToFloat64(x.s.sec.leftOut.WithLabelValues(what)); got != float64(want) {
+					t.Errorf("imalert_callback_left_out_total{what=%q} = %v, want %d", what, got, want)
 				}
 			}
 		})
@@ -612,7 +650,7 @@ func TestUnsignedIdenticalEventsWithoutTime(t *testing.T) {
 // edge of the signature's lifetime.
 func TestReplayAtTheWindowEdge(t *testing.T) {
 	x := newSecure(t, func(o *Options) {
-		o.Verifiers = map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow}, time.Minute)}
+		o.Verifiers = NewVerifiers(map[uint64]*callback.Verifier{signedApp: callback.NewVerifier([]string{tokenNow}, time.Minute)})
 		o.DedupWindow = 2 * time.Minute
 	})
 	rt := fixedNow.Add(time.Minute - time.Millisecond) // signed as far ahead as is accepted
@@ -626,5 +664,16 @@ func TestReplayAtTheWindowEdge(t *testing.T) {
 	}
 	if len(x.rec.events) != 1 {
 		t.Errorf("one signed request replayed to the edge: processed %d times, want 1", len(x.rec.events))
+	}
+}
+
+func TestDefaultBurst(t *testing.T) {
+	for _, tt := range []struct {
+		perSecond float64
+		want      int
+	}{{0.001, 1}, {1, 1}, {2.5, 3}, {2.0001, 3}, {40, 40}} {
+		if got := DefaultBurst(tt.perSecond); got != tt.want {
+			t.Errorf("DefaultBurst(%v) = %d, want %d", tt.perSecond, got, tt.want)
+		}
 	}
 }

@@ -29,6 +29,9 @@ type Ingester interface {
 	Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error
 }
 
+// defaultMaxBodyBytes bounds a callback body when Options set no bound.
+const defaultMaxBodyBytes = 1 << 20
+
 // Options configure a Server.
 type Options struct {
 	Logger     *slog.Logger
@@ -52,14 +55,22 @@ type Options struct {
 	Reloader Reloader
 	// Deliveries, when set, serves GET /api/v1/deliveries.
 	Deliveries DeliveryLister
+	// Trace, when set, serves GET /api/v1/events and /api/v1/events/{id}.
+	Trace TraceReader
+	// UI, when set, is served under /ui/ on the admin listener. It checks
+	// the admin token itself (header or login cookie).
+	UI http.Handler
+	// Silences, when set, serves /api/v1/silences.
+	Silences Silencer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
 	// Admission and the admin surface (see admission.go, admin.go).
 
 	// Verifiers holds the signature check of every app that requires one;
-	// an app of Apps without a verifier accepts unsigned callbacks.
-	Verifiers map[uint64]*callback.Verifier
+	// an app of Apps without a verifier accepts unsigned callbacks. nil:
+	// no app requires one.
+	Verifiers *Verifiers
 	// TrustedProxies are the addresses (IPs or CIDRs) whose
 	// X-Forwarded-For is believed; none by default.
 	TrustedProxies []string
@@ -84,7 +95,6 @@ type Server struct {
 	o       Options
 	logger  *slog.Logger
 	engine  *gin.Engine
-	apps    map[uint64]bool
 	metrics *metrics
 	ready   chan struct{}
 
@@ -93,12 +103,35 @@ type Server struct {
 	sec        *securityMetrics
 	limiter    *rateLimiter
 	dedup      *deduper
-	verifiers  atomic.Pointer[map[uint64]*callback.Verifier]
+	admission  Admission
+	clock      callback.Clock // unique receive times: request ids
 }
 
-// SetVerifiers replaces the signature checks of the apps, as a reload does
-// when tokens change: a revoked token stops working at once.
-func (s *Server) SetVerifiers(v map[uint64]*callback.Verifier) { s.verifiers.Store(&v) }
+// Verifiers holds the signature checks of the apps, one per app that
+// requires a signature. A reload replaces them while the server runs, so
+// that a revoked token stops working at once.
+type Verifiers struct {
+	m atomic.Pointer[map[uint64]*callback.Verifier]
+}
+
+// NewVerifiers returns the checks m, keyed by SdkAppid.
+func NewVerifiers(m map[uint64]*callback.Verifier) *Verifiers {
+	v := &Verifiers{}
+	v.Replace(m)
+	return v
+}
+
+// Replace puts m in place of the current checks.
+func (v *Verifiers) Replace(m map[uint64]*callback.Verifier) { v.m.Store(&m) }
+
+// lookup returns the check of app, or nil when app accepts unsigned
+// callbacks.
+func (v *Verifiers) lookup(app uint64) *callback.Verifier {
+	if v == nil {
+		return nil
+	}
+	return (*v.m.Load())[app]
+}
 
 func init() {
 	// gin prints debug warnings at engine creation unless in release mode.
@@ -114,22 +147,18 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	s := &Server{
-		o:       o,
-		logger:  o.Logger,
-		apps:    make(map[uint64]bool, len(o.Apps)),
-		metrics: newMetrics(o.Registerer),
-		ready:   make(chan struct{}),
+		o:         o,
+		logger:    o.Logger,
+		admission: o.Admission(),
+		metrics:   newMetrics(o.Registerer),
+		ready:     make(chan struct{}),
 	}
-	for _, id := range o.Apps {
-		s.apps[id] = true
-	}
-	s.SetVerifiers(o.Verifiers)
 	if o.AdminToken != "" {
 		sum := sha256.Sum256([]byte(o.AdminToken))
 		s.adminToken = sum[:]
@@ -148,6 +177,10 @@ func New(o Options) *Server {
 		s.admin = admin
 	}
 	s.registerAdmin(admin.Group("/", s.requireToken))
+	if o.UI != nil {
+		admin.Any("/ui", gin.WrapH(o.UI))
+		admin.Any("/ui/*path", gin.WrapH(o.UI))
+	}
 	s.engine = e
 	return s
 }

@@ -19,12 +19,13 @@ const (
 	Merged   State = "merged"   // folded into another notification that was delivered or given up
 	Dead     State = "dead"     // given up: dead letter, kept and listed
 	Rerouted State = "rerouted" // handed to the rule's fallback receiver
+	Held     State = "held"     // over the receiver's budget: waits for the period's storm page
 )
 
 // ValidState reports whether s names a state.
 func ValidState(s State) bool {
 	switch s {
-	case Pending, Sent, Merged, Dead, Rerouted:
+	case Pending, Sent, Merged, Dead, Rerouted, Held:
 		return true
 	}
 	return false
@@ -85,6 +86,9 @@ type Batch struct {
 	Notifications []Notification // Seq is set by Commit
 	Windows       []Window
 	Digests       []Digest
+	Decisions     []Decision // the trace of the entries' matches
+	Silences      []SilenceUpdate
+	Summaries     []Summary
 }
 
 // Commit writes b in one transaction.
@@ -100,6 +104,9 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			}
 		}
 		if err := s.insertNotifications(ctx, tx, b.Notifications); err != nil {
+			return err
+		}
+		if err := s.insertDecisions(ctx, tx, b.Decisions); err != nil {
 			return err
 		}
 		if len(b.Windows) > 0 {
@@ -131,7 +138,10 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 				return err
 			}
 		}
-		return nil
+		if err := updateSummaries(ctx, tx, b.Summaries); err != nil {
+			return err
+		}
+		return updateSilences(ctx, tx, b.Silences)
 	})
 }
 
@@ -339,7 +349,10 @@ func (s *Store) Attempt(ctx context.Context, seq int64, at time.Time, errText st
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?
 			WHERE seq = ? AND state = 'pending'`, nanos(at), errText, seq)
-		return err
+		if err != nil {
+			return err
+		}
+		return recordAttempt(ctx, tx, seq, at, errText)
 	})
 }
 
@@ -390,6 +403,11 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotPending
+		}
+		if o.Attempted {
+			if err := recordAttempt(ctx, tx, o.Seq, o.At, o.Error); err != nil {
+				return err
+			}
 		}
 		if len(o.Merged) > 0 {
 			q := `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ? WHERE state = 'pending' AND seq IN (` +

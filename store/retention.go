@@ -20,6 +20,7 @@ type SweepOptions struct {
 // Swept counts what a sweep deleted.
 type Swept struct {
 	Events, Notifications, Windows, Incidents int64
+	Trace                                     int64 // decisions and delivery attempts
 }
 
 // sweepChunk bounds each delete so that journal commits are never held up
@@ -28,8 +29,7 @@ const sweepChunk = 2000
 
 // Sweep deletes what retention no longer keeps, in small transactions.
 // Unprocessed entries and pending notifications are never deleted.
-func (s *Store) Sweep(ctx context.Context, o SweepOptions) (Swept, error) {
-	var out Swept
+func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error) {
 	before := nanos(o.Before)
 	steps := []struct {
 		table string
@@ -38,7 +38,7 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (Swept, error) {
 		args  []any
 	}{
 		{"notifications", &out.Notifications, `DELETE FROM notifications WHERE seq IN (SELECT seq FROM notifications
-			WHERE state <> 'pending' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
+			WHERE state <> 'pending' AND state <> 'held' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
 		{"events", &out.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events e
 			WHERE e.received_at < ? AND e.processed_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) LIMIT ?)`, []any{before, sweepChunk}},
@@ -47,6 +47,11 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (Swept, error) {
 		// Incidents are few (one per rule, key and threading receiver).
 		{"incidents", &out.Incidents, `DELETE FROM incidents WHERE last_at < ?`, []any{before}},
 	}
+	defer func() {
+		if err == nil {
+			out.Trace, err = s.sweepTrace(ctx, o.Before)
+		}
+	}()
 	for _, st := range steps {
 		for {
 			var n int64

@@ -40,6 +40,9 @@ type Destination struct {
 	// incident of the same rule and group key if that incident's last
 	// message is more recent than this; 0: every notification is new.
 	IncidentTTL time.Duration
+	// Budget bounds the pages sent per period; beyond it pages are held
+	// and one storm page at the period's end stands for them.
+	Budget Budget
 }
 
 // DispatcherOptions configure a Dispatcher.
@@ -99,6 +102,7 @@ type queue struct {
 	notBefore    time.Time
 	failingSince time.Time
 	lastErr      string
+	budget       budgetState
 }
 
 // NewDispatcher returns a dispatcher; call Run to start delivering.
@@ -203,6 +207,20 @@ func (d *Dispatcher) SetDestinations(ds []Destination) (needRestart []string) {
 	return needRestart
 }
 
+// SetNotifier replaces the notifier of receiver name, keeping its queue,
+// pacing, backoff and every other setting; it reports false when the
+// receiver has no queue. An attempt in flight finishes on the old notifier.
+func (d *Dispatcher) SetNotifier(name string, n notify.Notifier) bool {
+	q, ok := d.queues[name]
+	if !ok {
+		return false
+	}
+	dest := *q.dest.Load()
+	dest.Notifier = n
+	q.dest.Store(&dest)
+	return true
+}
+
 // Wake tells receiver's worker that new notifications are in the outbox.
 func (d *Dispatcher) Wake(receiver string) {
 	if q, ok := d.queues[receiver]; ok {
@@ -279,6 +297,7 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration, wake <-chan s
 func (d *Dispatcher) work(ctx context.Context, q *queue) {
 	logger := d.logger.With("receiver", q.name)
 	for ctx.Err() == nil {
+		d.closeBudget(ctx, logger, q, d.now())
 		head, ok, err := d.store.NextPending(ctx, q.name)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -292,10 +311,13 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 			if draining {
 				return
 			}
-			d.sleep(ctx, d.o.IdlePoll, q.wake)
+			d.sleep(ctx, d.budgetWait(q, d.now(), d.o.IdlePoll), q.wake)
 			continue
 		}
 		now := d.now()
+		if d.overBudget(ctx, logger, q, head, now) {
+			continue // held without waiting for pacing or backoff
+		}
 		if now.Before(q.notBefore) { // backing off
 			if draining && q.notBefore.After(deadline) {
 				logger.Info("leaving undelivered notifications for the next start", "next_attempt", q.notBefore)
@@ -335,6 +357,7 @@ func (d *Dispatcher) deliver(ctx context.Context, logger *slog.Logger, q *queue,
 		return
 	}
 	a := &attempt{head: head, group: group, n: merge(group), dest: q.dest.Load()}
+	a.n.Budget = q.budgetPage(a.n.Rule)
 	for _, g := range group[1:] {
 		a.merged = append(a.merged, g.Seq)
 	}
@@ -414,6 +437,7 @@ func (d *Dispatcher) try(ctx context.Context, q *queue, a *attempt) (ref string,
 // sent records a successful attempt.
 func (d *Dispatcher) sent(ctx context.Context, logger *slog.Logger, q *queue, a *attempt, now time.Time, ref string, incident *store.Incident) {
 	q.backoff, q.notBefore, q.failingSince, q.lastErr = a.dest.Retry.Initial, time.Time{}, time.Time{}, ""
+	q.countSent(a.n.Rule)
 	d.finish(ctx, logger, store.Outcome{Seq: a.n.Seq, Merged: a.merged, State: store.Sent, At: now, Attempted: true,
 		Data: Encode(a.n).Data, Ref: ref, Incident: incident})
 	d.metrics.deliveries.WithLabelValues(q.name, "sent").Inc()

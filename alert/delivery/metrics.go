@@ -11,6 +11,8 @@ type Metrics struct {
 	dead       *prometheus.CounterVec
 	merged     *prometheus.CounterVec
 	rerouted   *prometheus.CounterVec
+	held       *prometheus.CounterVec
+	storms     *prometheus.CounterVec
 }
 
 // NewMetrics registers the dispatcher's metrics with r (nil: not
@@ -40,7 +42,14 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "imalert_delivery_rerouted_total", Help: "Notifications handed to a rule's fallback receiver, by failing receiver and fallback.",
 		}, []string{"receiver", "fallback"}),
 	}
+	m.held = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "imalert_delivery_held_total", Help: "Pages held over their receiver's budget, by receiver; a storm page accounts for them.",
+	}, []string{"receiver"})
+	m.storms = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "imalert_delivery_storm_pages_total", Help: "Storm pages written at the end of a budget period that held pages, by receiver.",
+	}, []string{"receiver"})
 	if r != nil {
+		r.MustRegister(m.held, m.storms)
 		r.MustRegister(m.attempts, m.deliveries, m.failures, m.latency, m.dead, m.merged, m.rerouted)
 	}
 	return m

@@ -17,15 +17,19 @@ import (
 // columns. The event itself stays in the journal and is parsed again, with
 // the current parser, when the notification is delivered.
 type record struct {
-	RuleFile      string           `json:"rule_file,omitempty"`
-	RuleLine      int              `json:"rule_line,omitempty"`
-	Severity      string           `json:"severity"`
-	CodeMeaning   string           `json:"code_meaning,omitempty"`
-	Throttle      notify.Throttled `json:"throttle"`
-	Merged        int              `json:"merged,omitempty"`
-	Digest        *notify.Digest   `json:"digest,omitempty"`
-	Fallback      string           `json:"fallback,omitempty"`
-	FallbackAfter time.Duration    `json:"fallback_after,omitempty"`
+	RuleFile      string               `json:"rule_file,omitempty"`
+	RuleLine      int                  `json:"rule_line,omitempty"`
+	Severity      string               `json:"severity"`
+	CodeMeaning   string               `json:"code_meaning,omitempty"`
+	Throttle      notify.Throttled     `json:"throttle"`
+	Merged        int                  `json:"merged,omitempty"`
+	Digest        *notify.Digest       `json:"digest,omitempty"`
+	Silence       *notify.SilenceEnded `json:"silence,omitempty"`
+	Quiet         bool                 `json:"quiet,omitempty"`
+	Storm         *notify.Storm        `json:"storm,omitempty"`
+	Fallback      string               `json:"fallback,omitempty"`
+	FallbackAfter time.Duration        `json:"fallback_after,omitempty"`
+	Link          string               `json:"link,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
 	// templates does not change a page already decided.
 	Reason    notify.Reason         `json:"reason,omitempty"`
@@ -38,8 +42,8 @@ type record struct {
 func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
-		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
-		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body,
+		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Quiet: n.Quiet, Storm: n.Storm, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
+		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body, Link: n.Link,
 	})
 	return store.Notification{
 		Seq: n.Seq, ID: n.ID, Receiver: n.Receiver, Rule: n.Rule, GroupKey: n.GroupKey,
@@ -56,8 +60,8 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	n := &notify.Notification{
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
-		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
-		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body,
+		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Quiet: rec.Quiet, Storm: rec.Storm, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
+		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body, Link: rec.Link,
 		Seq: row.Seq, EventID: row.EventID,
 	}
 	if n.Severity == "" {
@@ -65,6 +69,12 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 	}
 	if n.Digest != nil {
 		n.Digest.Init()
+		return n, err
+	}
+	if n.Storm != nil && n.Storm.Digest != nil {
+		n.Storm.Digest.Init()
+	}
+	if n.Silence != nil || n.Quiet || n.Storm != nil {
 		return n, err
 	}
 	if row.Event != nil {
@@ -104,7 +114,11 @@ func merge(group []*notify.Notification) *notify.Notification {
 		if t.Since.IsZero() && head.Event != nil {
 			t.Since = head.Event.ReceivedAt
 		}
-		t.Suppressed += 1 + o.Throttle.Suppressed
+		own := 1 // the merged page's own event; a quiet summary has none
+		if o.Quiet {
+			own = 0
+		}
+		t.Suppressed += own + o.Throttle.Suppressed
 		head.Merged += 1 + o.Merged
 		at := o.CreatedAt
 		if o.Event != nil && !o.Event.ReceivedAt.IsZero() {
@@ -114,6 +128,9 @@ func merge(group []*notify.Notification) *notify.Notification {
 			if !x.IsZero() && (t.First.IsZero() || x.Before(t.First)) {
 				t.First = x
 			}
+		}
+		if o.Quiet {
+			at = o.Throttle.Last
 		}
 		for _, x := range []time.Time{o.Throttle.Last, at} {
 			if x.After(t.Last) {

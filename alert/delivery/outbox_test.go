@@ -36,6 +36,14 @@ func TestMerge(t *testing.T) {
 			notify.Throttled{Window: time.Minute, Suppressed: 7, Since: t0, First: t0.Add(time.Second), Last: t0.Add(2 * time.Minute)}, 2,
 		},
 		{
+			"a quiet summary adds what it held, not an event of its own",
+			[]*notify.Notification{
+				{Event: ev(t0), Throttle: notify.Throttled{Window: time.Minute}},
+				{Quiet: true, CreatedAt: t0.Add(time.Minute), Throttle: notify.Throttled{Window: time.Minute, Suppressed: 2, Since: t0, First: t0.Add(10 * time.Second), Last: t0.Add(20 * time.Second)}},
+			},
+			notify.Throttled{Window: time.Minute, Suppressed: 2, Since: t0, First: t0.Add(10 * time.Second), Last: t0.Add(20 * time.Second)}, 1,
+		},
+		{
 			"merged notification merged again",
 			[]*notify.Notification{
 				{Event: ev(t0)},

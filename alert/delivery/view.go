@@ -15,7 +15,7 @@ type Delivery struct {
 	Rule          string     `json:"rule"`
 	GroupKey      string     `json:"group_key"`
 	Severity      string     `json:"severity"`
-	Kind          string     `json:"kind"` // "event" or "digest"
+	Kind          string     `json:"kind"` // "event", "digest", "summary", "storm" or "silence_ended"
 	State         string     `json:"state"`
 	CreatedAt     time.Time  `json:"created_at"`
 	Attempts      int        `json:"attempts"`
@@ -43,6 +43,16 @@ func Deliveries(rows []store.Notification) []Delivery {
 		if rec.Digest != nil {
 			d.Kind = "digest"
 			d.Suppressed = rec.Digest.Total
+		}
+		if rec.Silence != nil {
+			d.Kind = "silence_ended"
+		}
+		if rec.Quiet {
+			d.Kind = "summary"
+		}
+		if rec.Storm != nil {
+			d.Kind = "storm"
+			d.Suppressed = rec.Storm.Held
 		}
 		if !r.LastAttemptAt.IsZero() {
 			t := r.LastAttemptAt

@@ -5,6 +5,7 @@ package feishu
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -234,9 +235,9 @@ func (f *Notifier) card(p *page.Page, c *content) Card {
 	if m := f.mentions(); m != "" {
 		card.Elements = append(card.Elements, div(m))
 	}
-	if f.external != "" {
+	if link := cmp.Or(p.Link, f.external); link != "" {
 		card.Elements = append(card.Elements, Element{Tag: "action", Actions: []Button{{
-			Tag: "button", Text: Text{"plain_text", "Open imalert"}, Type: "primary", URL: f.external,
+			Tag: "button", Text: Text{"plain_text", "Open imalert"}, Type: "primary", URL: link,
 		}}})
 	}
 	if len(p.Footer) > 0 {

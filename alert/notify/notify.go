@@ -52,10 +52,25 @@ type Notification struct {
 	Merged int
 	// Digest is set, and Event nil, for a rule's periodic summary.
 	Digest *Digest
+	// Silence is set, and Event nil, for the page saying a silence ended.
+	Silence *SilenceEnded
+	// Quiet is set, and Event nil, for a quiet summary: a throttle window
+	// that held events back ended with no new event; Throttle holds what
+	// it held back.
+	Quiet bool
+	// Storm is set, and Event nil, for a receiver's storm page: what its
+	// budget held back in one period.
+	Storm *Storm
+	// Budget is set when the page was sent inside its receiver's budget
+	// period: which page of the period it was.
+	Budget *BudgetPage
 	// Fallback is the receiver that takes this notification over once its
 	// own receiver has been failing for FallbackAfter.
 	Fallback      string
 	FallbackAfter time.Duration
+	// Link is the event's page in imalert's web UI (its decision trace);
+	// empty when external_url is not set.
+	Link string
 
 	// Seq is the notification's position in the outbox, once written;
 	// EventID the journal entry of Event.
@@ -91,6 +106,7 @@ const (
 	ReasonThrottled      Reason = "throttled"       // inside an open window
 	ReasonBelowThreshold Reason = "below_threshold" // fewer than threshold.count events within threshold.within
 	ReasonSeenBefore     Reason = "seen_before"     // first_seen: the key has paged before
+	ReasonSilenced       Reason = "silenced"        // an active silence matches the event
 )
 
 // Throttled summarises the events a throttle window held back.

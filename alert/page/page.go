@@ -46,6 +46,9 @@ type Page struct {
 	// A title replaces Preview (and the email subject's text), a body the
 	// headline, fields and excerpt. The footer always stays.
 	CustomTitle, CustomBody notify.Rendered
+	// Link is the event's trace in imalert's web UI; empty without
+	// external_url. The footer shows it too.
+	Link string
 }
 
 // Field is a labelled value.
@@ -62,8 +65,17 @@ func Build(n *notify.Notification) *Page {
 	if n.Digest != nil {
 		return buildDigest(n)
 	}
+	if n.Silence != nil {
+		return buildSilenceEnded(n)
+	}
+	if n.Quiet {
+		return buildQuiet(n)
+	}
+	if n.Storm != nil {
+		return buildStorm(n)
+	}
 	ev := n.Event
-	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body}
+	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
 	hasCode := ev.Present.Has(callback.FieldErrorCode)
 	code := ""
@@ -162,10 +174,15 @@ func footer(n *notify.Notification) []string {
 	if n.Merged > 0 {
 		out = append(out, fmt.Sprintf("%d later %s merged in while delivery was delayed", n.Merged, plural(n.Merged, "page", "pages")))
 	}
+	out = appendBudget(out, n.Budget)
 	if n.Event.Truncated {
 		// Rules saw only the first callback.limits.max_text_bytes of some
 		// text: say so, since a condition on the rest could not match.
 		out = append(out, "long text in the callback was cut to callback.limits.max_text_bytes before matching")
+	}
+	if lo := n.Event.LeftOut; lo.Any() {
+		// Rules never saw these parts of the body.
+		out = append(out, leftOutLine(lo))
 	}
 	if n.GroupKey != "" {
 		out = append(out, "key "+Clean(n.GroupKey, MaxField))
@@ -173,7 +190,24 @@ func footer(n *notify.Notification) []string {
 	if n.RuleFile != "" {
 		out = append(out, n.RuleFile+":"+strconv.Itoa(n.RuleLine))
 	}
+	if n.Link != "" {
+		out = append(out, "trace "+n.Link)
+	}
 	return out
+}
+
+// leftOutLine says what callback.limits cut from the event's body.
+func leftOutLine(lo callback.LeftOut) string {
+	var parts []string
+	for _, c := range []struct {
+		n          int
+		one, other string
+	}{{lo.Elements, "message element", "message elements"}, {lo.Fields, "body field", "body fields"}, {lo.Events, "batch event", "batch events"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, plural(c.n, c.one, c.other)))
+		}
+	}
+	return strings.Join(parts, ", ") + " left out by callback.limits before matching"
 }
 
 func severityMark(s string) string {

@@ -55,6 +55,26 @@ func TestSlackEscape(t *testing.T) {
 	}
 }
 
+// A page says how much of the callback's body the limits left out.
+func TestBuildLeftOut(t *testing.T) {
+	elem := `{"MsgType":"TIMTextElem","MsgContent":{"Text":"x"}}`
+	q := callback.Query{AppID: 1400000000, Command: callback.CommandSendMsgException}
+	for _, tt := range []struct {
+		elems int
+		want  string
+	}{{3, ""}, {4, "1 message element left out"}, {10, "7 message elements left out"}} {
+		body := `{"GroupId":"@TGS#1","ErrorCode":10023,"MsgBody":[` + strings.TrimSuffix(strings.Repeat(elem+",", tt.elems), ",") + `]}`
+		ev, err := callback.Parse(q, []byte(body), callback.Limits{MaxElements: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		footer := strings.Join(Build(&notify.Notification{Rule: "r", Severity: "warning", Event: ev}).Footer, " · ")
+		if got := strings.Contains(footer, "left out"); got != (tt.want != "") || !strings.Contains(footer, tt.want) {
+			t.Errorf("%d elements: footer %q, want %q", tt.elems, footer, tt.want)
+		}
+	}
+}
+
 // A page says when the callback's text was cut before the rules saw it.
 func TestBuildTruncatedEvent(t *testing.T) {
 	body := `{"GroupId":"@TGS#1","ErrorCode":80002,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"` + strings.Repeat("x", 5000) + `"}}]}`

@@ -114,6 +114,19 @@ type Payload struct {
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
 	Merged     int         `json:"merged"`
 	Digest     *Digest     `json:"digest,omitempty"`
+	// Silence is set for kind silence_ended.
+	Silence *SilenceEnded `json:"silence,omitempty"`
+	// Storm is set for kind storm.
+	Storm *Storm `json:"storm,omitempty"`
+	// Budget is set for a page sent inside its receiver's budget period.
+	Budget *BudgetPage `json:"budget,omitempty"`
+}
+
+// BudgetPage is which page of its receiver's budget period a page is.
+type BudgetPage struct {
+	N          int     `json:"n"`
+	Pages      int     `json:"pages"`
+	PerSeconds float64 `json:"per_seconds"`
 }
 
 // Event is the callback a page is about. Strings are cleaned of control
@@ -171,6 +184,9 @@ func Build(n *notify.Notification) *Payload {
 		RuleLine: n.RuleLine, Severity: n.Severity, GroupKey: page.Clean(n.GroupKey, page.MaxField),
 		Title: p.Title, Text: p.Preview, CreatedAt: n.CreatedAt.UTC(), Merged: n.Merged,
 	}
+	if b := n.Budget; b != nil {
+		out.Budget = &BudgetPage{N: b.N, Pages: b.Pages, PerSeconds: b.Per.Seconds()}
+	}
 	if d := n.Digest; d != nil {
 		out.Kind = "digest"
 		out.Digest = &Digest{
@@ -179,6 +195,23 @@ func Build(n *notify.Notification) *Payload {
 			TopGroups: counts(notify.Top(d.Groups, page.DigestTop)), TopSenders: counts(notify.Top(d.Senders, page.DigestTop)),
 			OtherGroups: d.OtherGroups, OtherSenders: d.OtherSenders,
 		}
+		return out
+	}
+	if n.Silence != nil {
+		out.Kind = notify.KindSilenceEnded
+		out.Silence = silenceEnded(n.Silence)
+		return out
+	}
+	if s := n.Storm; s != nil {
+		out.Kind = notify.KindStorm
+		out.Storm = storm(s)
+		out.Suppressed = &Suppressed{Count: s.Held}
+		return out
+	}
+	if t := n.Throttle; n.Quiet {
+		out.Kind = notify.KindSummary
+		out.Suppressed = &Suppressed{Count: t.Suppressed, WindowSeconds: t.Window.Seconds(),
+			Since: timePtr(t.Since), First: timePtr(t.First), Last: timePtr(t.Last)}
 		return out
 	}
 	ev := n.Event

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/imalert/imalert/reload"
 )
 
 // check validates the config and every rule file exactly as serve loads
@@ -20,10 +22,15 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "check: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	s, err := load(*path)
+	s, err := reload.Load(*path)
 	stderr = redacted(stderr, s)
-	if s != nil && s.cfg != nil {
-		for _, w := range s.cfg.Warnings {
+	if s != nil && s.Config != nil {
+		for _, w := range s.Config.Warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+	}
+	if s != nil && s.Rules != nil {
+		for _, w := range s.Rules.Warnings() {
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 	}
@@ -36,6 +43,6 @@ func check(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		name = "built-in config"
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d app(s), %d receiver(s), %d rule(s) in %d file(s)\n",
-		name, len(s.cfg.Apps), len(s.cfg.Receivers), len(s.rules.Rules()), len(s.files))
+		name, len(s.Config.Apps), len(s.Config.Receivers), len(s.Rules.Rules()), len(s.Files))
 	return nil
 }

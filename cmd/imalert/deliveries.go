@@ -22,7 +22,7 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file, for data_dir (default: the built-in config)")
 	dataDir := fs.String("data-dir", "", "data directory, overriding the config's data_dir")
-	state := fs.String("state", string(store.Dead), "pending, sent, merged, dead, rerouted, or all")
+	state := fs.String("state", string(store.Dead), "pending, sent, merged, dead, rerouted, held, or all")
 	receiver := fs.String("receiver", "", "only this receiver")
 	limit := fs.Int("limit", 50, "at most this many, newest first")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -38,7 +38,7 @@ func deliveries(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *state == "all" {
 		st = ""
 	} else if !store.ValidState(st) {
-		fmt.Fprintf(stderr, "deliveries: --state: want pending, sent, merged, dead, rerouted or all\n")
+		fmt.Fprintf(stderr, "deliveries: --state: want pending, sent, merged, dead, rerouted, held or all\n")
 		return errUsage
 	}
 	if *limit < 1 {

@@ -22,18 +22,26 @@ const usage = `imalert turns Tencent Cloud IM callbacks into pages.
 
 Usage:
   imalert serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-                                                  run the daemon
-  imalert check --config FILE                     validate config and rules
+      run the daemon; SIGHUP, POST /-/reload and changed files reload it
+  imalert check [--config FILE]
+      validate the config, the rule files and the templates as serve loads them
   imalert test [--config FILE] [--at TIME] [--expect FILE] EVENTS.jsonl
-                                                  dry-run callbacks through the rules; sends nothing
-  imalert deliveries [--config FILE] [--state dead] [--receiver NAME]
+  imalert test [--config FILE] --from-journal [--since 24h] [--data-dir DIR] [--expect FILE]
+      dry-run callbacks through the server's checks and the rules; sends nothing
+  imalert deliveries [--config FILE] [--data-dir DIR] [--state dead] [--receiver NAME]
                      [--limit N] [--json] [--requeue ID]
-                                                  list the outbox (dead letters
-                                                  by default), requeue one
-  imalert version                                 print the version
+      list the outbox (dead letters by default), requeue one
+  imalert trace [--config FILE] [--url URL] ID
+  imalert trace [--config FILE] [--url URL] [--group G] [--from U] [--code N] [--rule R] [--since 1h] [--json]
+      why an event, or recent events, paged or not, from a running daemon
+  imalert silence add|ls|expire [--url URL] [--token T | --token-file F] ...
+      mute events for a while, through the admin API
+  imalert version
+      print the version
 
 Without --config, serve runs on built-in defaults: listen on 127.0.0.1:8080,
 accept SdkAppid 1400000000, print pages to standard output.
+"imalert COMMAND -h" describes each flag of a command.
 `
 
 // errUsage marks a command-line mistake: exit status 2.
@@ -56,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = dryRun
 	case "deliveries":
 		cmd = deliveries
+	case "trace":
+		cmd = traceCmd
+	case "silence":
+		cmd = silenceCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "imalert", version)
 		return 0

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/testutil"
 )
@@ -144,6 +143,7 @@ func waitMetric(t *testing.T, d *testutil.Daemon, name string, want float64) {
 // broken rule file keeps the running rules and says why (answer, metric,
 // log); unchanged rules keep their throttle windows across reloads.
 func TestReloadGoodBrokenGood(t *testing.T) {
+	t.Parallel()
 	cfg, ruleFile := reloadSetup(t, rateLimitRule("rate-limit-v1"))
 	d := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
 	if v := metric(t, d, "imalert_config_last_reload_successful"); v != 1 {
@@ -211,6 +211,7 @@ func TestReloadGoodBrokenGood(t *testing.T) {
 
 // A rule file changed on disk reloads by itself; SIGHUP reloads too.
 func TestReloadWatchAndSignal(t *testing.T) {
+	t.Parallel()
 	cfg, ruleFile := reloadSetup(t, rateLimitRule("rate-limit-v1"))
 	d := testutil.StartDaemon(t, nil, "serve", "--config", cfg)
 	waitLog(t, d, 1, `msg="watching rule files"`)
@@ -236,11 +237,10 @@ func TestReloadWatchAndSignal(t *testing.T) {
 	waitMetric(t, d, "imalert_rules_loaded", 2)
 	waitMetric(t, d, "imalert_config_last_reload_successful", 1)
 
-	d.Signal(1) // SIGHUP
+	// SIGHUP reloads; the daemon that answers the metric after it is
+	// alive (SIGHUP's default action would have ended it).
+	d.Signal(1)
 	waitMetric(t, d, `imalert_config_reloads_total{result="success",trigger="signal"}`, 1)
-	if code := d.Wait(100 * time.Millisecond); code != -1 {
-		t.Fatalf("SIGHUP ended the daemon (exit %d)", code)
-	}
 }
 
 // waitLog waits until n lines of the daemon's log contain every one of
@@ -272,6 +272,7 @@ func waitLog(t *testing.T, d *testutil.Daemon, n int, substrs ...string) {
 // Rotating an app's token takes a reload, not a restart: after SIGHUP the
 // new token verifies and the revoked one is refused at once.
 func TestReloadRotatesTokens(t *testing.T) {
+	t.Parallel()
 	cfg, _ := reloadSetup(t, rateLimitRule("rate-limit"))
 	withToken := func(tokens string) string {
 		return "listen: 127.0.0.1:0\napps: [{sdkappid: 1400000000, tokens: [" + tokens + "]}]\nrule_files: [rules/*.yaml]\nreceivers: [{name: console, type: console}]\n"
@@ -304,26 +305,5 @@ func TestReloadRotatesTokens(t *testing.T) {
 	// A change a reload does not apply is said, not silently ignored.
 	writeFile(t, cfg, withToken("new-token-3c4d")+"throttle: {max_keys: 7}\n")
 	d.Signal(syscall.SIGHUP)
-	waitLog(t, d, 1, "apply at the next restart")
-}
-
-// A reload that points a rule's fallback at a receiver added since start
-// must fail like one naming it in receivers does.
-func TestReloadRefusesNewFallbackReceiver(t *testing.T) {
-	cfg, ruleFile := reloadSetup(t, rateLimitRule("r"))
-	s, err := load(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := alert.NewPipeline(alert.PipelineOptions{Rules: s.rules})
-	r := newReloader(reloaderOptions{Path: cfg, Pipeline: p, Setup: s})
-	writeFile(t, cfg, "listen: 127.0.0.1:0\napps: [{sdkappid: 1400000000}]\nrule_files: [rules/*.yaml]\nreceivers: [{name: console, type: console}, {name: later, type: console}]\n")
-	writeFile(t, ruleFile, rateLimitRule("r")+"    fallback: {receiver: later}\n")
-	if err := r.reload(triggerAPI); err == nil {
-		t.Errorf("reload accepted a fallback to receiver %q, which has no delivery queue until a restart", "later")
-	}
-	writeFile(t, ruleFile, "rules:\n  - name: r\n    receivers: [later]\n")
-	if err := r.reload(triggerAPI); err == nil {
-		t.Errorf("control: receivers: [later] accepted")
-	}
+	waitLog(t, d, 1, "changed settings apply at the next restart", "settings=[throttle.max_keys]")
 }

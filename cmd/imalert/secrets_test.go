@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"os"
@@ -94,6 +93,7 @@ var adminAddrRE = regexp.MustCompile(`admin_addr=(\S+)`)
 // token; then check runs on good and broken configs. No secret value
 // appears anywhere.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	slack := testutil.NewSlack(t)
 	mail := testutil.NewSMTP(t)
 	slack.Fail(testutil.SlackFault{Status: 500}, testutil.SlackFault{Status: 503}, testutil.SlackFault{Status: 502})
@@ -167,16 +167,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	outputs := []string{log, strings.Join(answers, "\n")}
 	for _, extra := range []string{"", "callback:\n  allow_cidrs: [${IM_CALLBACK_TOKEN}]\n", "bogus_key: ${SLACK_BOT_TOKEN}\nserver:\n  max_body_bytes: ${IM_CALLBACK_TOKEN}\n"} {
 		bad := writeSecretSetup(t, slack, mail, extra)
-		var stdout, stderr bytes.Buffer
-		t.Setenv("IM_CALLBACK_TOKEN", secretIMToken)
-		t.Setenv("SLACK_BOT_TOKEN", secretBotToken)
-		t.Setenv("PAGER_HMAC_SECRET", secretHookHMAC)
-		code := run([]string{"check", "--config", bad}, &stdout, &stderr)
+		code, out, errOut := testutil.Run(t, env, "check", "--config", bad)
 		if (code == 0) != (extra == "") {
-			t.Errorf("check exit %d for extra %q:\n%s", code, extra, stderr.String())
+			t.Errorf("check exit %d for extra %q:\n%s", code, extra, errOut)
 		}
-		outputs = append(outputs, stdout.String()+stderr.String())
-		_, out, errOut := testutil.Run(t, env, "check", "--config", bad)
 		outputs = append(outputs, out+errOut)
 	}
 	for _, out := range outputs {

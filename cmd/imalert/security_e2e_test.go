@@ -18,6 +18,7 @@ import (
 // The real binary with the issue's app config, TLS, a trusted proxy, a
 // source allowlist and a rate limit: serve wires every one of them.
 func TestServeSecured(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, _, pool := testutil.WriteCert(t, dir)
 	cfg := `listen: 127.0.0.1:0
@@ -30,12 +31,16 @@ server:
 callback:
   allow_cidrs: [203.0.113.0/24]
   rate_limit: {per_second: 0.001, burst: 2}
+rule_files: [rules.yaml]
 receivers:
   - name: console
     type: console
 `
 	path := filepath.Join(dir, "imalert.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("rules:\n  - name: rate-limit\n    match: {error_code: 10023}\n    receivers: [console]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	const token = "serve-secured-token"

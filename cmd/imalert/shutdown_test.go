@@ -12,6 +12,7 @@ import (
 // SIGTERM while Slack hangs: the daemon exits by its shutdown timeout,
 // cleanly, and the undelivered page goes out at the next start.
 func TestShutdownLeavesTheRestForNextStart(t *testing.T) {
+	t.Parallel()
 	slack := testutil.NewSlack(t)
 	slack.Fail(testutil.SlackFault{Delay: 20 * time.Second})
 	dir := t.TempDir()

@@ -11,11 +11,11 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	slackapi "github.com/slack-go/slack"
 	mail "github.com/wneessen/go-mail"
 
@@ -25,28 +25,88 @@ import (
 	"github.com/imalert/imalert/alert/feishu"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/slack"
 	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
+	"github.com/imalert/imalert/reload"
 	"github.com/imalert/imalert/rules"
+	"github.com/imalert/imalert/server"
 	"github.com/imalert/imalert/store"
 )
 
 // dryRun is `imalert test`: it runs a file of callbacks, or the journal's
-// recent history, through the rules, decisions and renderers serve would
-// use, prints what would happen to each and sends nothing. With --expect it
-// compares its output with a golden file and fails on any difference.
+// recent history, through the server's checks and the rules, decisions and
+// renderers serve would use, prints what would happen to each and sends
+// nothing. With --expect it compares its output with a golden file and
+// fails on any difference.
 func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseDryFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	s, err := reload.Load(f.config)
+	if err != nil {
+		printErrors(stderr, err)
+		return errReported
+	}
+	var out bytes.Buffer
+	d := newDry(s, &out, f.at)
+	bad := 0
+	if f.fromJournal {
+		dir := s.Config.DataDir
+		if f.dataDir != "" {
+			dir = f.dataDir
+		}
+		d.name = "journal"
+		if bad, err = d.runJournal(ctx, dir, time.Now().Add(-f.since)); err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+	} else {
+		file, err := os.Open(f.events)
+		if err != nil {
+			return fmt.Errorf("test: %w", err)
+		}
+		defer file.Close()
+		d.name = f.events
+		bad = d.run(file)
+	}
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if f.expect != "" {
+		if err := expectOutput(stderr, f.expect, out.String()); err != nil {
+			return err
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, d.name)
+		return errReported
+	}
+	return nil
+}
+
+// dryFlags are the command line of imalert test.
+type dryFlags struct {
+	config, expect, dataDir string
+	events                  string    // the events file, unless fromJournal
+	at                      time.Time // time of the first event without received_at
+	fromJournal             bool
+	since                   time.Duration
+}
+
+func parseDryFlags(args []string, stderr io.Writer) (*dryFlags, error) {
+	f := &dryFlags{}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (default: the built-in config and rules)")
+	fs.StringVar(&f.config, "config", "", "config file (default: the built-in config and rules)")
 	at := fs.String("at", "", "time of the first event without received_at, RFC 3339 (default: now)")
-	expect := fs.String("expect", "", "golden file the output must equal")
-	fromJournal := fs.Bool("from-journal", false, "read the callbacks from the journal in data_dir instead of a file")
+	fs.StringVar(&f.expect, "expect", "", "golden file the output must equal")
+	fs.BoolVar(&f.fromJournal, "from-journal", false, "read the callbacks from the journal in data_dir instead of a file")
 	since := fs.String("since", "24h", "with --from-journal: how far back to read (e.g. 30m, 24h, 7d)")
-	dataDir := fs.String("data-dir", "", "with --from-journal: data directory, overriding the config's data_dir")
+	fs.StringVar(&f.dataDir, "data-dir", "", "with --from-journal: data directory, overriding the config's data_dir")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: imalert test [--config FILE] [--at RFC3339] [--expect FILE] EVENTS.jsonl")
 		fmt.Fprintln(stderr, "       imalert test [--config FILE] --from-journal [--since 24h] [--data-dir DIR] [--expect FILE]")
@@ -57,7 +117,7 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rest := args
 	for {
 		if err := fs.Parse(rest); err != nil {
-			return errUsage
+			return nil, errUsage
 		}
 		if fs.NArg() == 0 {
 			break
@@ -65,71 +125,39 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		events = append(events, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if (*fromJournal && len(events) != 0) || (!*fromJournal && len(events) != 1) {
+	if (f.fromJournal && len(events) != 0) || (!f.fromJournal && len(events) != 1) {
 		fs.Usage()
-		return errUsage
+		return nil, errUsage
 	}
-	back, err := yamlfile.ParseDuration(*since)
-	if err != nil {
+	if len(events) == 1 {
+		f.events = events[0]
+	}
+	var err error
+	if f.since, err = yamlfile.ParseDuration(*since); err != nil {
 		fmt.Fprintf(stderr, "test: --since: %v\n", err)
-		return errUsage
+		return nil, errUsage
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	f.at = time.Now().UTC().Truncate(time.Second)
 	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
-		if err != nil {
+		if f.at, err = time.Parse(time.RFC3339, *at); err != nil {
 			fmt.Fprintf(stderr, "test: --at: want an RFC 3339 time such as 2026-11-25T14:03:07Z, got %q\n", *at)
-			return errUsage
+			return nil, errUsage
 		}
-		now = t
 	}
-	s, err := load(*path)
+	return f, nil
+}
+
+// expectOutput compares got with the golden file at path and prints the
+// difference: lines compare whole, so a changed line reads as the
+// expected line, then the line got.
+func expectOutput(stderr io.Writer, path, got string) error {
+	want, err := os.ReadFile(path)
 	if err != nil {
-		printErrors(stderr, err)
-		return errReported
+		return fmt.Errorf("test: --expect: %w", err)
 	}
-	var out bytes.Buffer
-	d := &dry{
-		setup:    s,
-		pipeline: alert.NewPipeline(alert.PipelineOptions{Rules: s.rules, Catalogue: s.catalogue, MaxKeys: s.cfg.Throttle.MaxKeys}),
-		w:        &out,
-		now:      now,
-	}
-	bad := 0
-	if *fromJournal {
-		dir := s.cfg.DataDir
-		if *dataDir != "" {
-			dir = *dataDir
-		}
-		d.name = "journal"
-		if bad, err = d.runJournal(ctx, dir, time.Now().Add(-back)); err != nil {
-			return fmt.Errorf("test: %w", err)
-		}
-	} else {
-		f, err := os.Open(events[0])
-		if err != nil {
-			return fmt.Errorf("test: %w", err)
-		}
-		defer f.Close()
-		d.name = events[0]
-		bad = d.run(f)
-	}
-	if _, err := stdout.Write(out.Bytes()); err != nil {
-		return err
-	}
-	if *expect != "" {
-		want, err := os.ReadFile(*expect)
-		if err != nil {
-			return fmt.Errorf("test: --expect: %w", err)
-		}
-		if !bytes.Equal(want, out.Bytes()) {
-			fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n", *expect)
-			writeDiff(stderr, string(want), out.String())
-			return errReported
-		}
-	}
-	if bad > 0 {
-		fmt.Fprintf(stderr, "test: %d line(s) of %s could not be read\n", bad, d.name)
+	wholeLines := cmp.Comparer(func(a, b string) bool { return a == b })
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n"), wholeLines); diff != "" {
+		fmt.Fprintf(stderr, "test: output differs from %s (- expected, + got):\n%s", path, diff)
 		return errReported
 	}
 	return nil
@@ -138,17 +166,31 @@ func dryRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // dry holds one dry run's state: the decision state carries from event to
 // event, as in the daemon.
 type dry struct {
-	setup    *setup
-	pipeline *alert.Pipeline
-	w        io.Writer
-	name     string
-	now      time.Time // time of the previous event
-	buf      []*rules.Rule
+	setup     *reload.Set
+	pipeline  *alert.Pipeline
+	admission server.Admission // the server's checks of a callback
+	w         io.Writer
+	name      string
+	now       time.Time // time of the previous event
+	buf       []*rules.Rule
+}
+
+// newDry returns a dry run of s writing to w; at is the time of the
+// first event without received_at.
+func newDry(s *reload.Set, w io.Writer, at time.Time) *dry {
+	d := &dry{
+		setup:     s,
+		pipeline:  alert.NewPipeline(alert.PipelineOptions{Rules: s.Rules, Catalogue: s.Catalogue, MaxKeys: s.Config.Throttle.MaxKeys}),
+		admission: s.Admission(),
+		w:         w,
+		now:       at,
+	}
+	return d
 }
 
 // maxLine bounds one line of the events file: a body of the largest size
 // the server accepts plus room for the envelope.
-func (d *dry) maxLine() int { return int(d.setup.cfg.Server.MaxBodyBytes) + 64<<10 }
+func (d *dry) maxLine() int { return int(d.setup.Config.Server.MaxBodyBytes) + 64<<10 }
 
 // run processes every line and returns how many could not be read.
 func (d *dry) run(r io.Reader) (bad int) {
@@ -184,6 +226,12 @@ func (d *dry) runJournal(ctx context.Context, dir string, since time.Time) (int,
 		return 0, err
 	}
 	defer st.Close()
+	// Each event meets the silences active when it was received.
+	silences, err := silence.Open(ctx, silence.Options{Store: st})
+	if err != nil {
+		return 0, err
+	}
+	d.pipeline.SetSilences(silences)
 	n, bad := 0, 0
 	err = st.EventsSince(ctx, since, func(e store.Event) error {
 		n++
@@ -239,8 +287,8 @@ func (d *dry) event(n, line int, text []byte) error {
 		q.Set(k, s)
 	}
 	// A bare body: the first configured app, and the body's command.
-	if q.Get("SdkAppid") == "" && len(d.setup.cfg.Apps) > 0 {
-		q.Set("SdkAppid", strconv.FormatUint(d.setup.cfg.Apps[0].SdkAppID, 10))
+	if q.Get("SdkAppid") == "" && len(d.setup.Config.Apps) > 0 {
+		q.Set("SdkAppid", strconv.FormatUint(d.setup.Config.Apps[0].SdkAppID, 10))
 	}
 	if q.Get("CallbackCommand") == "" {
 		var b struct {
@@ -302,25 +350,18 @@ func (d *dry) receivedAt(s string) (time.Time, error) {
 // answer it with an error. Signatures are not checked: recorded callbacks
 // are long past the freshness window.
 func (d *dry) accept(q url.Values, body []byte) ([]*callback.Event, string) {
-	if int64(len(body)) > d.setup.cfg.Server.MaxBodyBytes {
-		return nil, fmt.Sprintf("body larger than %d bytes", d.setup.cfg.Server.MaxBodyBytes)
+	query, refused := d.admission.Envelope(q)
+	if refused == nil {
+		var items []callback.Item
+		if items, refused = d.admission.Events(query, body); refused == nil {
+			evs := make([]*callback.Event, len(items))
+			for i, it := range items {
+				evs[i] = it.Event
+			}
+			return evs, ""
+		}
 	}
-	query, err := callback.ParseQuery(q)
-	if err != nil {
-		return nil, err.Error()
-	}
-	if !slices.Contains(d.setup.cfg.AppIDs(), query.AppID) {
-		return nil, "unknown SdkAppid " + strconv.FormatUint(query.AppID, 10)
-	}
-	items, err := callback.ParseEvents(query, body, callbackLimits(d.setup.cfg.Callback.Limits))
-	if err != nil {
-		return nil, err.Error()
-	}
-	evs := make([]*callback.Event, len(items))
-	for i, it := range items {
-		evs[i] = it.Event
-	}
-	return evs, ""
+	return nil, fmt.Sprintf("%d %s", refused.Status, refused.Info)
 }
 
 // describe is one line naming the event's command and key fields.
@@ -375,6 +416,8 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 		return fmt.Sprintf("page (%s)%s", d.Reason, threshold)
 	case notify.ReasonDigest:
 		return fmt.Sprintf("counted (%s): into the rule's summary every %s, no page per event", d.Reason, page.Duration(r.Digest))
+	case notify.ReasonSilenced:
+		return fmt.Sprintf("held (%s): an active silence matches; counted for it, never paged", d.Reason)
 	}
 	s := fmt.Sprintf("page (%s): repeats held back for %s, %s%s", d.Reason, page.Duration(d.Window), left(d.Until), threshold)
 	if c := d.Carried; c.Suppressed > 0 {
@@ -386,9 +429,9 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 // rendered prints n as its receiver would render it.
 func (d *dry) rendered(n *notify.Notification) {
 	var recv *config.Receiver
-	for i := range d.setup.cfg.Receivers {
-		if d.setup.cfg.Receivers[i].Name == n.Receiver {
-			recv = &d.setup.cfg.Receivers[i]
+	for i := range d.setup.Config.Receivers {
+		if d.setup.Config.Receivers[i].Name == n.Receiver {
+			recv = &d.setup.Config.Receivers[i]
 		}
 	}
 	if recv == nil {
@@ -429,7 +472,7 @@ func (d *dry) rendered(n *notify.Notification) {
 		writeField(d.w, "title", m.Markdown.Title)
 		writeField(d.w, "markdown", m.Markdown.Text)
 	case recv.Feishu != nil:
-		writeCard(d.w, feishu.New(recv.Feishu, nil, d.setup.cfg.ExternalURL).Message(p).Card)
+		writeCard(d.w, feishu.New(recv.Feishu, nil, d.setup.Config.ExternalURL).Message(p).Card)
 	default:
 		writeField(d.w, "", strings.TrimRight(page.Render(p), "\n"))
 	}
@@ -486,53 +529,6 @@ func writeField(w io.Writer, label, value string) {
 			fmt.Fprintf(w, "%s%s\n", prefix, l)
 		} else {
 			fmt.Fprintf(w, "%s%s\n", cont, l)
-		}
-	}
-}
-
-// writeDiff prints the lines that differ between want and got, with a
-// line of context, as a minimal line diff.
-func writeDiff(w io.Writer, want, got string) {
-	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
-	if len(a)*len(b) > 4_000_000 { // too big for a table: show the first difference
-		i := 0
-		for i < len(a) && i < len(b) && a[i] == b[i] {
-			i++
-		}
-		fmt.Fprintf(w, "first difference at line %d\n", i+1)
-		if i < len(a) {
-			fmt.Fprintf(w, "-%s\n", a[i])
-		}
-		if i < len(b) {
-			fmt.Fprintf(w, "+%s\n", b[i])
-		}
-		return
-	}
-	// Longest common subsequence, then walk it.
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(w, "%d: +%s\n", j+1, b[j])
-			j++
-		default:
-			fmt.Fprintf(w, "%d: -%s\n", i+1, a[i])
-			i++
 		}
 	}
 }

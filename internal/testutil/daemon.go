@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,36 +20,86 @@ import (
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	buildPath string
 	buildErr  error
+
+	buildMu      sync.Mutex
+	buildCmd     *exec.Cmd // the go build running, if any
+	buildStopped bool      // the tests ended: no build starts
 )
 
-// Binary builds ./cmd/imalert once per test process and returns its path.
+// Main runs the tests of a package that runs the imalert binary. It builds
+// the binary once, beside the tests that do not need it, into a temporary
+// directory it removes when the tests end; a build no test waited for is
+// stopped. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+func Main(m *testing.M) int {
+	go buildOnce.Do(build)
+	code := m.Run()
+	buildMu.Lock()
+	buildStopped = true
+	if buildCmd != nil && buildCmd.Process != nil {
+		_ = syscall.Kill(-buildCmd.Process.Pid, syscall.SIGKILL) // go build and its compilers
+	}
+	buildMu.Unlock()
+	buildOnce.Do(func() {}) // wait for the build to end
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	return code
+}
+
+// Binary builds ./cmd/imalert once per test process, into a temporary
+// directory that Main removes, and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "imalert-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "imalert")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
-		cmd.Dir = ModuleRoot(t)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(build)
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return buildPath
 }
 
+func build() {
+	buildMu.Lock()
+	if buildStopped {
+		buildMu.Unlock()
+		buildErr = errors.New("the tests ended before the binary was built")
+		return
+	}
+	dir, err := os.MkdirTemp("", "imalert-bin-")
+	if err != nil {
+		buildMu.Unlock()
+		buildErr = err
+		return
+	}
+	buildDir = dir
+	buildPath = filepath.Join(dir, "imalert")
+	cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/imalert")
+	cmd.Dir = moduleRoot()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Start()
+	buildCmd = cmd
+	buildMu.Unlock()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
+		buildErr = fmt.Errorf("go build: %v\n%s", err, out.String())
+	}
+}
+
 // ModuleRoot returns the repository root (the directory holding go.mod).
 func ModuleRoot(t testing.TB) string {
 	t.Helper()
+	return moduleRoot()
+}
+
+func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }

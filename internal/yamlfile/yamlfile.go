@@ -85,6 +85,12 @@ type Doc struct {
 	// text may be a secret and never appears in an error.
 	expanded map[*yaml.Node]bool
 	missing  map[*yaml.Node][]string
+	// typeErrs are the type errors Decode reported, by line, so that a
+	// later check of the same value adds to that one message instead of
+	// writing a second (Amend); whole marks mappings that could not be
+	// decoded at all (a duplicate key).
+	typeErrs map[*yaml.Node]*Error
+	whole    map[*yaml.Node]bool
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -94,7 +100,7 @@ func Parse(file string, data []byte) (*Doc, error) {
 	data, refs := protectEnvRefs(data)
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
-		return nil, syntaxError(file, err)
+		return nil, syntaxError(file, data, err)
 	}
 	restoreNodes(&n, refs)
 	d := &Doc{File: file}
@@ -107,17 +113,25 @@ func Parse(file string, data []byte) (*Doc, error) {
 	return d, nil
 }
 
-func syntaxError(file string, err error) error {
+func syntaxError(file string, data []byte, err error) error {
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
+	e := &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Errors{{File: file, Line: line, Msg: m[2]}}
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = m[2]
 	}
-	return Errors{{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}}
+	if indentErrors[e.Msg] {
+		// yaml.v3 names the line where the enclosing block began, which
+		// may be far above the line whose indentation is wrong.
+		if line, why := badIndent(data, e.Line); line > 0 {
+			e.Line, e.Msg = line, why+" (yaml: "+e.Msg+")"
+		}
+	}
+	return Errors{e}
 }
 
 // Errorf returns an error positioned at n.
@@ -263,7 +277,11 @@ func (d *Doc) Decode(n *yaml.Node, out any) Errors {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
-				errs = append(errs, d.typeError(msg))
+				e := d.typeError(msg)
+				if strings.HasPrefix(e.Msg, "mapping key ") {
+					d.markWhole(n) // yaml.v3 stops decoding the mapping there
+				}
+				errs = append(errs, e)
 			}
 		} else {
 			errs = append(errs, d.Errorf(n, "%s", strings.TrimPrefix(err.Error(), "yaml: ")))
@@ -272,25 +290,230 @@ func (d *Doc) Decode(n *yaml.Node, out any) Errors {
 	return errs
 }
 
-var quoted = regexp.MustCompile("`[^`]*`")
-
-// typeError turns one of yaml.v3's "line N: cannot unmarshal ..." messages
-// into a positioned error, dropping the quoted value when that line holds a
-// value from the environment.
+// typeError turns one of yaml.v3's "line N: cannot unmarshal !!str `five`
+// into int" messages into one positioned message that names the key and
+// what it wants: `threshold.count: want an integer, got "five"`. A value
+// from the environment is described, never quoted.
 func (d *Doc) typeError(msg string) *Error {
 	line := 0
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	for n := range d.expanded {
-		if n.Line == line {
-			msg = quoted.ReplaceAllString(msg, "value")
-			break
+	e := &Error{File: d.File, Line: line, Msg: msg}
+	m := cannotUnmarshal.FindStringSubmatch(msg)
+	var tag, want string
+	if m != nil {
+		tag, want = m[1], m[2]
+	} else if q := firstQuoted.FindString(msg); q != "" {
+		want, _ = strconv.Unquote(q) // an Unmarshaler's error names the value
+	}
+	key, val := d.valueAt(line, tag, want)
+	if m != nil {
+		got := describeTag(m[1], m[2])
+		if val != nil {
+			got = d.describe(val)
+		}
+		e.Msg = "want " + describeType(m[3]) + ", got " + got
+		if key != "" {
+			e.Msg = key + ": " + e.Msg
+		}
+	} else {
+		// An Unmarshaler's error (a bad duration): name the key when the
+		// message is about the value found.
+		if d.onExpandedLine(line) {
+			e.Msg = quoted.ReplaceAllString(e.Msg, "value")
+		}
+		if val != nil && val.Kind == yaml.ScalarNode && want != "" && val.Value == want && key != "" {
+			if d.expanded[val] {
+				e.Msg = strings.ReplaceAll(e.Msg, strconv.Quote(want), "the value from the environment")
+			}
+			e.Msg = key + ": " + e.Msg
 		}
 	}
-	msg = strings.Replace(msg, "cannot unmarshal", "cannot read", 1)
-	return &Error{File: d.File, Line: line, Msg: msg}
+	if val != nil {
+		if d.typeErrs == nil {
+			d.typeErrs = make(map[*yaml.Node]*Error)
+		}
+		if _, dup := d.typeErrs[val]; !dup {
+			d.typeErrs[val] = e
+		}
+	}
+	return e
+}
+
+var (
+	quoted          = regexp.MustCompile("`[^`]*`")
+	firstQuoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	cannotUnmarshal = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+)
+
+func (d *Doc) onExpandedLine(line int) bool {
+	for n := range d.expanded {
+		if n.Line == line {
+			return true
+		}
+	}
+	return false
+}
+
+// describe shows a value for an error message.
+func (d *Doc) describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return d.Show(n, clipValue(n.Value))
+}
+
+func describeTag(tag, val string) string {
+	switch tag {
+	case "!!map":
+		return "a mapping"
+	case "!!seq":
+		return "a list"
+	case "!!null":
+		return "nothing"
+	}
+	return strconv.Quote(clipValue(val))
+}
+
+// describeType names a Go type as a config author knows it.
+func describeType(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]") || strings.HasSuffix(t, "List"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	case strings.Contains(t, "."):
+		return "a mapping" // a struct
+	}
+	return t
+}
+
+func clipValue(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:63]) + "…"
+	}
+	return s
+}
+
+// valueAt finds the value that starts on line and returns the path of
+// keys that leads to it from the nearest enclosing list item
+// ("threshold.count"), for an error message. Where a line holds several
+// values ({count: five, within: 1m}), the one of the kind yaml.v3 named
+// (tag) wins, then a scalar whose text is want, then the innermost.
+func (d *Doc) valueAt(line int, tag, want string) (string, *yaml.Node) {
+	type cand struct {
+		path  []string
+		n     *yaml.Node
+		depth int
+	}
+	var cands []cand
+	var walk func(n *yaml.Node, keys []string, depth int)
+	walk = func(n *yaml.Node, keys []string, depth int) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				ks := append(slices.Clone(keys), k.Value)
+				if v.Line == line || k.Line == line {
+					cands = append(cands, cand{ks, v, depth})
+				}
+				walk(v, ks, depth+1)
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c.Line == line && c.Kind == yaml.ScalarNode {
+					cands = append(cands, cand{keys, c, depth})
+				}
+				walk(c, nil, depth+1)
+			}
+		}
+	}
+	if d.Root != nil {
+		walk(d.Root, nil, 0)
+	}
+	if len(cands) == 0 {
+		return "", nil
+	}
+	kind := yaml.ScalarNode
+	switch tag {
+	case "!!map":
+		kind = yaml.MappingNode
+	case "!!seq":
+		kind = yaml.SequenceNode
+	}
+	score := func(c cand) int {
+		s := 0
+		if c.n.Kind == kind {
+			s += 2
+		}
+		if c.n.Kind == yaml.ScalarNode && c.n.Value == want {
+			s++
+		}
+		return s
+	}
+	best, tie := cands[0], false
+	for _, c := range cands[1:] {
+		sc, sb := score(c), score(best)
+		if sc > sb || sc == sb && c.depth > best.depth {
+			best, tie = c, false
+		} else if sc == sb && c.depth == best.depth {
+			tie = true
+		}
+	}
+	if tie {
+		return "", nil // two values could be meant: blame neither
+	}
+	return strings.Join(best.path, "."), best.n
+}
+
+// Amend reports a problem with the value n: when Decode already reported
+// a type error for n, the problem is added to that one message (so
+// that "count: five" reads `want an integer, got "five"; count must be
+// between 1 and 1000`) and Amend returns nil; otherwise it returns the
+// error, as Errorf does.
+func (d *Doc) Amend(n *yaml.Node, format string, args ...any) *Error {
+	if n != nil {
+		if te := d.typeErrs[n]; te != nil {
+			if msg := fmt.Sprintf(format, args...); !strings.Contains(te.Msg, msg) {
+				te.Msg += "; " + msg
+			}
+			return nil
+		}
+	}
+	return d.Errorf(n, format, args...)
+}
+
+// Failed reports whether Decode could not read the value n: a type error,
+// or a mapping it stopped decoding. Checks of n's value would only repeat
+// that error.
+func (d *Doc) Failed(n *yaml.Node) bool {
+	_, bad := d.typeErrs[n]
+	return n != nil && (bad || d.whole[n])
+}
+
+func (d *Doc) markWhole(n *yaml.Node) {
+	if d.whole == nil {
+		d.whole = make(map[*yaml.Node]bool)
+	}
+	d.whole[n] = true
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -382,7 +605,7 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 func suggest(key string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for k := range fields {
-		if dd := editDistance(key, k); dd < bestD || (dd == bestD && best != "" && k < best) {
+		if dd := EditDistance(key, k); dd < bestD || (dd == bestD && best != "" && k < best) {
 			best, bestD = k, dd
 		}
 	}
@@ -392,7 +615,8 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

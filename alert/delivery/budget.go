@@ -1,0 +1,179 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/store"
+)
+
+// Budget is a receiver's page budget: config.Budget.
+type Budget = config.Budget
+
+// budgetState is a queue's budget period, as its worker sees it.
+type budgetState struct {
+	loaded bool
+	period store.BudgetPeriod
+	warned bool // the period's first held page was logged
+}
+
+// loadBudget reads the queue's open period from the store once: a restart
+// carries on the period, its sent count and its held pages.
+func (d *Dispatcher) loadBudget(ctx context.Context, logger *slog.Logger, q *queue) bool {
+	if q.budget.loaded {
+		return true
+	}
+	p, err := d.store.OpenBudget(ctx, q.name)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Error("reading the budget period failed", "err", err)
+		}
+		return false
+	}
+	q.budget = budgetState{loaded: true, period: p}
+	return true
+}
+
+// overBudget holds head when q's budget for the period is spent, and
+// reports whether it did. The first page with no period open starts one.
+func (d *Dispatcher) overBudget(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification, now time.Time) bool {
+	b := q.dest.Load().Budget
+	if b.Pages <= 0 || head.Rule == store.BudgetRule || !d.loadBudget(ctx, logger, q) {
+		return false
+	}
+	p := &q.budget.period
+	if p.Start.IsZero() {
+		if err := d.store.StartBudget(ctx, q.name, now); err != nil {
+			logger.Error("recording a budget period failed", "err", err)
+		}
+		p.Start, p.Sent, p.Held = now, 0, 0
+		q.budget.warned = false
+		return false
+	}
+	if p.Sent < b.Pages {
+		return false
+	}
+	if err := d.store.Hold(ctx, []int64{head.Seq}); err != nil {
+		if ctx.Err() == nil {
+			logger.Error("holding a page failed", "err", err)
+			d.sleep(ctx, retryDelay, nil)
+		}
+		return true
+	}
+	p.Held++
+	d.metrics.held.WithLabelValues(q.name).Inc()
+	if !q.budget.warned {
+		q.budget.warned = true
+		logger.Warn("page budget spent: holding pages until the period ends", "pages", b.Pages, "per", b.Per, "until", p.Start.Add(b.Per))
+	}
+	return true
+}
+
+// countSent counts a page sent against q's budget.
+func (q *queue) countSent(rule string) {
+	if q.budget.loaded && !q.budget.period.Start.IsZero() && rule != store.BudgetRule {
+		q.budget.period.Sent++
+	}
+}
+
+// budgetPage places the next page sent in q's budget period; nil without
+// a budget, and for a storm page.
+func (q *queue) budgetPage(rule string) *notify.BudgetPage {
+	b := q.dest.Load().Budget
+	if b.Pages <= 0 || !q.budget.loaded || q.budget.period.Start.IsZero() || rule == store.BudgetRule {
+		return nil
+	}
+	return &notify.BudgetPage{N: q.budget.period.Sent + 1, Pages: b.Pages, Per: b.Per}
+}
+
+// budgetWait bounds wait by the end of q's open period.
+func (d *Dispatcher) budgetWait(q *queue, now time.Time, wait time.Duration) time.Duration {
+	if !q.budget.loaded || q.budget.period.Start.IsZero() {
+		return wait
+	}
+	return max(min(wait, q.budget.period.Start.Add(q.dest.Load().Budget.Per).Sub(now)), 0)
+}
+
+// closeBudget ends q's period when it is over: the pages it held become
+// one storm page, and the budget resets. A period whose budget was removed
+// ends at once.
+func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *queue, now time.Time) {
+	if !d.loadBudget(ctx, logger, q) {
+		return
+	}
+	p := q.budget.period
+	b := q.dest.Load().Budget
+	if p.Start.IsZero() || (b.Pages > 0 && now.Before(p.Start.Add(b.Per))) {
+		return
+	}
+	rows, err := d.store.HeldNotifications(ctx, q.name)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Error("reading held pages failed", "err", err)
+		}
+		return
+	}
+	var storm *store.Notification
+	seqs := make([]int64, len(rows))
+	if len(rows) > 0 {
+		n := d.stormPage(q.name, p, b, rows, now)
+		row := Encode(n)
+		storm = &row
+		for i, r := range rows {
+			seqs[i] = r.Seq
+		}
+	}
+	if err := d.store.Storm(ctx, q.name, storm, seqs, now); err != nil {
+		if ctx.Err() == nil {
+			logger.Error("closing the budget period failed", "err", err)
+		}
+		return
+	}
+	q.budget.period = store.BudgetPeriod{}
+	if storm != nil {
+		d.metrics.storms.WithLabelValues(q.name).Inc()
+		logger.Warn("budget period over: storm page", "sent", p.Sent, "held", len(rows))
+	}
+}
+
+// stormPage builds the page that stands for the held rows.
+func (d *Dispatcher) stormPage(receiver string, p store.BudgetPeriod, b Budget, rows []store.Notification, now time.Time) *notify.Notification {
+	end := p.Start.Add(b.Per)
+	if b.Pages <= 0 || now.Before(end) {
+		end = now
+	}
+	s := &notify.Storm{Start: p.Start, End: end, Pages: b.Pages, Per: b.Per, Sent: p.Sent, Held: len(rows),
+		ByRule: map[string]int{}, Digest: notify.NewDigest(p.Start, end.Sub(p.Start))}
+	severity := callback.SeverityInfo
+	for _, r := range rows {
+		n, _ := Decode(r, d.o.Limits) // a page partly unreadable still counts
+		s.ByRule[n.Rule]++
+		s.Events += 1 + n.Throttle.Suppressed
+		if n.Kind() != notify.KindEvent {
+			s.Events-- // a summary or notice has no event of its own
+		} else if n.Event != nil {
+			s.Digest.Add(n.Event)
+		}
+		if rank(n.Severity) > rank(severity) {
+			severity = n.Severity
+		}
+	}
+	return &notify.Notification{
+		ID: notify.NewID(), Receiver: receiver, Rule: store.BudgetRule, GroupKey: "storm",
+		Severity: severity, Storm: s, CreatedAt: now,
+	}
+}
+
+func rank(severity string) int {
+	switch severity {
+	case callback.SeverityCritical:
+		return 2
+	case callback.SeverityWarning:
+		return 1
+	}
+	return 0
+}

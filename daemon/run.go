@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/imalert/imalert/store"
+)
+
+// Run serves until ctx ends or the server fails, then shuts down: it stops
+// taking callbacks, lets the pipeline finish what was taken, and delivers
+// what it can within the shutdown timeout. What is left resumes from the
+// store at the next start. Run closes the listeners and the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.close()
+	source := d.o.Path
+	if source == "" {
+		source = "built-in defaults"
+	}
+	cfg := d.cfg
+	d.logger.Info("listening", "addr", d.Addr(), "admin_addr", d.AdminAddr(), "tls", cfg.Server.TLS.Enabled(),
+		"callback_path", cfg.CallbackPath, "config", source, "apps", cfg.AppIDs(), "signed_apps", len(d.o.Set.Verifiers()),
+		"admin_token", cfg.Admin.Token.IsSet(), "rules", len(d.o.Set.Rules.Rules()), "receivers", len(cfg.Receivers),
+		"data", d.store.Path())
+
+	// Processing and delivery outlive the server so that accepted work
+	// drains on shutdown; hardStop cuts them off after the shutdown
+	// timeout.
+	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	pipeDone := goDone(func() { d.pipeline.Run(hardCtx) })
+	deliveryDone := goDone(func() { d.dispatcher.Run(hardCtx) })
+	// The sweep and the reloader stop with the server, whether ctx or a
+	// failure of the server ended it.
+	serveCtx, stopServing := context.WithCancel(ctx)
+	sweepDone := goDone(func() { sweep(serveCtx, d.logger, d.store, cfg.Journal.Retention.D()) })
+	reloadDone := goDone(func() { d.reloader.Run(serveCtx, d.o.Reload) })
+	watchDone := goDone(func() { runWatchdog(serveCtx, cfg.Watchdog, d.store, d.dispatcher, d.logger) })
+
+	err := d.server.RunWithAdmin(ctx, d.ln, d.adminLn)
+	stopServing()
+	<-reloadDone
+	<-sweepDone
+	<-watchDone
+	d.logger.Info("shutting down")
+	d.pipeline.Stop()
+	<-pipeDone
+	deadline := time.Now().Add(cfg.Server.ShutdownTimeout.D())
+	d.dispatcher.Drain(deadline)
+	select {
+	case <-deliveryDone:
+	case <-time.After(time.Until(deadline)):
+		d.logger.Warn("shutdown timeout: deliveries in flight resume at the next start")
+		hardStop()
+		<-deliveryDone
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// goDone runs f in a goroutine and returns a channel closed when it returns.
+func goDone(f func()) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	return done
+}
+
+// sweepEvery is how often retention runs.
+const sweepEvery = time.Hour
+
+// sweep applies retention at start and then every sweepEvery until ctx
+// ends.
+func sweep(ctx context.Context, logger *slog.Logger, st *store.Store, retention time.Duration) {
+	for {
+		now := time.Now()
+		n, err := st.Sweep(ctx, store.SweepOptions{Before: now.Add(-retention), Now: now})
+		if err != nil && ctx.Err() == nil {
+			logger.Error("retention sweep failed", "err", err)
+		} else if n != (store.Swept{}) {
+			logger.Info("retention sweep", "events", n.Events, "notifications", n.Notifications, "windows", n.Windows, "incidents", n.Incidents)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(sweepEvery):
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// budgetsSchema holds the open budget period of each receiver with a
+// budget: when it started. What was sent and held in it is read from the
+// outbox, so a restart neither forgets nor double-counts.
+const budgetsSchema = `
+CREATE TABLE IF NOT EXISTS budgets (
+	receiver     TEXT PRIMARY KEY,
+	period_start INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS notifications_held ON notifications(receiver, seq) WHERE state = 'held';
+`
+
+// BudgetRule is the rule name of storm pages: no rule can have it.
+const BudgetRule = "(budget)"
+
+// BudgetPeriod is a receiver's open budget period.
+type BudgetPeriod struct {
+	Start time.Time // zero: no period open
+	Sent  int       // pages sent since Start, storm pages aside
+	Held  int       // pages held, waiting for the storm page
+}
+
+// OpenBudget returns the receiver's open period and what it counted.
+func (s *Store) OpenBudget(ctx context.Context, receiver string) (BudgetPeriod, error) {
+	var p BudgetPeriod
+	var start int64
+	err := s.r.QueryRowContext(ctx, `SELECT period_start FROM budgets WHERE receiver = ?`, receiver).Scan(&start)
+	if err != nil && err != sql.ErrNoRows {
+		return p, fmt.Errorf("store: budget: %w", err)
+	}
+	p.Start = fromNanos(start)
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE receiver = ? AND state = 'held'`, receiver).Scan(&p.Held); err != nil {
+		return p, fmt.Errorf("store: budget: %w", err)
+	}
+	if !p.Start.IsZero() {
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE receiver = ? AND state = 'sent'
+			AND done_at >= ? AND rule <> ?`, receiver, start, BudgetRule).Scan(&p.Sent); err != nil {
+			return p, fmt.Errorf("store: budget: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// StartBudget opens a budget period for receiver at start (zero: closes it).
+func (s *Store) StartBudget(ctx context.Context, receiver string, start time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if start.IsZero() {
+			_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, receiver)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO budgets (receiver, period_start) VALUES (?, ?)
+			ON CONFLICT (receiver) DO UPDATE SET period_start = excluded.period_start`, receiver, nanos(start))
+		return err
+	})
+}
+
+// Hold marks the pending notifications seqs held: over their receiver's
+// budget, kept for its storm page.
+func (s *Store) Hold(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		args := make([]any, len(seqs))
+		for i, q := range seqs {
+			args[i] = q
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'held' WHERE state = 'pending' AND seq IN (`+placeholders(len(seqs))+`)`, args...)
+		return err
+	})
+}
+
+// HeldNotifications returns the receiver's held notifications, oldest
+// first, with their events.
+func (s *Store) HeldNotifications(ctx context.Context, receiver string) ([]Notification, error) {
+	return s.queryNotifications(ctx, true, `WHERE n.state = 'held' AND n.receiver = ? ORDER BY n.seq`, receiver)
+}
+
+// Storm closes receiver's budget period in one transaction: it inserts
+// the storm page (pending) when there is one, marks the held notifications
+// seqs merged into it, and closes the period. It returns the storm page
+// with its Seq set.
+func (s *Store) Storm(ctx context.Context, receiver string, storm *Notification, seqs []int64, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var into any
+		if storm != nil {
+			ns := []Notification{*storm}
+			if err := s.insertNotifications(ctx, tx, ns); err != nil {
+				return err
+			}
+			*storm = ns[0]
+			into = storm.Seq
+		}
+		for len(seqs) > 0 {
+			chunk := seqs[:min(len(seqs), 500)]
+			seqs = seqs[len(chunk):]
+			args := []any{nanos(at), into}
+			for _, q := range chunk {
+				args = append(args, q)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ?
+				WHERE state = 'held' AND seq IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, receiver)
+		return err
+	})
+}
