@@ -306,3 +306,41 @@ func TestReplicasShareDigest(t *testing.T) {
 		}
 	}
 }
+
+// A throttle window that held events back on several replicas and ends
+// quietly is summarised once, by one replica, with every event held back.
+func TestReplicasShareQuietSummary(t *testing.T) {
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	const src = `rules:
+  - name: r1
+    match: {error_code: 10023}
+    group_by: [GroupId]
+    throttle: 1m
+    receivers: [a]
+`
+	ps, _ := newReplicasOf(t, itestutil.StartRedis(t).Addr, config.FailClosed, 3, src, clock)
+	for i := range 9 {
+		p := ps[i%3]
+		ingest(t, p, raw("g1", i, t0.Add(time.Duration(i)*time.Second)))
+		stepShared(t, p)
+	}
+	mu.Lock()
+	now = t0.Add(2 * time.Minute)
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() { stepShared(t, p) })
+	}
+	wg.Wait()
+	var summaries []*notify.Notification
+	for _, n := range pages(t, ps) {
+		if n.Kind() == notify.KindSummary {
+			summaries = append(summaries, n)
+		}
+	}
+	if len(summaries) != 1 || summaries[0].Throttle.Suppressed != 8 {
+		t.Fatalf("quiet summaries: %d (%+v), want one counting 8", len(summaries), summaries)
+	}
+}

@@ -85,6 +85,7 @@ func postToReplica(t *testing.T, d *testutil.Daemon, group string) {
 
 // hookPage is what a test reads of a webhook page.
 type hookPage struct {
+	Kind       string    `json:"kind"` // event, or summary (a window that ended quietly)
 	GroupKey   string    `json:"group_key"`
 	CreatedAt  time.Time `json:"created_at"`
 	Suppressed struct {
@@ -164,11 +165,17 @@ func TestReplicasShareWindows(t *testing.T) {
 	pages = hookPages(t, hook)
 	a := pages[groupA]
 	reported := 0
+	var prev time.Time
 	for i, p := range a {
-		reported += 1 + p.Suppressed.Count
-		if i > 0 && p.CreatedAt.Sub(a[i-1].CreatedAt) < window {
-			t.Errorf("page %d of A came %v after the previous one, inside its %v window", i, p.CreatedAt.Sub(a[i-1].CreatedAt), window)
+		reported += p.Suppressed.Count
+		if p.Kind == "summary" {
+			continue // the count of a window that ended quietly
 		}
+		reported++ // the page's own callback
+		if !prev.IsZero() && p.CreatedAt.Sub(prev) < window {
+			t.Errorf("page %d of A came %v after the previous one, inside its %v window", i, p.CreatedAt.Sub(prev), window)
+		}
+		prev = p.CreatedAt
 	}
 	if reported != storm+1 {
 		t.Errorf("A's pages stand for %d callbacks, want %d (pages: %+v)", reported, storm+1, a)
@@ -176,7 +183,7 @@ func TestReplicasShareWindows(t *testing.T) {
 	if b := pages[groupB]; len(b) != 1 || b[0].Suppressed.Count != 0 {
 		t.Errorf("B's pages: %+v, want one with nothing suppressed", b)
 	}
-	t.Logf("A: %d pages for %d callbacks on 3 replicas; the last reports %d held back", len(a), storm+1, a[len(a)-1].Suppressed.Count)
+	t.Logf("A: %d pages for %d callbacks on 3 replicas: %+v", len(a), storm+1, a)
 }
 
 // waitMetricAbove polls until the metric is above floor.
