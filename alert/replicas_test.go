@@ -344,3 +344,31 @@ func TestReplicasShareQuietSummary(t *testing.T) {
 		t.Fatalf("quiet summaries: %d (%+v), want one counting 8", len(summaries), summaries)
 	}
 }
+
+// A page given up on (a dead letter) gives back the window it opened:
+// the next callback, on another replica, pages with the count held back.
+func TestReplicasReleaseDeadPageWindow(t *testing.T) {
+	ctx := context.Background()
+	ps, _ := newReplicas(t, itestutil.StartRedis(t).Addr, config.FailClosed, 2)
+	ingest(t, ps[0], raw("g1", 1, t0))
+	runStep(t, ps[0])
+	ingest(t, ps[1], raw("g1", 2, t0.Add(time.Second)))
+	runStep(t, ps[1])
+	dead := outbox(t, ps[0].store)
+	if len(dead) != 1 || len(outbox(t, ps[1].store)) != 0 {
+		t.Fatalf("before: %d and %d pages, want 1 and 0", len(dead), len(outbox(t, ps[1].store)))
+	}
+	ps[0].ReleaseWindow(ctx, dead[0])
+	ps[0].ReleaseWindow(ctx, dead[0]) // a second time: the window is no longer the page's
+	ingest(t, ps[1], raw("g1", 3, t0.Add(2*time.Second)))
+	runStep(t, ps[1])
+	got := outbox(t, ps[1].store)
+	if len(got) != 1 || got[0].Throttle.Suppressed != 1 {
+		t.Fatalf("after the release: %d pages on the other replica (%+v), want 1 carrying 1 held back", len(got), got)
+	}
+	ingest(t, ps[0], raw("g1", 4, t0.Add(3*time.Second)))
+	runStep(t, ps[0])
+	if n := len(outbox(t, ps[0].store)); n != 1 {
+		t.Errorf("the new window did not hold: %d pages on the first replica, want still 1", n)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state/redisstate"
 	"github.com/imalert/imalert/alert/trace"
@@ -126,6 +127,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Store:        d.store,
 		Destinations: o.Set.Destinations(cons),
 		Redact:       redactor.Redact,
+		OnDead:       func(n *notify.Notification) { d.pipeline.ReleaseWindow(context.Background(), n) },
 	})
 	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
 	if err != nil {

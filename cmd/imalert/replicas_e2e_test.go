@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,4 +275,36 @@ func TestReplicasRedisOutage(t *testing.T) {
 			t.Errorf("%d pages in all, want 3", n)
 		}
 	})
+}
+
+// A page given up on gives back its window across replicas: Slack refuses
+// the first page for good (a dead letter on replica 1), and the next
+// callback, on replica 2, pages instead of being held back.
+func TestReplicasDeadPageReleasesWindow(t *testing.T) {
+	redis := testutil.StartRedis(t)
+	slack := testutil.NewSlack(t)
+	slack.Fail(testutil.SlackFault{Status: 404})
+	cfg := writeReplicaSetup(t, redis.Addr, "fail_open", "1h")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("    type: webhook\n    url: ${HOOK_URL}\n"), []byte("    type: slack\n    webhook_url: ${HOOK_URL}\n"), 1)
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds := startReplicas(t, 2, cfg, slack.WebhookURL())
+	postToReplica(t, ds[0], "@TGS#A")
+	waitMetric(t, ds[0], `imalert_delivery_dead_letters_total{receiver="hook"}`, 1)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(ds[0].Stderr(), "window released") {
+		if time.Now().After(deadline) {
+			t.Fatal("replica 1 never released the window of its dead page")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	postToReplica(t, ds[1], "@TGS#A")
+	if msgs := slack.WaitMessages(1, 20*time.Second); len(msgs) != 1 {
+		t.Fatalf("%d Slack messages after the window was released, want 1 (the second callback's page)", len(msgs))
+	}
 }
