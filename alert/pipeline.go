@@ -56,7 +56,18 @@ type Pipeline struct {
 
 	stopOnce sync.Once
 	stop     chan struct{}
+
+	// parsed holds the events Ingest was handed, by journal id, until
+	// step takes them: a live event is not parsed a second time. A
+	// journal entry without one (replayed after a restart, or past
+	// maxParsed) is parsed from the journal.
+	parsedMu sync.Mutex
+	parsed   map[int64]*callback.Event
 }
+
+// maxParsed bounds the parsed events held for processing (about 1 KiB
+// each).
+const maxParsed = 8192
 
 // PipelineOptions configure a Pipeline.
 type PipelineOptions struct {
@@ -124,6 +135,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		digests:   map[string]*digestState{},
 		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
+		parsed:    map[int64]*callback.Event{},
 	}
 	p.rules.Store(o.Rules)
 	return p
@@ -134,14 +146,53 @@ func (p *Pipeline) SetRules(e *rules.Engine) { p.rules.Store(e) }
 
 // Ingest journals the events of one callback request, all or none; it
 // returns once they are committed, and only then may the request be
-// acknowledged. evs are the events as parsed for the answer; the pipeline
-// parses the journal entries again when it processes them, so a live event
-// and a replayed one take the same path.
-func (p *Pipeline) Ingest(ctx context.Context, raws []callback.Raw, _ []*callback.Event) error {
-	if _, err := p.store.AppendAll(ctx, raws); err != nil {
+// acknowledged. evs are the events as parsed for the answer, raws[i]'s
+// parse being evs[i]: processing takes them rather than parsing the
+// journal entries again (the same parser with the same limits, so a live
+// event and a replayed one decide alike).
+func (p *Pipeline) Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error {
+	ids, err := p.store.AppendAll(ctx, raws)
+	if err != nil {
 		return fmt.Errorf("alert: ingest: %w", err)
 	}
+	if len(evs) != len(ids) {
+		return nil
+	}
+	p.parsedMu.Lock()
+	defer p.parsedMu.Unlock()
+	for i, id := range ids {
+		if len(p.parsed) >= maxParsed {
+			break
+		}
+		p.parsed[id] = evs[i]
+	}
 	return nil
+}
+
+// dropParsed forgets the parsed events of entries up to through: those
+// Ingest handed over only after step had read their entries.
+func (p *Pipeline) dropParsed(through int64) {
+	p.parsedMu.Lock()
+	defer p.parsedMu.Unlock()
+	for id := range p.parsed {
+		if id <= through {
+			delete(p.parsed, id)
+		}
+	}
+}
+
+// parse returns the event of journal entry e: the one Ingest was handed,
+// or e parsed again.
+func (p *Pipeline) parse(e store.Event) (*callback.Event, error) {
+	p.parsedMu.Lock()
+	ev, ok := p.parsed[e.ID]
+	delete(p.parsed, e.ID)
+	p.parsedMu.Unlock()
+	if ok {
+		ev.ReceivedAt = e.Raw.ReceivedAt // as stored, as a replay reads it
+		return ev, nil
+	}
+	return e.Parse(p.limits)
 }
 
 // Restore loads the decision state (throttle windows, threshold counts,
@@ -353,7 +404,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 			return nil, nil, err
 		}
 		for _, e := range evs {
-			ev, err := e.Parse(p.limits)
+			ev, err := p.parse(e)
 			if err != nil {
 				// Accepted once, refused by today's parser: processed, counted.
 				b.after = append(b.after, p.metrics.unparsable.Inc)
@@ -366,6 +417,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 		}
 		if len(evs) > 0 {
 			b.Through = evs[len(evs)-1].ID
+			p.dropParsed(b.Through)
 		}
 		p.closeDue(b, now)
 		if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {

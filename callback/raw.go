@@ -12,6 +12,10 @@ type Raw struct {
 	Query      string // the request URL's raw query string
 	Body       []byte
 	ReceivedAt time.Time
+	// DedupKey is the de-duplication key the receiver gave the callback
+	// ("" for none). The journal keeps it so that a restart restores the
+	// keys of recent callbacks without parsing them again.
+	DedupKey string
 }
 
 // Envelope parses r's query.

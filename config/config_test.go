@@ -92,6 +92,7 @@ func TestParseBad(t *testing.T) {
 			`delivery-errors.yaml:1: data_dir must not be empty`,
 			`delivery-errors.yaml:4: journal.retention must be at least 1h`,
 			`delivery-errors.yaml:4: journal.sync: want full or normal, got "sometimes"`,
+			`delivery-errors.yaml:4: journal.wal_max_bytes must be at least 4194304 (4 MiB)`,
 			`delivery-errors.yaml:9: receiver "a": retry.max must be at least retry.initial`,
 			`delivery-errors.yaml:10: receiver "a": repeats: thread needs token and channel`,
 			`delivery-errors.yaml:15: receiver "b": repeats: want new, thread or update, got "sometimes"`,

@@ -20,9 +20,12 @@ type Journal struct {
 	// commit survives a crash of imalert; the last ones may not survive
 	// power loss).
 	Sync string `yaml:"sync"`
+	// WALMaxBytes is the ceiling of the database's write-ahead log on
+	// disk: past a quarter of it, checkpoints restart the log.
+	WALMaxBytes int64 `yaml:"wal_max_bytes"`
 }
 
-var defaultJournal = Journal{Retention: yamlfile.Duration(7 * 24 * time.Hour), Sync: "full"}
+var defaultJournal = Journal{Retention: yamlfile.Duration(7 * 24 * time.Hour), Sync: "full", WALMaxBytes: 64 << 20}
 
 func (j Journal) validate(doc *yamlfile.Doc, n *yaml.Node) yamlfile.Errors {
 	var errs yamlfile.Errors
@@ -31,6 +34,9 @@ func (j Journal) validate(doc *yamlfile.Doc, n *yaml.Node) yamlfile.Errors {
 	}
 	if j.Sync != "full" && j.Sync != "normal" {
 		errs = append(errs, doc.Errorf(yamlfile.At(n, "sync"), "journal.sync: want full or normal, got %q", j.Sync))
+	}
+	if j.WALMaxBytes < 4<<20 {
+		errs = append(errs, doc.Errorf(yamlfile.At(n, "wal_max_bytes"), "journal.wal_max_bytes must be at least 4194304 (4 MiB)"))
 	}
 	return errs
 }

@@ -101,9 +101,10 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		logger.Warn(w)
 	}
 	d = &Daemon{o: o, cfg: cfg, logger: logger}
+	built := d // d is nil on an error return: release through built
 	defer func() {
 		if err != nil {
-			d.close()
+			built.close()
 		}
 	}()
 
@@ -111,7 +112,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := alert.NewMetrics(reg)
 	if d.store, err = store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Exclusive: true,
-		Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
+		WALCeiling: cfg.Journal.WALMaxBytes, Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
 		return nil, err
 	}
 	silences, err := silence.Open(ctx, silence.Options{Store: d.store, MaxDuration: cfg.Silences.MaxDuration.D(),
@@ -135,22 +136,22 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	}
 	d.closeStates = closeStates
 	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
-		Logger:      logger.With("component", "pipeline"),
-		Metrics:     metrics,
-		Rules:       o.Set.Rules,
-		Catalogue:   o.Set.Catalogue,
-		Store:       d.store,
-		Out:         d.dispatcher,
-		MaxKeys:     cfg.Throttle.MaxKeys,
-		States:      states,
+		Logger:    logger.With("component", "pipeline"),
+		Metrics:   metrics,
+		Rules:     o.Set.Rules,
+		Catalogue: o.Set.Catalogue,
+		Store:     d.store,
+		Out:       d.dispatcher,
+		MaxKeys:   cfg.Throttle.MaxKeys,
+		States:    states,
+		// Large batches in a storm: the decision state a batch changes is
+		// written once per batch (the store spaces its wake-ups).
+		BatchSize:   2048,
 		Limits:      o.Set.Limits(),
 		Observer:    stats,
 		Silences:    silences,
 		ExternalURL: cfg.ExternalURL,
 	})
-	if err := d.pipeline.Restore(ctx); err != nil {
-		return nil, err
-	}
 	verifiers := server.NewVerifiers(o.Set.Verifiers())
 	d.reloader = reload.New(reload.Options{
 		Path: o.Path, Override: o.override, Initial: o.Set,
@@ -171,6 +172,7 @@ func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v 
 	o := d.o.Set.ServerOptions()
 	o.Logger, o.Registerer, o.Gatherer = logger, reg, reg
 	o.Ingester, o.Reloader, o.Deliveries, o.Verifiers, o.Silences = d.pipeline, d.reloader, d.store, v, silences
+	o.Health = d.store
 	limits := d.o.Set.Limits()
 	o.Trace = trace.NewReader(d.store, d.pipeline.Rules, limits)
 	o.UI = ui.New(ui.Options{Logger: d.logger.With("component", "ui"), Token: d.cfg.Admin.Token.Reveal(), Store: d.store, Limits: limits,
@@ -180,16 +182,19 @@ func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v 
 
 // remember tells the server the callbacks journaled inside the
 // de-duplication window, so that IM's retries and replays of callbacks
-// taken just before a restart are still recognised.
+// taken just before a restart are still recognised: the journal keeps
+// their keys. Reading them back is bounded by dedup_max_keys, whatever the
+// journal holds, and done before listening, so that no retry slips in
+// ahead of its key.
 func (d *Daemon) remember(ctx context.Context) {
 	w := d.cfg.Callback.DedupWindow.D()
 	if w <= 0 {
 		return
 	}
-	err := d.store.EventsSince(ctx, time.Now().Add(-w), func(e store.Event) error {
-		d.server.Remember(e.Raw)
-		return nil
-	})
+	marks, err := d.store.RecentDedupKeys(ctx, time.Now().Add(-w), d.cfg.Callback.DedupMaxKeys)
+	for _, m := range marks {
+		d.server.RememberKey(m.ReceivedAt, m.Key)
+	}
 	if err != nil {
 		d.logger.Warn("de-duplication keys not restored from the journal", "err", err)
 	}

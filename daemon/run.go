@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/store"
 )
 
@@ -30,7 +31,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// timeout.
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
-	pipeDone := goDone(func() { d.pipeline.Run(hardCtx) })
+	pipeDone := goDone(func() {
+		// Decision state (up to throttle.max_keys windows) is restored
+		// after listening starts, so that start-up stays short: callbacks
+		// are journaled meanwhile, and processed once it is back.
+		if restore(hardCtx, d.logger, d.pipeline) {
+			d.pipeline.Run(hardCtx)
+		}
+	})
 	deliveryDone := goDone(func() { d.dispatcher.Run(hardCtx) })
 	// The sweep and the reloader stop with the server, whether ctx or a
 	// failure of the server ended it.
@@ -45,9 +53,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-sweepDone
 	<-watchDone
 	d.logger.Info("shutting down")
-	d.pipeline.Stop()
-	<-pipeDone
 	deadline := time.Now().Add(cfg.Server.ShutdownTimeout.D())
+	// The backlog is processed until the shutdown timeout, whatever its
+	// size; what is left resumes at the next start.
+	d.pipeline.Stop()
+	select {
+	case <-pipeDone:
+	case <-time.After(time.Until(deadline)):
+		d.logger.Warn("shutdown timeout: unprocessed callbacks resume at the next start")
+		hardStop()
+		<-pipeDone
+	}
 	d.dispatcher.Drain(deadline)
 	select {
 	case <-deliveryDone:
@@ -60,6 +76,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// restore restores the pipeline's decision state, retrying a failure
+// every second until ctx ends; it reports whether it succeeded.
+func restore(ctx context.Context, logger *slog.Logger, p *alert.Pipeline) bool {
+	for {
+		err := p.Restore(ctx)
+		if err == nil {
+			return true
+		}
+		logger.Error("restoring decision state failed; callbacks are journaled, not processed, until it succeeds", "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // goDone runs f in a goroutine and returns a channel closed when it returns.

@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"net/http/pprof"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +29,23 @@ func (s *Server) registerAdmin(g *gin.RouterGroup) {
 	}
 	if s.o.Silences != nil {
 		s.registerSilences(g)
+	}
+	registerPprof(g.Group("/debug/pprof"))
+}
+
+// registerPprof serves Go's profiles (net/http/pprof) behind the admin
+// token: /debug/pprof/ lists them, /debug/pprof/profile?seconds=N takes a
+// CPU profile of N seconds (default 30), /debug/pprof/trace an execution
+// trace.
+func registerPprof(g *gin.RouterGroup) {
+	g.GET("/", gin.WrapF(pprof.Index))
+	g.GET("/cmdline", gin.WrapF(pprof.Cmdline))
+	g.GET("/profile", longWrite, gin.WrapF(pprof.Profile))
+	g.GET("/symbol", gin.WrapF(pprof.Symbol))
+	g.POST("/symbol", gin.WrapF(pprof.Symbol))
+	g.GET("/trace", longWrite, gin.WrapF(pprof.Trace))
+	for _, name := range []string{"allocs", "block", "goroutine", "heap", "mutex", "threadcreate"} {
+		g.GET("/"+name, gin.WrapH(pprof.Handler(name)))
 	}
 }
 
@@ -77,4 +97,15 @@ func (s *Server) newEngine() *gin.Engine {
 	e.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, codeNotFound, "no such endpoint") })
 	e.NoMethod(func(c *gin.Context) { fail(c, http.StatusMethodNotAllowed, codeMethod, "method not allowed") })
 	return e
+}
+
+// longWrite lets a profile of ?seconds=N outlast server.write_timeout: the
+// answer is written only at the end of the N seconds.
+func longWrite(c *gin.Context) {
+	secs, err := strconv.Atoi(c.DefaultQuery("seconds", "30"))
+	if err != nil || secs < 1 {
+		secs = 30
+	}
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(time.Duration(secs)*time.Second + 10*time.Second))
+	c.Next()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -95,7 +96,8 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 	evs := make([]*callback.Event, 0, len(items))
 	mine := map[string]bool{} // keys claimed by this request
 	for _, it := range items {
-		if key := dedupKey(q, it); key != "" && s.dedup.enabled() {
+		key := dedupKey(q, it)
+		if key != "" && s.dedup.enabled() {
 			if mine[key] {
 				s.sec.duplicates.Inc() // the same event twice in one batch
 				continue
@@ -114,7 +116,7 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 			claims = append(claims, claim)
 		}
 		it.Event.ReceivedAt = now
-		raws = append(raws, callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now})
+		raws = append(raws, callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now, DedupKey: key})
 		evs = append(evs, it.Event)
 	}
 	if len(raws) > 0 {
@@ -147,6 +149,16 @@ func dedupKey(q callback.Query, it callback.Item) string {
 		return ""
 	}
 	return it.DedupKey() + "@" + q.RequestTime
+}
+
+// RememberKey marks the de-duplication key of a callback taken before a
+// restart (callback.Raw.DedupKey, as the journal kept it) as seen at the
+// time it was received. Feed it the journal's recent keys, oldest first,
+// before serving.
+func (s *Server) RememberKey(receivedAt time.Time, key string) {
+	if s.dedup.enabled() && key != "" {
+		s.dedup.Claim(receivedAt, key)
+	}
 }
 
 // Remember marks a callback taken before a restart as seen, at the time it

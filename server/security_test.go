@@ -544,7 +544,7 @@ func TestAdminRoutesGuarded(t *testing.T) {
 			t.Errorf("%s %s answers %d without the admin token", r.Method, r.Path, w.Code)
 		}
 	}
-	for _, want := range []string{"POST /-/reload", "GET /metrics", "GET /api/v1/deliveries"} {
+	for _, want := range []string{"POST /-/reload", "GET /metrics", "GET /api/v1/deliveries", "GET /debug/pprof/profile", "GET /debug/pprof/heap"} {
 		found := false
 		for _, r := range routes {
 			found = found || r.Method+" "+r.Path == want

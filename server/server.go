@@ -32,6 +32,12 @@ type Ingester interface {
 // defaultMaxBodyBytes bounds a callback body when Options set no bound.
 const defaultMaxBodyBytes = 1 << 20
 
+// Health reports a persistent failure of what the daemon cannot work
+// without: nil while sound. *store.Store implements it.
+type Health interface {
+	Err() error
+}
+
 // Options configure a Server.
 type Options struct {
 	Logger     *slog.Logger
@@ -62,6 +68,9 @@ type Options struct {
 	UI http.Handler
 	// Silences, when set, serves /api/v1/silences.
 	Silences Silencer
+	// Health, when set, is asked by /-/ready: an error (a broken store)
+	// makes it answer 503 with the reason.
+	Health Health
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -278,13 +287,22 @@ func (s *Server) httpServer(h http.Handler, tlsConfig *tls.Config) *http.Server 
 	}
 }
 
+// handleReady answers 200 once serving, unless the store is broken: a
+// callback would then be refused, and the orchestrator should know.
 func (s *Server) handleReady(c *gin.Context) {
 	select {
 	case <-s.ready:
-		c.String(http.StatusOK, "OK\n")
 	default:
 		c.String(http.StatusServiceUnavailable, "starting\n")
+		return
 	}
+	if s.o.Health != nil {
+		if err := s.o.Health.Err(); err != nil {
+			c.String(http.StatusServiceUnavailable, "not ready: %s\n", err.Error())
+			return
+		}
+	}
+	c.String(http.StatusOK, "OK\n")
 }
 
 // recovery answers 500 with the FAIL body and logs the panic, without

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/imalert/imalert/callback"
@@ -33,6 +35,9 @@ func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, er
 	if len(raws) == 0 {
 		return nil, nil
 	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
 	req := &appendReq{raws: raws, done: make(chan struct{})}
 	s.mu.RLock()
 	if s.closed {
@@ -53,8 +58,42 @@ func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, er
 }
 
 // Appended is signalled (without blocking, so at most one signal waits)
-// after every journal commit.
+// after journal commits: at once after a quiet spell, and at most once per
+// appendedEvery under a stream of commits. Processing then takes the
+// entries in batches rather than a few at a time, and the decision state a
+// batch changes is written once per batch: in a storm that state, not the
+// journal, is most of what is written to disk.
 func (s *Store) Appended() <-chan struct{} { return s.appended }
+
+// appendedEvery spaces the Appended signals under a stream of commits. It
+// adds at most this much to the pipeline's lag.
+const appendedEvery = 200 * time.Millisecond
+
+// signalAppended signals Appended now, or when appendedEvery has passed
+// since the last signal. Only the journal writer calls it.
+func (s *Store) signalAppended() {
+	if s.signalDue.Load() {
+		return // a delayed signal is on its way
+	}
+	if wait := appendedEvery - time.Since(s.lastSignal); wait > 0 {
+		s.signalDue.Store(true)
+		time.AfterFunc(wait, func() {
+			s.signalDue.Store(false)
+			s.sendAppended()
+		})
+		s.lastSignal = time.Now().Add(wait)
+		return
+	}
+	s.lastSignal = time.Now()
+	s.sendAppended()
+}
+
+func (s *Store) sendAppended() {
+	select {
+	case s.appended <- struct{}{}:
+	default:
+	}
+}
 
 // journalWriter commits appends in batches: everything queued while the
 // previous commit ran goes into the next one. No timer delays a lone
@@ -82,7 +121,7 @@ func (s *Store) journalWriter() {
 
 func (s *Store) commitAppends(batch []*appendReq) {
 	start := time.Now()
-	err := s.insertEvents(batch)
+	err := s.observe(s.insertEvents(batch))
 	s.metrics.commitDuration.Observe(time.Since(start).Seconds())
 	events := 0
 	for _, r := range batch {
@@ -102,10 +141,7 @@ func (s *Store) commitAppends(batch []*appendReq) {
 		close(r.done)
 	}
 	if err == nil {
-		select {
-		case s.appended <- struct{}{}:
-		default:
-		}
+		s.signalAppended()
 	}
 }
 
@@ -123,7 +159,11 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 	for _, r := range batch {
 		r.ids = r.ids[:0]
 		for _, raw := range r.raws {
-			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body)
+			var key any
+			if raw.DedupKey != "" {
+				key = raw.DedupKey
+			}
+			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
 			if err != nil {
 				return fmt.Errorf("store: journal: %w", err)
 			}
@@ -138,20 +178,23 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 		return fmt.Errorf("store: journal: commit: %w", err)
 	}
 	s.wrote()
-	return nil
+	// Committed into the files opened: if they were deleted or replaced,
+	// the entries are not where the next start will look, so the callbacks
+	// must not be acknowledged.
+	return s.checkFiles()
 }
 
 // Unprocessed returns up to limit unprocessed journal entries with ids
 // above after, oldest first.
 func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Event, error) {
 	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at, query, body FROM events
-		WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?`)
+		WHERE id > max(?, `+qThrough+`) ORDER BY id LIMIT ?`)
 	if err != nil {
 		return nil, fmt.Errorf("store: unprocessed: %w", err)
 	}
 	rows, err := stmt.QueryContext(ctx, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: unprocessed: %w", err)
+		return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Event
@@ -159,13 +202,13 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 		var e Event
 		var at int64
 		if err := rows.Scan(&e.ID, &at, &e.Raw.Query, &e.Raw.Body); err != nil {
-			return nil, fmt.Errorf("store: unprocessed: %w", err)
+			return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 		}
 		e.Raw.ReceivedAt = fromNanos(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unprocessed: %w", err)
+		return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -176,10 +219,15 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 // history (imalert test --from-journal) reads; Event.Parse re-parses each
 // entry with the current parser.
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, received_at, query, body, processed_at FROM events
-		WHERE received_at >= ? ORDER BY id`, nanos(since))
+	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
 	if err != nil {
-		return fmt.Errorf("store: events: %w", err)
+		return fmt.Errorf("store: events: %w", s.observe(err))
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.received_at, e.query, e.body,
+		CASE WHEN e.id <= p.through THEN p.processed_at END
+		FROM events e, progress p WHERE p.id = 1 AND e.id >= ? AND e.received_at >= ? ORDER BY e.id`, from, nanos(since))
+	if err != nil {
+		return fmt.Errorf("store: events: %w", s.observe(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -187,7 +235,7 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 		var at int64
 		var processed sql.NullInt64
 		if err := rows.Scan(&e.ID, &at, &e.Raw.Query, &e.Raw.Body, &processed); err != nil {
-			return fmt.Errorf("store: events: %w", err)
+			return fmt.Errorf("store: events: %w", s.observe(err))
 		}
 		e.Raw.ReceivedAt = fromNanos(at)
 		e.ProcessedAt = fromNanos(processed.Int64)
@@ -196,16 +244,114 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: events: %w", err)
+		return fmt.Errorf("store: events: %w", s.observe(err))
 	}
 	return nil
 }
 
+// qThrough is the processing cursor: every entry with an id up to it is
+// processed.
+const qThrough = `(SELECT through FROM progress WHERE id = 1)`
+
 // CountUnprocessed returns how many journal entries wait for processing.
 func (s *Store) CountUnprocessed(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE processed_at IS NULL`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE id > `+qThrough).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: %w", s.observe(err))
 	}
 	return n, nil
+}
+
+// OldestUnprocessed returns when the oldest journal entry waiting for
+// processing was received, or the zero time when none waits: the
+// pipeline's lag.
+func (s *Store) OldestUnprocessed(ctx context.Context) (time.Time, error) {
+	var at int64
+	err := s.r.QueryRowContext(ctx, `SELECT received_at FROM events WHERE id > `+qThrough+` ORDER BY id LIMIT 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: %w", s.observe(err))
+	}
+	return fromNanos(at), nil
+}
+
+// receiveDisorder bounds how much earlier than an entry committed before
+// it an entry may have been received: a request's time between its
+// receipt and its journal commit.
+const receiveDisorder = time.Minute
+
+// idReceivedFrom returns the id of the first entry received at or after t,
+// by a binary search on id (entries are committed about in the order they
+// were received), or one past the last id when there is none. A few dozen
+// lookups of the id's b-tree, whatever the journal's size.
+func (s *Store) idReceivedFrom(ctx context.Context, t time.Time) (int64, error) {
+	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at FROM events WHERE id >= ? ORDER BY id LIMIT 1`)
+	if err != nil {
+		return 0, err
+	}
+	var lo, hi int64
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(min(id), 1), coalesce(max(id), 0) + 1 FROM events`).Scan(&lo, &hi); err != nil {
+		return 0, s.observe(err)
+	}
+	want := nanos(t)
+	// Invariant: entries below lo were received before t; the entry at or
+	// after hi (if any) was not. No entry lies between mid and the one
+	// found, so when that one is late, so is mid.
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		var id, at int64
+		err := stmt.QueryRowContext(ctx, mid).Scan(&id, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && at >= want):
+			hi = mid
+		case err != nil:
+			return 0, s.observe(err)
+		default:
+			lo = min(id+1, hi)
+		}
+	}
+	return lo, nil
+}
+
+// DedupMark is the de-duplication key of a journal entry and when it was
+// received.
+type DedupMark struct {
+	Key        string
+	ReceivedAt time.Time
+}
+
+// RecentDedupKeys returns the de-duplication keys of the newest limit
+// journal entries received at or after since that have one, oldest first:
+// what a restarted receiver needs to recognise retries and replays, read
+// without parsing the entries, and bounded by limit whatever the journal
+// holds. Entries journaled before keys were kept have none.
+func (s *Store) RecentDedupKeys(ctx context.Context, since time.Time, limit int) ([]DedupMark, error) {
+	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
+	if err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT dedup_key, received_at FROM events
+		WHERE id >= ? AND received_at >= ? AND dedup_key IS NOT NULL ORDER BY id DESC LIMIT ?`,
+		from, nanos(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+	}
+	defer rows.Close()
+	var out []DedupMark
+	for rows.Next() {
+		var m DedupMark
+		var at int64
+		if err := rows.Scan(&m.Key, &at); err != nil {
+			return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+		}
+		m.ReceivedAt = fromNanos(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: dedup keys: %w", s.observe(err))
+	}
+	slices.Reverse(out) // read newest first: the index walks backwards, no sort
+	return out, nil
 }

@@ -8,10 +8,14 @@ import (
 )
 
 type metrics struct {
-	appends        *prometheus.CounterVec
-	batchSize      prometheus.Histogram
-	commitDuration prometheus.Histogram
-	swept          *prometheus.CounterVec
+	appends            *prometheus.CounterVec
+	batchSize          prometheus.Histogram
+	commitDuration     prometheus.Histogram
+	swept              *prometheus.CounterVec
+	checkpoints        *prometheus.CounterVec
+	checkpointDuration *prometheus.HistogramVec
+	walBytes           prometheus.Gauge
+	broken             prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -30,6 +34,19 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_store_swept_total", Help: "Rows deleted by the retention sweep, by table.",
 		}, []string{"table"}),
+		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imalert_store_checkpoints_total", Help: "Write-ahead log checkpoints, by mode (PASSIVE, RESTART) and result (ok, busy, error).",
+		}, []string{"mode", "result"}),
+		checkpointDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "imalert_store_checkpoint_duration_seconds", Help: "Duration of write-ahead log checkpoints, by mode; a RESTART one holds writes back meanwhile.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"mode"}),
+		walBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "imalert_store_wal_bytes", Help: "Size of the write-ahead log file when last looked at.",
+		}),
+		broken: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "imalert_store_broken", Help: "1 once the store is broken (damaged, or its files replaced): writes are refused until a restart.",
+		}),
 	}
 	return m
 }
@@ -39,12 +56,14 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) {
 	if r == nil {
 		return
 	}
-	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.swept, &collector{s: s})
+	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
 }
 
 var (
 	unprocessedDesc = prometheus.NewDesc("imalert_journal_unprocessed_events",
 		"Acknowledged callbacks not yet run through the rules.", nil, nil)
+	lagDesc = prometheus.NewDesc("imalert_journal_lag_seconds",
+		"Age of the oldest acknowledged callback not yet run through the rules; 0 when there is none.", nil, nil)
 	outboxDesc = prometheus.NewDesc("imalert_outbox_notifications",
 		"Notifications in the outbox waiting for delivery (pending) or given up (dead), by receiver.",
 		[]string{"receiver", "state"}, nil)
@@ -56,6 +75,7 @@ type collector struct{ s *Store }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- unprocessedDesc
+	ch <- lagDesc
 	ch <- outboxDesc
 }
 
@@ -64,6 +84,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	if n, err := c.s.CountUnprocessed(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(unprocessedDesc, prometheus.GaugeValue, float64(n))
+	}
+	if oldest, err := c.s.OldestUnprocessed(ctx); err == nil {
+		lag := 0.0
+		if !oldest.IsZero() {
+			lag = max(time.Since(oldest).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, lag)
 	}
 	for _, st := range []State{Pending, Dead} {
 		counts, err := c.s.counts(ctx, st)

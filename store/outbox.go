@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -79,7 +80,9 @@ type Digest struct {
 // leaves either all of it or none.
 type Batch struct {
 	// After and Through bound the processed entries: every unprocessed
-	// entry with After < id <= Through. Through 0 marks none.
+	// entry with After < id <= Through. Through 0 marks none. Entries are
+	// processed in id order: Commit moves the processing cursor to
+	// Through (never back), which marks every entry up to it.
 	After, Through int64
 	ProcessedAt    time.Time
 
@@ -99,7 +102,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			if err != nil {
 				return err
 			}
-			if _, err := stmt.ExecContext(ctx, nanos(b.ProcessedAt), b.After, b.Through); err != nil {
+			if _, err := stmt.ExecContext(ctx, b.Through, nanos(b.ProcessedAt), b.Through); err != nil {
 				return err
 			}
 		}
@@ -175,27 +178,31 @@ func (s *Store) insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notifi
 
 // tx runs fn in a write transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
 	conn, tx, err := s.begin(ctx, "NORMAL")
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", s.observe(err))
 	}
 	defer conn.Close()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", s.observe(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", s.observe(err))
 	}
 	s.wrote()
+	s.walSize()
 	return nil
 }
 
 // Windows returns every persisted decision state, most recently kept last.
 func (s *Store) Windows(ctx context.Context) ([]Window, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows ORDER BY keep_until`)
+	rows, err := s.r.QueryContext(ctx, `SELECT key, keep_until, data FROM windows`)
 	if err != nil {
-		return nil, fmt.Errorf("store: windows: %w", err)
+		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Window
@@ -203,14 +210,18 @@ func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 		var w Window
 		var keep int64
 		if err := rows.Scan(&w.Key, &keep, &w.Data); err != nil {
-			return nil, fmt.Errorf("store: windows: %w", err)
+			return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 		}
 		w.KeepUntil = fromNanos(keep)
 		out = append(out, w)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: windows: %w", err)
+		return nil, fmt.Errorf("store: windows: %w", s.observe(err))
 	}
+	// Sorted here rather than by SQLite, which has no index on keep_until
+	// (it would be rewritten with every window) and would sort the rows
+	// with their data.
+	slices.SortStableFunc(out, func(a, b Window) int { return a.KeepUntil.Compare(b.KeepUntil) })
 	return out, nil
 }
 
@@ -218,19 +229,19 @@ func (s *Store) Windows(ctx context.Context) ([]Window, error) {
 func (s *Store) Digests(ctx context.Context) ([]Digest, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT rule, data FROM digests ORDER BY rule`)
 	if err != nil {
-		return nil, fmt.Errorf("store: digests: %w", err)
+		return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Digest
 	for rows.Next() {
 		var d Digest
 		if err := rows.Scan(&d.Rule, &d.Data); err != nil {
-			return nil, fmt.Errorf("store: digests: %w", err)
+			return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: digests: %w", err)
+		return nil, fmt.Errorf("store: digests: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -277,7 +288,7 @@ func (s *Store) queryNotifications(ctx context.Context, withEvent bool, query st
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: notifications: %w", err)
+		return nil, fmt.Errorf("store: notifications: %w", s.observe(err))
 	}
 	defer rows.Close()
 	var out []Notification
@@ -326,7 +337,7 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT receiver, count(*) FROM notifications WHERE state = ? GROUP BY receiver`, string(st))
 	if err != nil {
-		return nil, fmt.Errorf("store: counts: %w", err)
+		return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -334,12 +345,12 @@ func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
 		var r string
 		var n int
 		if err := rows.Scan(&r, &n); err != nil {
-			return nil, fmt.Errorf("store: counts: %w", err)
+			return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 		}
 		out[r] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: counts: %w", err)
+		return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 	}
 	return out, nil
 }
@@ -489,7 +500,7 @@ func (s *Store) Incident(ctx context.Context, receiver, rule, groupKey string) (
 		return i, false, nil
 	}
 	if err != nil {
-		return i, false, fmt.Errorf("store: incident: %w", err)
+		return i, false, fmt.Errorf("store: incident: %w", s.observe(err))
 	}
 	i.Opened, i.Last = fromNanos(opened), fromNanos(last)
 	return i, true, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 )
 
@@ -31,6 +32,12 @@ const sweepChunk = 2000
 // Unprocessed entries and pending notifications are never deleted.
 func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error) {
 	before := nanos(o.Before)
+	// Entries received before o.Before are among the ids below this one
+	// (and a few beyond it, kept until the next sweep).
+	upTo, err := s.idReceivedFrom(ctx, o.Before)
+	if err != nil {
+		return out, fmt.Errorf("store: sweep: %w", err)
+	}
 	steps := []struct {
 		table string
 		n     *int64
@@ -39,9 +46,11 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error
 	}{
 		{"notifications", &out.Notifications, `DELETE FROM notifications WHERE seq IN (SELECT seq FROM notifications
 			WHERE state <> 'pending' AND state <> 'held' AND done_at < ? LIMIT ?)`, []any{before, sweepChunk}},
+		// The newest entry is kept even when processed and old: new ids
+		// follow the largest one left, and must stay past the cursor.
 		{"events", &out.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events e
-			WHERE e.received_at < ? AND e.processed_at IS NOT NULL
-			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) LIMIT ?)`, []any{before, sweepChunk}},
+			WHERE e.id < ? AND e.received_at < ? AND e.id <= ` + qThrough + ` AND e.id < (SELECT max(id) FROM events)
+			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.id) LIMIT ?)`, []any{upTo, before, sweepChunk}},
 		{"windows", &out.Windows, `DELETE FROM windows WHERE key IN (SELECT key FROM windows
 			WHERE keep_until < ? LIMIT ?)`, []any{nanos(o.Now), sweepChunk}},
 		// Incidents are few (one per rule, key and threading receiver).

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,9 @@ const (
 	SyncNormal = "normal"
 )
 
+// DefaultWALCeiling is the default Options.WALCeiling: 64 MiB.
+const DefaultWALCeiling = 64 << 20
+
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("store: closed")
 
@@ -57,9 +61,17 @@ type Options struct {
 	// fails while the first is open. serve sets it; the CLI does not.
 	Exclusive bool
 	// MaxBatch bounds the journal appends sharing one commit; default 1024.
-	MaxBatch   int
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	MaxBatch int
+	// WALCeiling bounds the write-ahead log's size on disk, in bytes;
+	// default DefaultWALCeiling. Past a quarter of it the checkpointer
+	// restarts the log, which briefly holds up writes.
+	WALCeiling int64
+	// CheckBeforeOpenBytes: a database up to this size is integrity-checked
+	// before Open returns, a larger one in the background (the check reads
+	// every page); default DefaultCheckBeforeOpenBytes.
+	CheckBeforeOpenBytes int64
+	Logger               *slog.Logger
+	Registerer           prometheus.Registerer
 }
 
 // Store is an open database.
@@ -74,13 +86,23 @@ type Store struct {
 	// journalSync is the synchronous mode of journal commits; other
 	// commits use NORMAL (see Store.begin).
 	journalSync string
+	// wSync is the writer connection's synchronous mode; only the holder
+	// of that one connection reads or writes it.
+	wSync string
 
-	maxBatch int
-	appends  chan *appendReq
-	appended chan struct{} // signalled after each journal commit
-	done     chan struct{} // closed when the journal writer has stopped
+	maxBatch   int
+	walCeiling int64
+	checkMax   int64
+	appends    chan *appendReq
+	appended   chan struct{} // signalled after journal commits (see Appended)
+	// lastSignal is when Appended was last signalled (or will be, with
+	// signalDue): the journal writer's own.
+	lastSignal time.Time
+	signalDue  atomic.Bool
+	done       chan struct{} // closed when the journal writer has stopped
 
 	committed     chan struct{} // signalled after each write transaction
+	urgent        chan struct{} // signalled when the write-ahead log passed its soft limit
 	stopCheckpt   chan struct{}
 	checkpointerr chan struct{} // closed when the checkpointer has stopped
 
@@ -91,6 +113,17 @@ type Store struct {
 	stmts  map[stmtKey]*sql.Stmt
 
 	lock *os.File // held while open, with Exclusive
+
+	files    *fileIDs              // the files as opened, to notice a replacement
+	broken   atomic.Pointer[error] // set once: see Err
+	bg       sync.WaitGroup        // the background integrity check
+	bgCancel context.CancelFunc
+	checking atomic.Bool // the background integrity check is running
+	walPeak  atomic.Int64
+	walNow   atomic.Int64
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type stmtKey struct {
@@ -110,7 +143,7 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 	}
 	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, s.observe(err)
 	}
 	if s.stmts == nil {
 		s.stmts = map[stmtKey]*sql.Stmt{}
@@ -122,8 +155,8 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 // Writer statements prepared at Open: the writer's only connection is
 // busy inside a transaction, so they cannot be prepared on demand.
 const (
-	qInsertEvent        = `INSERT INTO events (received_at, query, body) VALUES (?, ?, ?)`
-	qMarkProcessed      = `UPDATE events SET processed_at = ? WHERE id > ? AND id <= ? AND processed_at IS NULL`
+	qInsertEvent        = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)`
+	qMarkProcessed      = `UPDATE progress SET through = ?, processed_at = ? WHERE id = 1 AND through < ?`
 	qInsertNotification = `INSERT INTO notifications (uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertWindow       = `INSERT INTO windows (key, keep_until, data) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET keep_until = excluded.keep_until, data = excluded.data`
@@ -142,13 +175,20 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt
 	return tx.StmtContext(ctx, st), nil
 }
 
-// Open opens (creating if needed) the database in o.Dir.
+// Open opens (creating if needed) the database in o.Dir. A database that
+// fails its integrity check is refused with an error wrapping ErrBroken.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.WALCeiling <= 0 {
+		o.WALCeiling = DefaultWALCeiling
+	}
+	if o.CheckBeforeOpenBytes <= 0 {
+		o.CheckBeforeOpenBytes = DefaultCheckBeforeOpenBytes
 	}
 	sync := "FULL"
 	switch o.Sync {
@@ -162,12 +202,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, errors.New("store: no data directory")
 	}
 	path := filepath.Join(o.Dir, FileName)
-	opened := false
 	s := &Store{
 		path:        path,
 		logger:      o.Logger,
 		metrics:     newMetrics(o.Registerer),
 		maxBatch:    o.MaxBatch,
+		walCeiling:  o.WALCeiling,
+		checkMax:    o.CheckBeforeOpenBytes,
 		journalSync: sync,
 		appended:    make(chan struct{}, 1),
 		done:        make(chan struct{}),
@@ -176,90 +217,160 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-	} else if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return s.openReadOnly(ctx)
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if o.Exclusive && !o.ReadOnly {
-		lock, err := lockDir(o.Dir)
-		if err != nil {
-			return nil, err
-		}
-		s.lock = lock
-		defer func() {
-			if !opened {
-				_ = lock.Close()
-			}
-		}()
+	if err := s.openWriter(ctx, o.Exclusive); err != nil {
+		s.closeDBs()
+		return nil, err
 	}
-	// busy_timeout matters only for other processes (the CLI reading next to
-	// the daemon): inside the daemon there is one writer connection.
-	common := "?_busy_timeout=10000"
-	var err error
-	if !o.ReadOnly {
-		// Commits never checkpoint: a checkpoint writes and syncs the
-		// database file, and on a busy disk that can take long enough to
-		// hold up the answers waiting on a journal commit. The
-		// checkpointer does it in the background on its own connection.
-		s.w, err = sql.Open("sqlite", path+common+"&_journal_mode=WAL&_synchronous="+sync+"&_txlock=immediate"+
-			"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)")
-		if err != nil {
-			return nil, fmt.Errorf("store: open: %w", err)
-		}
-		s.w.SetMaxOpenConns(1)
-		s.w.SetMaxIdleConns(1)
-		s.w.SetConnMaxLifetime(0)
-		s.w.SetConnMaxIdleTime(0)
-		if err := migrate(ctx, s.w); err != nil {
-			_ = s.w.Close()
-			return nil, err
-		}
-	}
-	s.r, err = sql.Open("sqlite", path+common+"&_query_only=1")
-	if err != nil {
-		if s.w != nil {
-			_ = s.w.Close()
-		}
-		return nil, fmt.Errorf("store: open: %w", err)
-	}
-	s.r.SetMaxOpenConns(4)
-	s.r.SetMaxIdleConns(4)
-	if o.ReadOnly {
-		var v int
-		if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-			_ = s.r.Close()
-			return nil, fmt.Errorf("store: %s: %w", path, err)
-		}
-		if v != schemaVersion {
-			_ = s.r.Close()
-			return nil, fmt.Errorf("store: %s: schema version %d, want %d", path, v, schemaVersion)
-		}
-		s.closed = true // no appends
-		close(s.done)
-		return s, nil
-	}
-	for _, q := range writerStatements {
-		if _, err := s.prepare(ctx, s.w, q); err != nil {
-			_ = s.w.Close()
-			_ = s.r.Close()
-			return nil, fmt.Errorf("store: prepare: %w", err)
-		}
-	}
-	s.c, err = sql.Open("sqlite", path+common+"&_synchronous="+sync)
-	if err != nil {
-		_ = s.w.Close()
-		_ = s.r.Close()
-		return nil, fmt.Errorf("store: open: %w", err)
-	}
-	s.c.SetMaxOpenConns(1)
 	s.metrics.register(o.Registerer, s)
 	s.appends = make(chan *appendReq, o.MaxBatch)
 	s.committed = make(chan struct{}, 1)
+	s.urgent = make(chan struct{}, 1)
 	s.stopCheckpt = make(chan struct{})
 	s.checkpointerr = make(chan struct{})
 	go s.journalWriter()
 	go s.checkpointer()
-	opened = true
 	return s, nil
+}
+
+// pageSize is the page size of a new database (an existing one keeps
+// its own). Every commit writes whole pages: the journal's last page, the
+// pages of the decision state it changed. 2 KiB pages halve what a small
+// commit writes against SQLite's default 4 KiB, and still hold two or three
+// callbacks each, so the journal takes no more room.
+const pageSize = 2048
+
+// busy_timeout matters only for other processes (the CLI reading next to
+// the daemon) and for checkpoints that wait for readers: inside the daemon
+// there is one writer connection.
+const dsnCommon = "?_busy_timeout=10000"
+
+func (s *Store) openReadOnly(ctx context.Context) (*Store, error) {
+	var err error
+	if s.r, err = sql.Open("sqlite", s.path+dsnCommon+"&_query_only=1"); err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	s.r.SetMaxOpenConns(4)
+	s.r.SetMaxIdleConns(4)
+	var v int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		_ = s.r.Close()
+		return nil, fmt.Errorf("store: %s: %w", s.path, err)
+	}
+	if v < 1 || v > schemaVersion {
+		_ = s.r.Close()
+		return nil, fmt.Errorf("store: %s: schema version %d, want 1 to %d", s.path, v, schemaVersion)
+	}
+	s.closed = true // no appends
+	close(s.done)
+	return s, nil
+}
+
+// openWriter locks the database, checks it, migrates it and opens the
+// writer, checkpoint and reader connections.
+func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
+	if exclusive {
+		lock, err := lockFile(s.path)
+		if err != nil {
+			return err
+		}
+		s.lock = lock
+	}
+	// Commits never checkpoint: a checkpoint writes and syncs the database
+	// file, and on a busy disk that can take long enough to hold up the
+	// answers waiting on a journal commit. The checkpointer does it on its
+	// own connection. journal_size_limit trims the write-ahead log back
+	// when it restarts.
+	var err error
+	s.w, err = sql.Open("sqlite", s.path+dsnCommon+"&_journal_mode=WAL&_synchronous="+s.journalSync+"&_txlock=immediate"+
+		fmt.Sprintf("&_pragma=page_size(%d)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(%d)", pageSize, s.walCeiling/4))
+	if err != nil {
+		return fmt.Errorf("store: open: %w", err)
+	}
+	s.wSync = s.journalSync // the DSN's: a connection opened again starts with it too
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	// The checkpointer waits at most 100ms for the writer and the readers:
+	// a restarting checkpoint holds writes back while it waits.
+	if s.c, err = sql.Open("sqlite", s.path+"?_busy_timeout=100&_synchronous="+s.journalSync); err != nil {
+		return fmt.Errorf("store: open: %w", err)
+	}
+	s.c.SetMaxOpenConns(1)
+	background := false
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() > s.checkMax {
+		background = true
+	} else if err := s.quickCheck(ctx, s.c); err != nil {
+		return s.damaged(err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		if s.observe(err); s.Err() != nil {
+			return s.damaged(err)
+		}
+		return err
+	}
+	if s.r, err = sql.Open("sqlite", s.path+dsnCommon+"&_query_only=1"); err != nil {
+		return fmt.Errorf("store: open: %w", err)
+	}
+	s.r.SetMaxOpenConns(4)
+	s.r.SetMaxIdleConns(4)
+	for _, q := range writerStatements {
+		if _, err := s.prepare(ctx, s.w, q); err != nil {
+			return s.observe(fmt.Errorf("store: prepare: %w", err))
+		}
+	}
+	if err := s.identify(); err != nil {
+		return err
+	}
+	if background {
+		s.checkInBackground()
+	}
+	return nil
+}
+
+// checkInBackground runs the integrity check of a database too large to
+// check before Open returns; a failure breaks the store.
+func (s *Store) checkInBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bg.Add(1)
+	s.checking.Store(true)
+	go func() {
+		defer s.bg.Done()
+		defer s.checking.Store(false)
+		start := time.Now()
+		err := s.quickCheck(ctx, s.r)
+		if ctx.Err() != nil {
+			return // closed meanwhile
+		}
+		if err != nil {
+			s.fail(err.Error())
+			return
+		}
+		s.logger.Info("integrity check passed", "duration", time.Since(start))
+	}()
+}
+
+// damaged is the error of a database refused at open: it says what to do.
+func (s *Store) damaged(err error) error {
+	return fmt.Errorf("%w: %w; move %s and its -wal and -shm files aside (or restore them from a backup) to start", ErrBroken, err, s.path)
+}
+
+// closeDBs closes what openWriter opened, after a failure.
+func (s *Store) closeDBs() {
+	for _, db := range []*sql.DB{s.w, s.c, s.r} {
+		if db != nil {
+			_ = db.Close()
+		}
+	}
+	if s.lock != nil {
+		_ = s.lock.Close()
+	}
 }
 
 // begin starts a write transaction on the writer connection with the
@@ -275,9 +386,19 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
-		_ = conn.Close()
-		return nil, nil, err
+	if s.walNow.Load() > s.walCeiling/2 {
+		// The checkpointer has not kept up: restart the log before
+		// writing more, holding this write up instead of passing the
+		// ceiling.
+		_ = s.runCheckpoint(ctx, conn, "RESTART")
+		s.walSize()
+	}
+	if s.wSync != sync {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
+			_ = conn.Close()
+			return nil, nil, err
+		}
+		s.wSync = sync
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -287,31 +408,112 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 	return conn, tx, nil
 }
 
-// checkpointEvery is how often the checkpointer folds the write-ahead log
-// into the database when there were writes.
-const checkpointEvery = time.Second
+// The checkpointer looks at the files every filesEvery, and when there
+// were writes folds the write-ahead log into the database every
+// checkpointEvery: a page written again and again in between (the
+// journal's last page, decision state) goes to the database file once.
+const (
+	filesEvery      = 200 * time.Millisecond
+	checkpointEvery = time.Second
+)
 
-// checkpointer runs passive checkpoints, which never block the writer, so
-// the write-ahead log stays short.
+// checkpointer keeps the write-ahead log short. A passive checkpoint never
+// blocks the writer, but under a steady stream of commits it never catches
+// up with the end of the log either, and the log only restarts from its
+// beginning once a checkpoint has caught up: left to passive checkpoints,
+// a storm grows it without bound. So once the log passes a quarter of its
+// ceiling, a RESTART checkpoint holds writes back for the little the last
+// passive one left over, and the next commit starts the log afresh
+// (journal_size_limit then trims the file). It also notices, without
+// traffic, a database file deleted or replaced.
 func (s *Store) checkpointer() {
 	defer close(s.checkpointerr)
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTicker(filesEvery)
 	defer t.Stop()
 	dirty := false
+	last := time.Now()
 	for {
 		select {
 		case <-s.stopCheckpt:
 			return
 		case <-s.committed:
 			dirty = true
+			continue
+		case <-s.urgent:
+			s.checkpoint(true)
 		case <-t.C:
-			if !dirty {
+			if s.checkFiles() != nil {
 				continue
 			}
-			dirty = false
-			if _, err := s.c.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				s.logger.Warn("checkpoint failed", "err", err)
+			if dirty && time.Since(last) >= checkpointEvery {
+				dirty, last = false, time.Now()
+				s.checkpoint(false)
 			}
+		}
+	}
+}
+
+// checkpoint runs a passive checkpoint, and a restarting one if the log
+// is past its soft limit (or urgent says so).
+func (s *Store) checkpoint(urgent bool) {
+	if s.Err() != nil {
+		return
+	}
+	if err := s.runCheckpoint(context.Background(), s.c, "PASSIVE"); err != nil {
+		return
+	}
+	if !urgent && s.walSize() <= s.walCeiling/4 {
+		return
+	}
+	if s.checking.Load() {
+		return // the background integrity check holds a snapshot: a restart would wait for it
+	}
+	_ = s.runCheckpoint(context.Background(), s.w, "RESTART")
+	s.walSize()
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// runCheckpoint runs a checkpoint on db. A restarting one runs on the
+// writer's own connection, between two write transactions: from another
+// connection it would have to catch the write lock free, which a busy
+// writer seldom leaves it.
+func (s *Store) runCheckpoint(ctx context.Context, db queryRower, mode string) error {
+	var busy, logFrames, done int
+	start := time.Now()
+	err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done)
+	s.metrics.checkpointDuration.WithLabelValues(mode).Observe(time.Since(start).Seconds())
+	result := "ok"
+	switch {
+	case err != nil:
+		result = "error"
+		s.logger.Warn("checkpoint failed", "mode", mode, "err", s.observe(err))
+	case busy != 0:
+		result = "busy"
+	}
+	s.metrics.checkpoints.WithLabelValues(mode, result).Inc()
+	return err
+}
+
+// walSize returns the write-ahead log's size and records it.
+func (s *Store) walSize() int64 {
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil {
+		return 0
+	}
+	s.noteWAL(fi.Size())
+	return fi.Size()
+}
+
+func (s *Store) noteWAL(n int64) {
+	s.walNow.Store(n)
+	s.metrics.walBytes.Set(float64(n))
+	for {
+		p := s.walPeak.Load()
+		if n <= p || s.walPeak.CompareAndSwap(p, n) {
+			return
 		}
 	}
 }
@@ -328,8 +530,13 @@ func (s *Store) wrote() {
 func (s *Store) Path() string { return s.path }
 
 // Close stops taking appends, waits for the journal writer to commit what
-// it holds, and closes the database.
+// it holds, and closes the database. Later calls return the first's error.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
@@ -344,6 +551,10 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	if s.bgCancel != nil {
+		s.bgCancel()
+	}
+	s.bg.Wait()
 	if s.c != nil {
 		close(s.stopCheckpt)
 		<-s.checkpointerr
@@ -366,19 +577,36 @@ func (s *Store) Close() error {
 	return nil
 }
 
-const schemaVersion = 1
+const schemaVersion = 2
 
 // schema is the whole database. Times are Unix nanoseconds, 0 for none.
+//
+// The journal has no index but its id: entries are committed in the order
+// they are received, give or take a request's time in the handler, so a
+// time is found by a binary search on id (see idReceivedFrom), and every
+// commit writes one index page less.
+//
+// Journal entries are processed in id order, so what is processed is one
+// cursor (progress.through), moved by each processing commit: marking
+// entries processed rewrites one small row, not the journal's pages. Ids
+// are never reused (the retention sweep keeps the newest entry), so an
+// entry appended later is always past the cursor. Version 1 databases keep
+// their events table (AUTOINCREMENT, a processed_at column no longer
+// written) and get the cursor at migration.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
-	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	id           INTEGER PRIMARY KEY,
 	received_at  INTEGER NOT NULL,
 	query        TEXT    NOT NULL,
 	body         BLOB    NOT NULL,
-	processed_at INTEGER
+	dedup_key    TEXT
 );
-CREATE INDEX IF NOT EXISTS events_unprocessed ON events(id) WHERE processed_at IS NULL;
-CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
+
+CREATE TABLE IF NOT EXISTS progress (
+	id           INTEGER PRIMARY KEY CHECK (id = 1),
+	through      INTEGER NOT NULL,
+	processed_at INTEGER NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS notifications (
 	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -407,7 +635,6 @@ CREATE TABLE IF NOT EXISTS windows (
 	keep_until INTEGER NOT NULL,
 	data       BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS windows_keep ON windows(keep_until);
 
 CREATE TABLE IF NOT EXISTS digests (
 	rule TEXT PRIMARY KEY,
@@ -425,6 +652,18 @@ CREATE TABLE IF NOT EXISTS incidents (
 ) WITHOUT ROWID;
 `
 
+// fromV1 turns version 1's per-entry processed_at marks into the cursor:
+// entries were processed in id order, so the unprocessed ones (found
+// through their partial index) are the tail.
+const fromV1 = `
+INSERT OR IGNORE INTO progress (id, through, processed_at) VALUES (1,
+	coalesce((SELECT min(id) - 1 FROM events WHERE processed_at IS NULL), (SELECT max(id) FROM events), 0), 0);
+ALTER TABLE events ADD COLUMN dedup_key TEXT;
+DROP INDEX IF EXISTS events_unprocessed;
+DROP INDEX IF EXISTS events_received;
+DROP INDEX IF EXISTS windows_keep;
+`
+
 func migrate(ctx context.Context, db *sql.DB) error {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -433,11 +672,33 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v > schemaVersion {
 		return fmt.Errorf("store: database schema version %d is newer than this imalert (%d)", v, schemaVersion)
 	}
-	if _, err := db.ExecContext(ctx, schema+traceSchema+silencesSchema+summariesSchema+budgetsSchema); err != nil {
-		return fmt.Errorf("store: create schema: %w", err)
+	// Tables added since without a schema version of their own are
+	// created when missing.
+	extras := traceSchema + silencesSchema + summariesSchema + budgetsSchema
+	if v == schemaVersion {
+		if _, err := db.ExecContext(ctx, extras); err != nil {
+			return fmt.Errorf("store: create schema: %w", err)
+		}
+		return nil
 	}
-	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
-		return fmt.Errorf("store: %w", err)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	steps := []string{schema, extras}
+	if v == 1 {
+		steps = append(steps, fromV1)
+	}
+	steps = append(steps, `INSERT OR IGNORE INTO progress (id, through, processed_at) VALUES (1, 0, 0)`,
+		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))
+	for _, q := range steps {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: migrate from version %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
 }
@@ -459,9 +720,12 @@ func fromNanos(n int64) time.Time {
 
 // Event is one journal entry.
 type Event struct {
-	ID          int64
-	Raw         callback.Raw
-	ProcessedAt time.Time // zero while unprocessed
+	ID  int64
+	Raw callback.Raw
+	// ProcessedAt is zero while the entry is unprocessed. Once processed,
+	// it is the time of the processing commit that last moved the cursor
+	// past it (the store keeps one cursor, not a time per entry).
+	ProcessedAt time.Time
 }
 
 // Parse re-parses the entry with the current parser.

@@ -94,7 +94,8 @@ func (s *Store) EventsNewest(ctx context.Context, f TraceFilter) ([]Event, error
 		where = append(where, "e.id IN (SELECT event_id FROM decisions WHERE rule = ?)")
 		args = append(args, f.Rule)
 	}
-	q := `SELECT e.id, e.received_at, e.query, e.body, e.processed_at FROM events e WHERE ` +
+	q := `SELECT e.id, e.received_at, e.query, e.body, CASE WHEN e.id <= p.through THEN p.processed_at END
+		FROM events e, progress p WHERE p.id = 1 AND ` +
 		strings.Join(where, " AND ") + ` ORDER BY e.id DESC LIMIT ?`
 	rows, err := s.r.QueryContext(ctx, q, append(args, f.Limit)...)
 	if err != nil {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// benchDaemon starts imalert, loads it, waits for its backlog, stops it and
+// times a restart.
+func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, error) {
+	args := []string{"serve", "--config", cfg}
+	logPath := filepath.Join(dir, "imalert.log")
+	p, started, err := start(o.imalert, args, logPath)
+	if err != nil {
+		return nil, err
+	}
+	out := &measured{started: started}
+	db := filepath.Join(dir, "data", "imalert.db")
+	wal := startSampler(db + "-wal")
+	out.before, _ = readProc(p.pid())
+	ctx, cancel := context.WithCancel(context.Background())
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); out.maxLag = watchLag(ctx, p.addr, adminToken) }()
+	if o.cpuprofile() {
+		go func() { _ = fetch(p.addr, adminToken, "profile", int(o.duration/time.Second)-1, o.profile) }()
+	}
+	out.res = load(context.Background(), m, loadOptions{URL: "http://" + p.addr + "/callback", Conns: o.conns, Rate: o.rate, Duration: o.duration})
+	if o.heapProfile != "" {
+		if err := fetch(p.addr, adminToken, "heap", 0, o.heapProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "imalert-bench: heap profile:", err)
+		}
+	}
+	out.drained, out.drainedOK = waitBacklog(p.addr, adminToken, o.drain)
+	cancel()
+	<-lagDone
+	sum, _ := metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_batch_size_sum")
+	count, _ := metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_batch_size_count")
+	if count > 0 {
+		out.batch = sum / count
+	}
+	out.commits, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_duration_seconds_count")
+	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.025"}`)
+	out.slowCommits = out.commits - fast
+	out.restarts, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_count{mode="RESTART"}`)
+	out.restartSecs, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_sum{mode="RESTART"}`)
+	out.end, err = readProc(p.pid())
+	if err != nil {
+		return nil, err
+	}
+	out.peakWAL = wal.Stop()
+	if out.shutdown, err = p.stop(2 * time.Minute); err != nil {
+		return nil, err
+	}
+	if o.restart {
+		p, out.restarted, err = start(o.imalert, args, logPath+".restart")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.stop(2 * time.Minute); err != nil {
+			return nil, err
+		}
+	}
+	if fi, err := os.Stat(db); err == nil {
+		out.storedBytes = fi.Size()
+	}
+	return out, nil
+}
+
+func (o options) cpuprofile() bool { return o.profile != "" && o.duration >= 3*time.Second }
+
+// watchLag polls the lag gauge every second until ctx ends and returns the
+// largest value seen.
+func watchLag(ctx context.Context, addr, adminToken string) float64 {
+	var peak float64
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return peak
+		case <-t.C:
+			if v, err := metric(ctx, addr, adminToken, "imalert_journal_lag_seconds"); err == nil && v > peak {
+				peak = v
+			}
+		}
+	}
+}
+
+// waitBacklog waits until no acknowledged callback waits for processing,
+// or until limit, and says how long it took.
+func waitBacklog(addr, adminToken string, limit time.Duration) (time.Duration, bool) {
+	began := time.Now()
+	for time.Since(began) < limit {
+		if v, err := metric(context.Background(), addr, adminToken, "imalert_journal_unprocessed_events"); err == nil && v == 0 {
+			return time.Since(began), true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return limit, false
+}

@@ -1,0 +1,230 @@
+// Command imalert-bench is imalert's load harness. It starts the daemon
+// (given its binary) on a generated config, sends it signed IM callbacks
+// on loopback in a storm's mix, flat out or at a fixed rate, for a
+// duration, and reports throughput, latency, errors, the daemon's peak
+// memory, peak write-ahead log, bytes written and stored per callback, and
+// how long the backlog, shutdown and a restart took. In the same
+// invocation it runs a bare gin handler that reads, parses and answers the
+// same traffic, and prints imalert's ratio to it.
+//
+//	go build -o /tmp/imalert ./cmd/imalert
+//	go run ./cmd/imalert-bench -imalert /tmp/imalert -duration 30s
+//	go run ./cmd/imalert-bench -imalert /tmp/imalert -duration 30s -rate 2000
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+type options struct {
+	imalert     string
+	dir         string
+	duration    time.Duration
+	rate, conns int
+	rules       int
+	groups      int
+	senders     int
+	sync        string
+	walMaxBytes int64
+	bare        bool
+	drain       time.Duration
+	profile     string
+	heapProfile string
+	restart     bool
+	bareAddr    string
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("imalert-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.imalert, "imalert", "", "path of the imalert binary to start (required)")
+	fs.StringVar(&o.dir, "dir", "", "working directory for config and data (default: a new temporary one, removed after)")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long to send, per server")
+	fs.IntVar(&o.rate, "rate", 0, "requests per second; 0: flat out")
+	fs.IntVar(&o.conns, "conns", 32, "concurrent connections")
+	fs.IntVar(&o.rules, "rules", 1000, "rules in the generated config")
+	fs.IntVar(&o.groups, "groups", 1000, "distinct groups in the traffic")
+	fs.IntVar(&o.senders, "senders", 5000, "distinct senders in the traffic")
+	fs.StringVar(&o.sync, "sync", "full", "journal.sync of the generated config")
+	fs.Int64Var(&o.walMaxBytes, "wal-max-bytes", 0, "journal.wal_max_bytes of the generated config; 0: the default")
+	fs.BoolVar(&o.bare, "bare", true, "also run the bare gin handler and print the ratio")
+	fs.DurationVar(&o.drain, "drain", time.Minute, "how long to wait after the load for the backlog to be processed")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the daemon under load (pprof) to this file")
+	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the daemon's heap profile at the end of the load to this file")
+	fs.BoolVar(&o.restart, "restart", true, "restart the daemon after the run and time its start")
+	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.bareAddr == "" && o.imalert == "" {
+		fmt.Fprintln(stderr, "imalert-bench: -imalert is required")
+		return o, errors.New("usage")
+	}
+	if o.duration <= 0 || o.duration > 30*time.Minute || o.conns < 1 || o.rate < 0 {
+		fmt.Fprintln(stderr, "imalert-bench: -duration must be in (0, 30m], -conns at least 1, -rate at least 0")
+		return o, errors.New("usage")
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return 2
+	}
+	if o.bareAddr != "" {
+		if err := serveBare(o.bareAddr); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	if err := bench(o, stdout); err != nil {
+		fmt.Fprintln(stderr, "imalert-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func randomHex() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// bench runs the bare handler, then the daemon, and prints the report.
+func bench(o options, stdout io.Writer) error {
+	dir := o.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "imalert-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	m := &mix{groups: o.groups, senders: o.senders, token: randomHex()}
+	adminToken := randomHex()
+	cfg, err := writeConfig(dir, m.token, adminToken, o)
+	if err != nil {
+		return err
+	}
+	mode := "flat out"
+	if o.rate > 0 {
+		mode = fmt.Sprintf("at %d/s", o.rate)
+	}
+	fmt.Fprintf(stdout, "imalert-bench: %s %s, %d connections, %d rules, %d groups, %d senders, sync %s\n",
+		o.duration, mode, o.conns, o.rules, o.groups, o.senders, o.sync)
+	var bare *measured
+	if o.bare {
+		if bare, err = benchBare(o, m, dir); err != nil {
+			return err
+		}
+		bare.print(stdout, "bare gin")
+	}
+	d, err := benchDaemon(o, m, cfg, dir, adminToken)
+	if err != nil {
+		return err
+	}
+	d.print(stdout, "imalert")
+	if bare != nil {
+		fmt.Fprintf(stdout, "%-9s req/s %.2f of bare gin   CPU per callback %.2fx bare gin's\n", "ratio",
+			d.res.rate()/bare.res.rate(), d.cpuPer().Seconds()/bare.cpuPer().Seconds())
+	}
+	d.printDaemon(stdout)
+	return nil
+}
+
+// measured is one server's run.
+type measured struct {
+	res         *result
+	before, end procStats // end: after the load, and the backlog for the daemon
+	peakWAL     int64
+	maxLag      float64
+	drained     time.Duration
+	drainedOK   bool
+	started     time.Duration
+	restarted   time.Duration
+	shutdown    time.Duration
+	storedBytes int64
+	batch       float64 // callbacks per journal commit, on average
+	commits     float64 // journal commits
+	slowCommits float64 // of which longer than 25ms
+	restarts    float64 // restarting checkpoints, which hold writes back
+	restartSecs float64 // their total duration
+}
+
+func (m *measured) cpuPer() time.Duration {
+	if m.res.OK == 0 {
+		return 0
+	}
+	return (m.end.CPU - m.before.CPU) / time.Duration(m.res.OK)
+}
+
+func (m *measured) print(w io.Writer, name string) {
+	r := m.res
+	fmt.Fprintf(w, "%-9s req/s %7.0f   p50 %v p90 %v p99 %v max %v   sent %d, errors %d %v   CPU %v/callback\n",
+		name, r.rate(), round(r.pct(.5)), round(r.pct(.9)), round(r.pct(.99)), round(r.pct(1)),
+		r.Sent, r.Sent-r.OK, r.Errors, round(m.cpuPer()))
+}
+
+func (m *measured) printDaemon(w io.Writer) {
+	per := func(n int64) string {
+		if m.res.OK == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f KiB", float64(n)/float64(m.res.OK)/1024)
+	}
+	fmt.Fprintf(w, "%-9s peak RSS %.1f MiB   peak WAL %.1f MiB   written %s/callback   stored %s/callback\n", "imalert",
+		float64(m.end.HWM)/(1<<20), float64(m.peakWAL)/(1<<20), per(m.end.WriteBytes-m.before.WriteBytes), per(m.storedBytes))
+	drained := fmt.Sprintf("%v after the load", round(m.drained))
+	if !m.drainedOK {
+		drained = "NOT within " + round(m.drained).String()
+	}
+	restarts := ""
+	if m.restarts > 0 {
+		restarts = fmt.Sprintf("   %.0f restarting checkpoints, %.1fms each on average", m.restarts, m.restartSecs/m.restarts*1000)
+	}
+	fmt.Fprintf(w, "%-9s %.1f callbacks per journal commit, %.0f of %.0f commits over 25ms%s\n", "", m.batch, m.slowCommits, m.commits, restarts)
+	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run)\n", "",
+		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted))
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func benchBare(o options, m *mix, dir string) (*measured, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := start(self, []string{"-serve-bare", "127.0.0.1:0"}, filepath.Join(dir, "bare.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _, _ = p.stop(10 * time.Second) }()
+	out := &measured{}
+	out.before, _ = readProc(p.pid())
+	out.res = load(context.Background(), m, loadOptions{URL: "http://" + p.addr + "/callback", Conns: o.conns, Rate: o.rate, Duration: o.duration})
+	out.end, err = readProc(p.pid())
+	return out, err
+}
