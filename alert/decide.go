@@ -51,21 +51,70 @@ func (p *Pipeline) Evaluate(ev *callback.Event, buf []*rules.Rule) ([]Outcome, [
 type states struct {
 	store   state.Store // nil: the pending entries alone
 	pending map[string]state.Entry
+	// With a shared store, what each key was decided from, for the claim.
+	shared state.Shared
+	read   map[string]state.Change
 }
 
 func newStates(s state.Store) *states {
-	return &states{store: s, pending: map[string]state.Entry{}}
+	sv := &states{store: s, pending: map[string]state.Entry{}}
+	if sh, ok := s.(state.Shared); ok {
+		sv.shared, sv.read = sh, map[string]state.Change{}
+	}
+	return sv
 }
 
 func (sv *states) get(ctx context.Context, key string) (state.Entry, error) {
 	if e, ok := sv.pending[key]; ok {
 		return e, nil
 	}
+	if c, ok := sv.read[key]; ok {
+		if c.Old != nil {
+			return *c.Old, nil
+		}
+		return state.Entry{}, nil
+	}
+	if sv.shared != nil {
+		e, ok, v, err := sv.shared.Load(ctx, key)
+		c := state.Change{Key: key, Read: v}
+		if ok {
+			c.Old = &e
+		}
+		sv.read[key] = c
+		return e, err
+	}
 	if sv.store == nil {
 		return state.Entry{}, nil
 	}
 	e, _, err := sv.store.Get(ctx, key)
 	return e, err
+}
+
+// prefetch loads keys from the shared store in one round trip, so that
+// deciding a batch again after a conflict reads its keys at once.
+func (sv *states) prefetch(ctx context.Context, keys []string) error {
+	if sv.shared == nil || len(keys) == 0 {
+		return nil
+	}
+	cs, err := sv.shared.LoadAll(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("alert: decision state: %w", err)
+	}
+	for _, c := range cs {
+		sv.read[c.Key] = c
+	}
+	return nil
+}
+
+// changes are the batch's decisions as a claim on the shared store.
+func (sv *states) changes() []state.Change {
+	cs := make([]state.Change, 0, len(sv.pending))
+	for key, e := range sv.pending {
+		c := sv.read[key]
+		c.Entry = e
+		cs = append(cs, c)
+	}
+	return cs
 }
 
 // evaluate is Evaluate over the state in sv, whose pending entries it
@@ -124,8 +173,12 @@ func (p *Pipeline) evaluate(ctx context.Context, sv *states, ev *callback.Event,
 	return outs, buf, nil
 }
 
-// apply stores the entries decided, once they are committed.
+// apply stores the entries decided, once they are committed. A shared
+// store has them already: the batch claimed them before its commit.
 func (p *Pipeline) apply(ctx context.Context, pending map[string]state.Entry) {
+	if _, shared := p.states.(state.Shared); shared {
+		return
+	}
 	for key, e := range pending {
 		if err := p.states.Put(ctx, key, e); err != nil {
 			// The store has it: a restart restores it.

@@ -16,7 +16,7 @@ import (
 	"github.com/imalert/imalert/rules/rulestest"
 )
 
-func compile(t *testing.T, src string) *rules.Engine {
+func compile(t testing.TB, src string) *rules.Engine {
 	t.Helper()
 	return rulestest.Compile(t, src, "console", "ops-slack", "a", "b", "fb")
 }

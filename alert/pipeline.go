@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,6 +215,9 @@ func (p *Pipeline) Restore(ctx context.Context) error {
 		now = evs[0].Raw.ReceivedAt
 	}
 	restored := 0
+	if _, shared := p.states.(state.Shared); shared {
+		ws = nil // kept by the shared store, newer than this replica's copy
+	}
 	for _, w := range ws { // most recently kept last: evicted last when over max_keys
 		if !now.Before(w.KeepUntil) {
 			continue // no event left to process can see it
@@ -267,10 +272,14 @@ const digestGrace = time.Second
 func (p *Pipeline) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	lastErr := ""
 	for {
 		n, err := p.step(ctx)
 		if err != nil {
-			p.logger.Error("processing failed; will retry", "err", err)
+			if err.Error() != lastErr { // one line per change of error
+				lastErr = err.Error()
+				p.logger.Error("processing failed; will retry", "err", err)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -280,6 +289,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 			}
 			continue
 		}
+		lastErr = ""
 		if n == p.batchSize {
 			continue // more may be waiting
 		}
@@ -330,32 +340,9 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := p.now()
-	b := newBatch(p.cursor, now, p.states)
-	for _, e := range evs {
-		ev, err := p.parse(e)
-		if err != nil {
-			// Accepted once, refused by today's parser: processed, counted.
-			b.after = append(b.after, p.metrics.unparsable.Inc)
-			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
-			continue
-		}
-		if err := p.process(ctx, b, e.ID, ev); err != nil {
-			return 0, err
-		}
-	}
-	if len(evs) > 0 {
-		b.Through = evs[len(evs)-1].ID
-		p.dropParsed(b.Through)
-	}
-	p.closeDue(b, now)
-	if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {
-		p.applyQuiet(b, false)
+	b, sg, err := p.decideBatch(ctx, evs, now)
+	if err != nil || b == nil {
 		return 0, err
-	}
-	b.stageQuiet()
-	sg := p.stageSilences(b, now)
-	if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 && len(b.Summaries) == 0 {
-		return 0, nil
 	}
 	for key, e := range b.states.pending {
 		b.Windows = append(b.Windows, store.Window{Key: key, KeepUntil: e.KeepUntil, Data: state.Marshal(e.State)})
@@ -369,6 +356,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	}
 	if err := p.store.Commit(ctx, &b.Batch); err != nil {
 		p.applyQuiet(b, false)
+		p.release(ctx, b)
 		return 0, err // nothing applied: the batch is decided again
 	}
 	p.apply(ctx, b.states.pending)
@@ -397,6 +385,91 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	return len(evs), nil
 }
 
+// maxClaims bounds the times a batch is decided again because other
+// replicas changed its keys first; past it, the step fails and is retried
+// after retryDelay.
+const maxClaims = 16
+
+// decideBatch decides evs at now into a batch, nil when there is nothing
+// to commit, with the silences it staged. With a shared store, the batch's
+// decisions are claimed in it before they are committed: if another
+// replica changed a key the batch read, the whole batch is decided again
+// on fresh state, so that only one replica opens a window (or sends a
+// digest or a quiet summary) and every held-back event is counted once.
+// It keeps the claim, for a release should the commit fail.
+func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, *silence.Staged, error) {
+	var keys []string // the keys the batch read last time
+	for attempt := 1; ; attempt++ {
+		b := newBatch(p.cursor, now, p.states)
+		if err := b.states.prefetch(ctx, keys); err != nil {
+			return nil, nil, err
+		}
+		if err := p.loadDigests(ctx, b); err != nil {
+			return nil, nil, err
+		}
+		for _, e := range evs {
+			ev, err := p.parse(e)
+			if err != nil {
+				// Accepted once, refused by today's parser: processed, counted.
+				b.after = append(b.after, p.metrics.unparsable.Inc)
+				p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
+				continue
+			}
+			if err := p.process(ctx, b, e.ID, ev); err != nil {
+				return nil, nil, err
+			}
+		}
+		if len(evs) > 0 {
+			b.Through = evs[len(evs)-1].ID
+			p.dropParsed(b.Through)
+		}
+		p.closeDue(b, now)
+		if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {
+			p.applyQuiet(b, false)
+			return nil, nil, err
+		}
+		b.stageQuiet()
+		sg := p.stageSilences(b, now)
+		if b.Through == 0 && len(b.Notifications) == 0 && len(b.digests) == 0 && len(b.Silences) == 0 && len(b.Summaries) == 0 {
+			return nil, nil, nil
+		}
+		if b.states.shared == nil {
+			return b, sg, nil
+		}
+		var err error
+		b.claim = append(b.states.changes(), b.digestChanges()...)
+		b.claimed, err = b.states.shared.Claim(ctx, b.claim)
+		if !errors.Is(err, state.ErrConflict) {
+			if err != nil {
+				p.applyQuiet(b, false)
+			}
+			return b, sg, err
+		}
+		p.applyQuiet(b, false) // decided again: the due summaries too
+		if attempt == maxClaims {
+			return nil, nil, fmt.Errorf("alert: decision state: %d claims in a row: %w", attempt, err)
+		}
+		keys = keys[:0]
+		for k := range b.states.read {
+			keys = append(keys, k)
+		}
+		// Replicas that conflicted try again at different moments.
+		time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+	}
+}
+
+// release undoes the claim of a batch whose commit failed, so that
+// deciding it again sees the state it saw. Keys another replica wrote
+// over meanwhile stay claimed: logged and counted by the store.
+func (p *Pipeline) release(ctx context.Context, b *batch) {
+	if b.states.shared == nil || len(b.claimed) == 0 {
+		return
+	}
+	if n, err := b.states.shared.Release(ctx, b.claim, b.claimed); n > 0 || err != nil {
+		p.logger.Warn("decision state claimed by an uncommitted batch could not all be released", "keys", n, "err", err)
+	}
+}
+
 // batch is a store batch being built, with the decision states and
 // digests it changes: they apply to memory only once it is committed.
 type batch struct {
@@ -406,6 +479,9 @@ type batch struct {
 	silenced silence.Tally           // events held by silences
 	quiet    quietBatch              // due quiet summaries added and done
 	after    []func()                // metric updates, applied once committed
+	claim    []state.Change          // shared store: the claim made, and
+	claimed  []state.Version         // the versions it wrote;
+	shared   map[string]sharedDigest // the open digests it read
 }
 
 func newBatch(after int64, now time.Time, s state.Store) *batch {
@@ -419,6 +495,10 @@ func newBatch(after int64, now time.Time, s state.Store) *batch {
 // digest returns rule's open digest as the batch sees it.
 func (p *Pipeline) digest(b *batch, rule string) (*digestState, bool) {
 	if st, ok := b.digests[rule]; ok {
+		return st, st != nil
+	}
+	if b.shared != nil {
+		st := b.shared[rule].st
 		return st, st != nil
 	}
 	st, ok := p.digests[rule]

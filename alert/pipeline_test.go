@@ -19,7 +19,7 @@ import (
 
 const sendQuery = "SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgException&contenttype=json&OptPlatform=RESTAPI"
 
-func openStore(t *testing.T, dir string) *store.Store {
+func openStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: dir, Sync: store.SyncNormal})
 	if err != nil {
@@ -49,7 +49,7 @@ func (w *wakes) Wake(r string) {
 	w.m[r]++
 }
 
-func ingest(t *testing.T, p *Pipeline, raws ...callback.Raw) {
+func ingest(t testing.TB, p *Pipeline, raws ...callback.Raw) {
 	t.Helper()
 	for _, r := range raws {
 		if err := p.Ingest(context.Background(), []callback.Raw{r}, nil); err != nil {

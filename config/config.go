@@ -38,6 +38,7 @@ type Config struct {
 	Callback     Callback
 	Admin        Admin
 	Journal      Journal
+	State        State
 	Watchdog     Watchdog
 	Silences     Silences
 
@@ -100,6 +101,7 @@ type wire struct {
 	Callback     Callback    `yaml:"callback"`
 	Admin        Admin       `yaml:"admin"`
 	Journal      Journal     `yaml:"journal"`
+	State        State       `yaml:"state"`
 	Watchdog     Watchdog    `yaml:"watchdog"`
 	Silences     Silences    `yaml:"silences"`
 }
@@ -121,6 +123,7 @@ var defaults = wire{
 	Log:      Log{Level: "info", Format: "text"},
 	Callback: defaultCallback,
 	Journal:  defaultJournal,
+	State:    defaultState,
 	Silences: defaultSilences,
 }
 
@@ -185,6 +188,7 @@ func ParseWith(file string, data []byte, env func(string) (string, bool), o Load
 		Callback:     w.Callback,
 		Admin:        w.Admin,
 		Journal:      w.Journal,
+		State:        w.State,
 		Watchdog:     w.Watchdog,
 		Silences:     w.Silences,
 		File:         file,
@@ -281,6 +285,8 @@ func (c *Config) validate(doc *yamlfile.Doc) yamlfile.Errors {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("server"), "max_body_bytes"), "server.max_body_bytes must be between 1024 and 67108864"))
 	}
 	errs = append(errs, c.Journal.validate(doc, at("journal"))...)
+	_, stateNode := yamlfile.Lookup(doc.Root, "state")
+	errs = append(errs, c.State.validate(doc, stateNode)...)
 	errs = append(errs, c.Silences.validate(doc, at("silences"))...)
 	if c.Throttle.MaxKeys < 1 {
 		errs = append(errs, doc.Errorf(yamlfile.At(at("throttle"), "max_keys"), "throttle.max_keys must be at least 1"))
@@ -325,5 +331,5 @@ func (c *Config) Secrets() []Secret {
 	for _, a := range c.Apps {
 		out = append(out, a.Tokens...)
 	}
-	return append(out, c.Admin.Token)
+	return append(out, c.Admin.Token, c.State.Redis.Password)
 }

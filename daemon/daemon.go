@@ -20,7 +20,9 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
+	"github.com/imalert/imalert/alert/state/redisstate"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/reload"
@@ -79,6 +81,8 @@ type Daemon struct {
 	server     *server.Server
 	ln         net.Listener
 	adminLn    net.Listener // nil unless admin.listen is set
+	// closeStates closes the decision state store (a Redis client).
+	closeStates func() error
 }
 
 // New builds the daemon and opens its listeners. The journal and outbox
@@ -124,7 +128,13 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Store:        d.store,
 		Destinations: o.Set.Destinations(cons),
 		Redact:       redactor.Redact,
+		OnDead:       func(n *notify.Notification) { d.pipeline.ReleaseWindow(context.Background(), n) },
 	})
+	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
+	if err != nil {
+		return nil, err
+	}
+	d.closeStates = closeStates
 	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,
@@ -133,6 +143,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Store:     d.store,
 		Out:       d.dispatcher,
 		MaxKeys:   cfg.Throttle.MaxKeys,
+		States:    states,
 		// Large batches in a storm: the decision state a batch changes is
 		// written once per batch (the store spaces its wake-ups).
 		BatchSize:   2048,
@@ -224,6 +235,9 @@ func (d *Daemon) close() {
 		if err := d.store.Close(); err != nil {
 			d.logger.Error("closing the store failed", "err", err)
 		}
+	}
+	if d.closeStates != nil {
+		_ = d.closeStates()
 	}
 }
 

@@ -57,6 +57,9 @@ type DispatcherOptions struct {
 	Redact func(string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnDead, when set, is told of each notification given up (a dead
+	// letter), after it is recorded.
+	OnDead func(n *notify.Notification)
 	// MergeLimit bounds the notifications merged into one message;
 	// default 1000.
 	MergeLimit int
@@ -477,6 +480,9 @@ func (d *Dispatcher) failed(ctx context.Context, logger *slog.Logger, q *queue, 
 		d.metrics.deliveries.WithLabelValues(q.name, "dead").Inc()
 		d.metrics.dead.WithLabelValues(q.name).Inc()
 		logger.Error("notification given up: dead letter", "notification", n, "attempts", a.head.Attempts+1, "retryable", retryable, "err", msg)
+		if d.o.OnDead != nil {
+			d.o.OnDead(n)
+		}
 		return
 	}
 	if err := d.store.Attempt(ctx, n.Seq, now, msg); err != nil && ctx.Err() == nil {

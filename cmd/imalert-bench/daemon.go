@@ -113,6 +113,9 @@ receivers:
     type: console
 rule_files: [rules.yaml]
 `, journal, appID, token, adminToken)
+	if o.redis != "" {
+		cfg += fmt.Sprintf("state: {backend: redis, redis: {addr: %q}}\n", o.redis)
+	}
 	var b strings.Builder
 	b.WriteString(`rules:
   - name: storm

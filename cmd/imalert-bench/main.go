@@ -43,6 +43,7 @@ type options struct {
 	heapProfile string
 	restart     bool
 	bareAddr    string
+	redis       string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -65,6 +66,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.heapProfile, "heapprofile", "", "write the daemon's heap profile at the end of the load to this file")
 	fs.BoolVar(&o.restart, "restart", true, "restart the daemon after the run and time its start")
 	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
+	fs.StringVar(&o.redis, "redis", "", "keep the decision state in the Redis at this host:port (state.backend: redis)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
