@@ -97,6 +97,7 @@ var baseConfig = map[string]string{
 	"journal":  "journal: {retention: 24h}",
 	"watchdog": "watchdog: {no_callbacks_for: 30m, receiver: console}",
 	"silences": "silences: {max_duration: 7d}",
+	"state":    "state: {backend: memory}",
 }
 
 const ruleFile = `rules:
@@ -202,6 +203,7 @@ func TestReloadAppliesOrNamesEveryKey(t *testing.T) {
 		{key: "callback", change: "callback: {freshness_window: 1m, dedup_window: 10m}", restart: []string{"callback.dedup_window"}},
 		{key: "admin", change: "admin: {token: second-admin-token-123456}", restart: []string{"admin.token"}},
 		{key: "journal", change: "journal: {retention: 48h}", restart: []string{"journal.retention"}},
+		{key: "state", change: "state: {backend: memory, on_redis_error: fail_closed}", restart: []string{"state.on_redis_error"}},
 		{key: "silences", change: "silences: {max_duration: 1d}", restart: []string{"silences.max_duration"}},
 		{key: "watchdog", change: "watchdog: {no_callbacks_for: 1h, receiver: console}", restart: []string{"watchdog.no_callbacks_for"}},
 	}
