@@ -433,7 +433,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v > schemaVersion {
 		return fmt.Errorf("store: database schema version %d is newer than this imalert (%d)", v, schemaVersion)
 	}
-	if _, err := db.ExecContext(ctx, schema+traceSchema+silencesSchema+summariesSchema+budgetsSchema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+traceSchema+silencesSchema+summariesSchema+budgetsSchema+keysSchema); err != nil {
 		return fmt.Errorf("store: create schema: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
