@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
@@ -45,6 +46,7 @@ type Pipeline struct {
 	now       func() time.Time
 	observer  Observer
 	external  string
+	mute      *mute.Signer
 
 	// Owned by Run.
 	cursor  int64
@@ -84,6 +86,8 @@ type PipelineOptions struct {
 	ExternalURL string
 	// Silences, when set, hold the events they match before any decision.
 	Silences *silence.Set
+	// Mute, with ExternalURL, signs each page's one-tap mute link.
+	Mute *mute.Signer
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -119,6 +123,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		now:       o.Now,
 		observer:  o.Observer,
 		external:  strings.TrimRight(o.ExternalURL, "/"),
+		mute:      o.Mute,
 		digests:   map[string]*digestState{},
 		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
@@ -407,10 +412,15 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 			p.addToDigest(b, o.Rule, ev)
 			continue
 		}
+		muteLink := ""
+		if p.external != "" && p.mute != nil && len(o.Notifications) > 0 {
+			muteLink = p.mute.Link(p.external, o.Rule, o.Key, id, ev.ReceivedAt)
+		}
 		for _, n := range o.Notifications {
 			n.EventID = id
 			if p.external != "" {
 				n.Link = p.external + "/ui/events/" + strconv.FormatInt(id, 10)
+				n.MuteLink = muteLink
 			}
 			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver
