@@ -88,7 +88,7 @@ func (s *Signer) Verify(token string, now time.Time) (Capability, error) {
 	if !ok {
 		return Capability{}, ErrInvalid
 	}
-	enc := base64.RawURLEncoding
+	enc := base64.RawURLEncoding.Strict() // one spelling per token
 	payload, err1 := enc.DecodeString(p)
 	sum, err2 := enc.DecodeString(m)
 	if err1 != nil || err2 != nil || !hmac.Equal(sum, s.mac(payload)) {

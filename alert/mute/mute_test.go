@@ -96,6 +96,7 @@ func TestVerify(t *testing.T) {
 		{"wider matchers", forge(`"GroupId":"@TGS#1",`, ``), t0, s, ErrInvalid},
 		{"later expiry", forge(`"x":`, `"x":9`), t0, s, ErrInvalid},
 		{"MAC cut short", tok[:len(tok)-4], t0, s, ErrInvalid},
+		{"MAC respelled", tok[:len(tok)-1] + respell(tok[len(tok)-1]), t0, s, ErrInvalid},
 		{"no MAC", payload, t0, s, ErrInvalid},
 		{"not base64", "!!." + sum, t0, s, ErrInvalid},
 		{"empty", "", t0, s, ErrInvalid},
@@ -107,6 +108,13 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// respell changes the unused low bits of a last base64 digit.
+func respell(c byte) string {
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(digits, c)
+	return string(digits[i^1])
 }
 
 // A silence from a link holds the page's group key, within the rule's match

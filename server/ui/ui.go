@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -74,8 +75,10 @@ type Options struct {
 	Receivers map[string]bool
 	Waker     Waker // optional
 	Limits    callback.Limits
-	// Silences, when set, serves /ui/silences/ and puts it in the menu.
-	Silences http.Handler
+	// Silences, when set, serves /ui/silences and puts it in the menu.
+	Silences Silencer
+	// Mute, with Silences, verifies one-tap mute links at /ui/mute/.
+	Mute *mute.Signer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -127,7 +130,13 @@ func New(o Options) *UI {
 	u.mux.HandleFunc("GET /ui/rules", u.auth(u.rules))
 	u.mux.HandleFunc("POST /ui/rules/dry-run", u.auth(u.dryRun))
 	if o.Silences != nil {
-		u.mux.Handle("/ui/silences/", u.auth(o.Silences.ServeHTTP))
+		u.mux.HandleFunc("GET /ui/silences", u.auth(u.silences))
+		u.mux.HandleFunc("POST /ui/silences", u.auth(u.addSilence))
+		u.mux.HandleFunc("POST /ui/silences/{id}/expire", u.auth(u.expireSilence))
+		if o.Mute != nil {
+			u.mux.HandleFunc("GET /ui/mute/{token}", u.muteForm)
+			u.mux.HandleFunc("POST /ui/mute/{token}", u.mute)
+		}
 	}
 	u.mux.HandleFunc("/ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
