@@ -70,8 +70,7 @@ func (u *UI) prefill(r *http.Request) silenceForm {
 		m["GroupId"] = g
 	}
 	if len(m) > 0 {
-		out, _ := yaml.Marshal(m) // strings and decoded YAML: cannot fail
-		f.Matchers = string(out)
+		f.Matchers = toYAML(m)
 	}
 	if len(why) > 0 {
 		f.Comment = "muted from " + strings.Join(why, ", ")
@@ -124,6 +123,16 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Redirect(w, r, "/ui/silences?added="+url.QueryEscape(si.ID), http.StatusSeeOther)
 	}
+}
+
+// toYAML writes matchers as the form shows them: one field per line.
+func toYAML(v any) string {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	_ = enc.Encode(v) // strings and decoded YAML or JSON: cannot fail
+	_ = enc.Close()
+	return b.String()
 }
 
 // matchersJSON turns the form's matchers (YAML, or JSON) into the JSON the
@@ -190,8 +199,7 @@ func (c muteView) withCap(capa mute.Capability) muteView {
 	c.Cap = capa
 	var v any
 	if json.Unmarshal(capa.Matchers, &v) == nil {
-		out, _ := yaml.Marshal(v)
-		c.Matchers = string(out)
+		c.Matchers = toYAML(v)
 	}
 	return c
 }
