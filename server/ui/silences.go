@@ -49,6 +49,19 @@ func (u *UI) renderSilences(w http.ResponseWriter, r *http.Request, status int, 
 	u.renderStatus(w, r, status, "silences", "Silences", map[string]any{"Silences": list, "Form": f, "Notice": notice})
 }
 
+// activeSilences returns up to limit of the active silences in list,
+// those ending first first.
+func activeSilences(list []silence.Silence, limit int) []silence.Silence {
+	var out []silence.Silence
+	for _, s := range list {
+		if s.State == silence.Active {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b silence.Silence) int { return a.EndsAt.Compare(b.EndsAt) })
+	return out[:min(len(out), limit)]
+}
+
 // prefill fills the form from the query: ?event=ID&rule=NAME takes the
 // rule's group key for that event (within the rule's match block when
 // simple), ?group_id=G the group alone.

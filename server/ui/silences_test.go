@@ -135,6 +135,9 @@ func TestSilenceForm(t *testing.T) {
 			t.Errorf("list lacks %q", w)
 		}
 	}
+	if _, body := b.get("/ui/"); !strings.Contains(body, "Active silences") || !strings.Contains(body, "#silence-"+id) {
+		t.Error("the overview does not list the active silence")
+	}
 
 	if resp, _ := b.post("/ui/silences/nope/expire", url.Values{}); resp.StatusCode != 404 {
 		t.Errorf("expire unknown: status %d, want 404", resp.StatusCode)
