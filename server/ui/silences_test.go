@@ -123,8 +123,9 @@ func TestSilenceForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.Matches) != 1 || ev.Matches[0].Reason != "silenced" || len(ev.Notifications) != 0 {
-		t.Errorf("event after the silence: %+v, want rate-limit silenced and no page", ev.Matches)
+	if len(ev.Matches) != 1 || ev.Matches[0].Reason != "silenced" || len(ev.Notifications) != 0 ||
+		ev.Matches[0].Detail != "held: silenced by silence "+id {
+		t.Errorf("event after the silence: %+v, want rate-limit held by silence %s and no page", ev.Matches, id)
 	}
 	if got := r.silences.List()[0].Silenced; got != 1 {
 		t.Errorf("silenced count %d, want 1", got)
