@@ -3,15 +3,18 @@
 // key, for an hour, without logging in.
 //
 // A link's token is the capability (rule, group key, the silence's
-// matchers, the event, an expiry) in base64url JSON, a dot, and an
-// HMAC-SHA256 of it under a server key kept in the store. Changing any
-// byte, or presenting it after its expiry or to another server, fails.
+// matchers, the event, an expiry) as JSON, a dot, and an HMAC-SHA256 of
+// it (cut to 128 bits) under a server key kept in the store, both in
+// lowercase base32: letters and digits only, so that no medium's markup
+// (Slack or Markdown underscores, say) can break the link. Changing any
+// character, or presenting it after its expiry or to another server,
+// fails.
 package mute
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,6 +44,12 @@ var (
 	ErrExpired = errors.New("mute: link expired")
 )
 
+// enc spells tokens: base32 with a lowercase alphabet, no padding.
+var enc = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// macSize is the length of a token's MAC in bytes.
+const macSize = 16
+
 // Capability is what a mute link allows: creating one silence with
 // Matchers, for rule Rule's group key Key.
 type Capability struct {
@@ -68,13 +77,12 @@ func (s *Signer) mac(payload []byte) []byte {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte("imalert mute link\x00"))
 	m.Write(payload)
-	return m.Sum(nil)
+	return m.Sum(nil)[:macSize]
 }
 
 // Sign returns c's token.
 func (s *Signer) Sign(c Capability) string {
 	payload, _ := json.Marshal(c) // plain data: cannot fail
-	enc := base64.RawURLEncoding
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
 }
 
@@ -88,10 +96,11 @@ func (s *Signer) Verify(token string, now time.Time) (Capability, error) {
 	if !ok {
 		return Capability{}, ErrInvalid
 	}
-	enc := base64.RawURLEncoding.Strict() // one spelling per token
 	payload, err1 := enc.DecodeString(p)
 	sum, err2 := enc.DecodeString(m)
-	if err1 != nil || err2 != nil || !hmac.Equal(sum, s.mac(payload)) {
+	// One spelling per token: re-encoding gives it back.
+	if err1 != nil || err2 != nil || enc.EncodeToString(payload) != p || enc.EncodeToString(sum) != m ||
+		!hmac.Equal(sum, s.mac(payload)) {
 		return Capability{}, ErrInvalid
 	}
 	var c Capability

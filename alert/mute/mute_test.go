@@ -1,7 +1,6 @@
 package mute
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -78,10 +77,13 @@ func TestVerify(t *testing.T) {
 		t.Errorf("matchers (-want +got):\n%s", d)
 	}
 
+	if strings.Trim(tok, "0123456789abcdefghijklmnopqrstuv.") != "" {
+		t.Errorf("token %q: want lowercase letters, digits and a dot only", tok)
+	}
 	payload, sum, _ := strings.Cut(tok, ".")
-	raw, _ := base64.RawURLEncoding.DecodeString(payload)
+	raw, _ := enc.DecodeString(payload)
 	forge := func(from, to string) string {
-		return base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), from, to, 1))) + "." + sum
+		return enc.EncodeToString([]byte(strings.Replace(string(raw), from, to, 1))) + "." + sum
 	}
 	for _, tt := range []struct {
 		name, token string
@@ -98,7 +100,7 @@ func TestVerify(t *testing.T) {
 		{"MAC cut short", tok[:len(tok)-4], t0, s, ErrInvalid},
 		{"MAC respelled", tok[:len(tok)-1] + respell(tok[len(tok)-1]), t0, s, ErrInvalid},
 		{"no MAC", payload, t0, s, ErrInvalid},
-		{"not base64", "!!." + sum, t0, s, ErrInvalid},
+		{"not base32", "!!." + sum, t0, s, ErrInvalid},
 		{"empty", "", t0, s, ErrInvalid},
 		{"too long", strings.Repeat("a", MaxToken+1), t0, s, ErrInvalid},
 	} {
@@ -110,9 +112,9 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// respell changes the unused low bits of a last base64 digit.
+// respell changes the unused low bits of a token's last base32 digit.
 func respell(c byte) string {
-	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	const digits = "0123456789abcdefghijklmnopqrstuv"
 	i := strings.IndexByte(digits, c)
 	return string(digits[i^1])
 }

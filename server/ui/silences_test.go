@@ -228,9 +228,9 @@ func TestMuteLink(t *testing.T) {
 	}
 
 	i := len(path) - 10 // inside the MAC
-	swap := "A"
-	if path[i] == 'A' {
-		swap = "B"
+	swap := "a"
+	if path[i] == 'a' {
+		swap = "b"
 	}
 	tampered := path[:i] + swap + path[i+1:]
 	hostileKey := `GroupId="` + hostileGroup + `"`
