@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,10 @@ var enc = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(bas
 
 // macSize is the length of a token's MAC in bytes.
 const macSize = 16
+
+// rangeLike is a value the match language reads as a range of numbers
+// in a field it does not know (see rules' scalar values).
+var rangeLike = regexp.MustCompile(`^\s*-?\d{1,18}\s*-\s*-?\d{1,18}\s*$`)
 
 // Capability is what a mute link allows: creating one silence with
 // Matchers, for rule Rule's group key Key.
@@ -134,8 +139,8 @@ func (s *Signer) Link(base string, r *rules.Rule, key string, eventID int64, rec
 // Scope returns the matchers of a silence for rule r's group key key: the
 // key's fields with its values, within the rule's match block when that is
 // simple. ok is false when the key names no field or a field with no
-// value (such a silence would hold more than the group), or does not
-// parse.
+// value, or a value the match language would read as a range (such
+// silences would hold more than the group), or does not parse.
 func Scope(r *rules.Rule, key string) (matchers map[string]any, ok bool) {
 	vals, err := ParseKey(key)
 	if err != nil || len(vals) == 0 {
@@ -146,7 +151,7 @@ func Scope(r *rules.Rule, key string) (matchers map[string]any, ok bool) {
 		m = map[string]any{}
 	}
 	for f, v := range vals {
-		if v == "" {
+		if v == "" || rangeLike.MatchString(v) {
 			return nil, false
 		}
 		m[f] = v

@@ -131,6 +131,7 @@ func TestScope(t *testing.T) {
 		{"quotes and spaces in a value", "complex", `GroupId="a \"b\" c=d"`, map[string]any{"GroupId": `a "b" c=d`}},
 		{"no group_by", "nogroup", ``, nil},
 		{"empty value", "complex", `GroupId=""`, nil},
+		{"a value read as a range", "complex", `GroupId="1-5"`, nil},
 		{"not a key", "complex", `GroupId=@TGS#1`, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
