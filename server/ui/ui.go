@@ -4,8 +4,10 @@
 // browser's zone.
 //
 // Access is the admin token's: in an Authorization header, or through the
-// login form, which sets an HttpOnly, SameSite=Strict session cookie.
-// Every form carries a CSRF token bound to a per-browser cookie.
+// login form, which sets an HttpOnly, SameSite=Strict session cookie. The
+// one exception is a page's mute link (/ui/mute/{token}): its signed token
+// is the authority, for creating its one silence. Every form carries a
+// CSRF token bound to a per-browser cookie.
 package ui
 
 import (
