@@ -41,7 +41,7 @@ func rule(t *testing.T, name string) *rules.Rule {
 	return nil
 }
 
-func token(t *testing.T, link string) string {
+func token(t testing.TB, link string) string {
 	t.Helper()
 	_, tok, ok := strings.Cut(link, "/ui/mute/")
 	if !ok {
@@ -170,6 +170,22 @@ func FuzzParseKey(f *testing.F) {
 		}
 		if d := cmp.Diff(map[string]string{"GroupId": group, "Type": typ}, got); d != "" {
 			t.Errorf("ParseKey(%q) (-want +got):\n%s", key, d)
+		}
+	})
+}
+
+// Verify never panics, and takes no token but the one this server signed.
+func FuzzVerify(f *testing.F) {
+	s := NewSigner([]byte("fuzz key"))
+	r := &rules.Rule{Name: "rate", GroupBy: []string{"GroupId"}}
+	valid := token(f, s.Link("https://x", r, `GroupId="@TGS#1"`, 1, t0))
+	f.Add(valid)
+	f.Add(valid[:len(valid)-1] + "0")
+	f.Add("." + valid)
+	f.Add("0.0")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if _, err := s.Verify(tok, t0); err == nil && tok != valid {
+			t.Errorf("Verify(%q) took a token this server did not sign", tok)
 		}
 	})
 }
