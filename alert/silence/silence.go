@@ -265,7 +265,7 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	s.write.Lock()
 	defer s.write.Unlock()
 	if r.Capability != "" {
-		if v, ok := s.byCapability(r.Capability); ok {
+		if v, ok := s.ByCapability(r.Capability); ok {
 			return Silence{}, &UsedError{Silence: v}
 		}
 	}
@@ -418,9 +418,9 @@ func (e *entry) view(now time.Time) Silence {
 	return v
 }
 
-// byCapability returns the silence made from the mute link capability.
+// ByCapability returns the silence made from the mute link capability.
 // Expired silences are listed for a week, longer than a link lives.
-func (s *Set) byCapability(capability string) (Silence, bool) {
+func (s *Set) ByCapability(capability string) (Silence, bool) {
 	now := s.now().UTC()
 	s.mu.RLock()
 	defer s.mu.RUnlock()

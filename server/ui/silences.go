@@ -21,6 +21,8 @@ type Silencer interface {
 	Add(ctx context.Context, r silence.Request) (silence.Silence, error)
 	List() []silence.Silence
 	Expire(ctx context.Context, id string) (silence.Silence, error)
+	// ByCapability returns the silence a mute link made, if any.
+	ByCapability(capability string) (silence.Silence, bool)
 }
 
 // silenceForm is the new-silence form, as shown and as submitted.
@@ -224,8 +226,13 @@ func (u *UI) muteForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := muteView{Comment: "muted from the page of event #" + strconv.FormatInt(c.Event, 10)}
-	u.render(w, r, "mute", "Mute for 1 h", v.withCap(c))
+	v := muteView{Comment: "muted from the page of event #" + strconv.FormatInt(c.Event, 10)}.withCap(c)
+	if si, ok := u.o.Silences.ByCapability(c.ID); ok {
+		v.Done, v.Used = &si, true
+		u.render(w, r, "mute", "Already muted", v)
+		return
+	}
+	u.render(w, r, "mute", "Mute for 1 h", v)
 }
 
 // mute serves POST /ui/mute/{token}: the link's one silence.

@@ -226,6 +226,9 @@ func TestMuteLink(t *testing.T) {
 	if n := len(r.silences.List()); n != 1 {
 		t.Errorf("%d silences after a second use, want 1", n)
 	}
+	if code, body := b.get(path); code != 200 || !strings.Contains(body, "made its silence already") || !strings.Contains(body, list[0].ID) || strings.Contains(body, `name="author"`) {
+		t.Errorf("opened again: status %d, want the silence it made and no form", code)
+	}
 
 	i := len(path) - 10 // inside the MAC
 	swap := "a"
