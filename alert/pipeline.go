@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
@@ -48,6 +49,7 @@ type Pipeline struct {
 	observer  Observer
 	external  string
 	timer     *matchTimer
+	mute      *mute.Signer
 
 	// Owned by Run.
 	cursor  int64
@@ -100,6 +102,8 @@ type PipelineOptions struct {
 	Silences *silence.Set
 	// MatchTiming samples how long each rule takes to match.
 	MatchTiming MatchTiming
+	// Mute, with ExternalURL, signs each page's one-tap mute link.
+	Mute *mute.Signer
 }
 
 // NewPipeline returns a pipeline; call Restore, then Run.
@@ -135,6 +139,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		now:       o.Now,
 		observer:  o.Observer,
 		external:  strings.TrimRight(o.ExternalURL, "/"),
+		mute:      o.Mute,
 		digests:   map[string]*digestState{},
 		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
 		stop:      make(chan struct{}),
@@ -543,10 +548,15 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 			p.addToDigest(b, o.Rule, ev)
 			continue
 		}
+		muteLink := ""
+		if p.external != "" && p.mute != nil && len(o.Notifications) > 0 {
+			muteLink = p.mute.Link(p.external, o.Rule, o.Key, id, ev.ReceivedAt)
+		}
 		for _, n := range o.Notifications {
 			n.EventID = id
 			if p.external != "" {
 				n.Link = p.external + "/ui/events/" + strconv.FormatInt(id, 10)
+				n.MuteLink = muteLink
 			}
 			b.Notifications = append(b.Notifications, delivery.Encode(n))
 			rule, recv := n.Rule, n.Receiver

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"strings"
 
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/alert/trace"
@@ -25,6 +26,9 @@ func traceDecision(id int64, o Outcome) store.Decision {
 	r := trace.Record{
 		GroupKey: o.Key, Notify: d.Notify, Reason: d.Reason, Until: d.Until, Window: d.Window,
 		Suppressed: d.Suppressed, Count: d.Count, Threshold: o.Rule.Threshold.Count, Within: o.Rule.Threshold.Within,
+	}
+	if len(o.Silences) > 0 {
+		r.By = "silence " + strings.Join(o.Silences, ", ")
 	}
 	return store.Decision{EventID: id, Rule: o.Rule.Name, Reason: string(d.Reason), Data: trace.Marshal(r)}
 }

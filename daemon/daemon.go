@@ -20,6 +20,7 @@ import (
 	"github.com/imalert/imalert/alert"
 	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state/redisstate"
@@ -79,6 +80,7 @@ type Daemon struct {
 	pipeline   *alert.Pipeline
 	reloader   *reload.Reloader
 	server     *server.Server
+	mute       *mute.Signer // signs and verifies one-tap mute links
 	ln         net.Listener
 	adminLn    net.Listener // nil unless admin.listen is set
 	// closeStates closes the decision state store (a Redis client).
@@ -120,6 +122,11 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := d.store.Key(ctx, mute.KeyName)
+	if err != nil {
+		return nil, err
+	}
+	d.mute = mute.NewSigner(key)
 	stats := trace.NewStats()
 	cons := console.New(o.Stdout) // receivers of type console share stdout
 	d.dispatcher = delivery.NewDispatcher(delivery.DispatcherOptions{
@@ -151,6 +158,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Observer:    stats,
 		Silences:    silences,
 		ExternalURL: cfg.ExternalURL,
+		Mute:        d.mute,
 	})
 	verifiers := server.NewVerifiers(o.Set.Verifiers())
 	d.reloader = reload.New(reload.Options{
@@ -176,7 +184,8 @@ func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v 
 	limits := d.o.Set.Limits()
 	o.Trace = trace.NewReader(d.store, d.pipeline.Rules, limits)
 	o.UI = ui.New(ui.Options{Logger: d.logger.With("component", "ui"), Token: d.cfg.Admin.Token.Reveal(), Store: d.store, Limits: limits,
-		Trace: o.Trace, Pipeline: d.pipeline, Stats: stats, Receivers: d.cfg.ReceiverNames(), Waker: d.dispatcher})
+		Trace: o.Trace, Pipeline: d.pipeline, Stats: stats, Receivers: d.cfg.ReceiverNames(), Waker: d.dispatcher,
+		Silences: silences, Mute: d.mute})
 	return o
 }
 

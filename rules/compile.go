@@ -71,7 +71,8 @@ type Rule struct {
 	StateKey string
 
 	cond     allOf
-	order    int // position in the rule set, for stable match order
+	simple   map[string]any // the match block, when flat: see SimpleMatch
+	order    int            // position in the rule set, for stable match order
 	commands []string
 	codes    []int64
 	ranges   []codeRange
@@ -399,6 +400,7 @@ func (rc *ruleCompiler) conditions(r *Rule) {
 	mc := &matchCompiler{doc: rc.doc, label: rc.label}
 	if _, mn := rc.s.lookup("match"); mn != nil {
 		r.cond = mc.block("match", mn)
+		r.simple = simpleMatch(mn)
 	}
 	rc.errs = append(rc.errs, mc.errs...)
 	r.commands, r.codes, r.ranges = indexKeys(r.cond)

@@ -674,7 +674,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	// Tables added since without a schema version of their own are
 	// created when missing.
-	extras := traceSchema + silencesSchema + summariesSchema + budgetsSchema
+	extras := traceSchema + silencesSchema + summariesSchema + budgetsSchema + keysSchema
 	if v == schemaVersion {
 		if _, err := db.ExecContext(ctx, extras); err != nil {
 			return fmt.Errorf("store: create schema: %w", err)

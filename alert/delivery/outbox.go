@@ -30,6 +30,7 @@ type record struct {
 	Fallback      string               `json:"fallback,omitempty"`
 	FallbackAfter time.Duration        `json:"fallback_after,omitempty"`
 	Link          string               `json:"link,omitempty"`
+	MuteLink      string               `json:"mute_link,omitempty"`
 	// Rendered at decision time: a reload that changes the rule's
 	// templates does not change a page already decided.
 	Reason    notify.Reason         `json:"reason,omitempty"`
@@ -45,7 +46,7 @@ func Encode(n *notify.Notification) store.Notification {
 	data, _ := json.Marshal(record{ // plain data: cannot fail
 		RuleFile: n.RuleFile, RuleLine: n.RuleLine, Severity: n.Severity, CodeMeaning: n.CodeMeaning,
 		Throttle: n.Throttle, Merged: n.Merged, Digest: n.Digest, Silence: n.Silence, Quiet: n.Quiet, Storm: n.Storm, Fallback: n.Fallback, FallbackAfter: n.FallbackAfter,
-		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body, Link: n.Link, FirstDue: n.FirstDue,
+		Reason: n.Reason, Threshold: n.Threshold, Title: n.Title, Body: n.Body, Link: n.Link, FirstDue: n.FirstDue, MuteLink: n.MuteLink,
 	})
 	return store.Notification{
 		Seq: n.Seq, ID: n.ID, Receiver: n.Receiver, Rule: n.Rule, GroupKey: n.GroupKey,
@@ -63,7 +64,7 @@ func Decode(row store.Notification, lim callback.Limits) (*notify.Notification, 
 		ID: row.ID, Receiver: row.Receiver, Rule: row.Rule, GroupKey: row.GroupKey, CreatedAt: row.CreatedAt,
 		RuleFile: rec.RuleFile, RuleLine: rec.RuleLine, Severity: rec.Severity, CodeMeaning: rec.CodeMeaning,
 		Throttle: rec.Throttle, Merged: rec.Merged, Digest: rec.Digest, Silence: rec.Silence, Quiet: rec.Quiet, Storm: rec.Storm, Fallback: rec.Fallback, FallbackAfter: rec.FallbackAfter,
-		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body, Link: rec.Link, FirstDue: rec.FirstDue,
+		Reason: rec.Reason, Threshold: rec.Threshold, Title: rec.Title, Body: rec.Body, Link: rec.Link, FirstDue: rec.FirstDue, MuteLink: rec.MuteLink,
 		Seq: row.Seq, EventID: row.EventID,
 	}
 	if n.Severity == "" {

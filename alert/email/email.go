@@ -128,6 +128,7 @@ var htmlTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{range .Fields}}<tr><td style="padding:2px 12px 2px 0;color:#616061">{{.Label}}</td><td style="padding:2px 0;white-space:pre-line">{{.Value}}</td></tr>
 {{end}}</table>
 {{if .Excerpt}}<blockquote style="margin:8px 0;padding:4px 8px;border-left:3px solid #ddd;color:#444">{{.Excerpt}}</blockquote>{{end}}
+{{end}}{{if .Link}}<p style="margin:8px 0 4px"><a href="{{.Link}}">Open in imalert</a>{{if .MuteLink}} · <a href="{{.MuteLink}}">Mute 1 h</a>{{end}}</p>
 {{end}}{{range .Footer}}<p style="margin:2px 0;color:#616061;font-size:12px">{{.}}</p>
 {{end}}</div>
 </body></html>

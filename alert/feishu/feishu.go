@@ -236,9 +236,11 @@ func (f *Notifier) card(p *page.Page, c *content) Card {
 		card.Elements = append(card.Elements, div(m))
 	}
 	if link := cmp.Or(p.Link, f.external); link != "" {
-		card.Elements = append(card.Elements, Element{Tag: "action", Actions: []Button{{
-			Tag: "button", Text: Text{"plain_text", "Open imalert"}, Type: "primary", URL: link,
-		}}})
+		buttons := []Button{{Tag: "button", Text: Text{"plain_text", "Open imalert"}, Type: "primary", URL: link}}
+		if p.MuteLink != "" {
+			buttons = append(buttons, Button{Tag: "button", Text: Text{"plain_text", "Mute 1 h"}, Type: "default", URL: p.MuteLink})
+		}
+		card.Elements = append(card.Elements, Element{Tag: "action", Actions: buttons})
 	}
 	if len(p.Footer) > 0 {
 		card.Elements = append(card.Elements, Element{Tag: "note", Elements: []Text{{"plain_text", Plain(strings.Join(p.Footer, " · "))}}})

@@ -198,6 +198,12 @@ func TestCard(t *testing.T) {
 	if b := c.Elements[4].Actions[0]; b.URL != "https://imalert.example.com" {
 		t.Errorf("button %+v", b)
 	}
+	linked := notification(testutil.SampleEvent(t, "send-msg-exception.doc-sample.json"))
+	linked.Link, linked.MuteLink = "https://imalert.example.com/ui/events/7", "https://imalert.example.com/ui/mute/tok.mac"
+	acts := n.Message(page.Build(linked)).Card.Elements[4].Actions
+	if len(acts) != 2 || acts[0].URL != linked.Link || acts[1].URL != linked.MuteLink || acts[1].Text.Content != "Mute 1 h" {
+		t.Errorf("buttons with a mute link: %+v", acts)
+	}
 	for _, sev := range []struct{ severity, colour string }{{"critical", "red"}, {"info", "blue"}} {
 		nf := notification(testutil.SampleEvent(t, "send-msg-exception.doc-sample.json"))
 		nf.Severity = sev.severity

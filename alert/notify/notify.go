@@ -71,6 +71,9 @@ type Notification struct {
 	// Link is the event's page in imalert's web UI (its decision trace);
 	// empty when external_url is not set.
 	Link string
+	// MuteLink is a signed link that silences this page's rule and group
+	// key for an hour without logging in; empty without external_url.
+	MuteLink string
 
 	// FirstDue is set on a dead letter requeued by hand: when it was first
 	// due. CreatedAt is then the time it was requeued.

@@ -49,6 +49,9 @@ type Page struct {
 	// Link is the event's trace in imalert's web UI; empty without
 	// external_url. The footer shows it too.
 	Link string
+	// MuteLink silences the page's rule and group key for an hour; empty
+	// without external_url. The footer shows it too.
+	MuteLink string
 }
 
 // Field is a labelled value.
@@ -75,7 +78,7 @@ func Build(n *notify.Notification) *Page {
 		return buildStorm(n)
 	}
 	ev := n.Event
-	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link}
+	p := &Page{Severity: n.Severity, Rule: n.Rule, CustomTitle: n.Title, CustomBody: n.Body, Link: n.Link, MuteLink: n.MuteLink}
 	p.Title = severityMark(n.Severity) + " " + n.Severity + " · " + n.Rule
 	whose := Whose(n)
 	if whose != "" {
@@ -206,6 +209,9 @@ func footer(n *notify.Notification) []string {
 	}
 	if n.Link != "" {
 		out = append(out, "trace "+n.Link)
+	}
+	if n.MuteLink != "" {
+		out = append(out, "mute 1 h "+n.MuteLink)
 	}
 	return out
 }

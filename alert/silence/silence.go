@@ -12,6 +12,7 @@
 package silence
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -72,7 +73,21 @@ type Request struct {
 	EndsAt   *time.Time `json:"ends_at,omitempty"`
 	Author   string     `json:"author"`
 	Comment  string     `json:"comment"`
+
+	// Via is where the request came from: ViaAPI (the default), ViaUI or
+	// ViaLink. It is set by the server, never read from the API's body.
+	Via string `json:"-"`
+	// Capability, for a silence made from a mute link, names the link:
+	// a link makes one silence at most.
+	Capability string `json:"-"`
 }
+
+// Where silences come from.
+const (
+	ViaAPI  = "api"
+	ViaUI   = "ui"
+	ViaLink = "link"
+)
 
 // Silence is a silence as listed.
 type Silence struct {
@@ -83,7 +98,9 @@ type Silence struct {
 	CreatedAt time.Time       `json:"created_at"`
 	Author    string          `json:"author"`
 	Comment   string          `json:"comment"`
-	State     State           `json:"state"`
+	// Via says where it was made: api, ui or link (a mute link).
+	Via   string `json:"created_via"`
+	State State  `json:"state"`
 	// Silenced is how many events the silence has held so far, Groups in
 	// how many distinct IM groups, Rules which rules' matches.
 	Silenced int        `json:"silenced"`
@@ -100,6 +117,13 @@ func (e *InvalidError) Error() string { return "silence: " + strings.Join(e.Msgs
 // ErrNotFound is returned for an unknown silence ID.
 var ErrNotFound = errors.New("silence: no such silence")
 
+// UsedError is returned when a mute link has made its silence already.
+type UsedError struct{ Silence Silence }
+
+func (e *UsedError) Error() string {
+	return "silence: this link made silence " + e.Silence.ID + " already"
+}
+
 // spec is what the store keeps of a silence besides its times.
 type spec struct {
 	Matchers json.RawMessage `json:"matchers"`
@@ -107,6 +131,8 @@ type spec struct {
 	Comment  string          `json:"comment"`
 	// PlannedEnd is the end as asked; an earlier end means it was expired.
 	PlannedEnd time.Time `json:"planned_end"`
+	Via        string    `json:"via,omitempty"`
+	Capability string    `json:"capability,omitempty"`
 }
 
 // Stats is what a silence has held.
@@ -238,6 +264,11 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	// the pipeline takes for every event.
 	s.write.Lock()
 	defer s.write.Unlock()
+	if r.Capability != "" {
+		if v, ok := s.ByCapability(r.Capability); ok {
+			return Silence{}, &UsedError{Silence: v}
+		}
+	}
 	open := 0
 	for _, v := range s.List() {
 		if v.State != Expired {
@@ -313,7 +344,10 @@ func (s *Set) validate(r Request, now time.Time) (*entry, error) {
 	if len(msgs) > 0 {
 		return nil, &InvalidError{Msgs: msgs}
 	}
-	sp := spec{Matchers: r.Matchers, Author: r.Author, Comment: r.Comment, PlannedEnd: end}
+	if r.Via == "" {
+		r.Via = ViaAPI
+	}
+	sp := spec{Matchers: r.Matchers, Author: r.Author, Comment: r.Comment, PlannedEnd: end, Via: r.Via, Capability: r.Capability}
 	data, _ := json.Marshal(sp) // plain data: cannot fail
 	row := store.Silence{ID: newID(), CreatedAt: now, StartsAt: start, EndsAt: end, Spec: data}
 	return &entry{row: row, spec: sp, matcher: m}, nil
@@ -371,7 +405,7 @@ func (s *Set) List() []Silence {
 func (e *entry) view(now time.Time) Silence {
 	v := Silence{
 		ID: e.row.ID, Matchers: e.spec.Matchers, StartsAt: e.row.StartsAt, EndsAt: e.row.EndsAt,
-		CreatedAt: e.row.CreatedAt, Author: e.spec.Author, Comment: e.spec.Comment, State: e.state(now),
+		CreatedAt: e.row.CreatedAt, Author: e.spec.Author, Comment: e.spec.Comment, Via: cmp.Or(e.spec.Via, ViaAPI), State: e.state(now),
 		Silenced: e.stats.Events, Groups: len(e.stats.Groups), Rules: e.stats.Rules,
 	}
 	if v.Rules == nil {
@@ -382,6 +416,20 @@ func (e *entry) view(now time.Time) Silence {
 		v.Last = &t
 	}
 	return v
+}
+
+// ByCapability returns the silence made from the mute link capability.
+// Expired silences are listed for a week, longer than a link lives.
+func (s *Set) ByCapability(capability string) (Silence, bool) {
+	now := s.now().UTC()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.list {
+		if e.spec.Capability == capability {
+			return e.view(now), true
+		}
+	}
+	return Silence{}, false
 }
 
 // Matching appends to dst the IDs of the silences active at ev's receive

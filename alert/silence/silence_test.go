@@ -108,3 +108,41 @@ func TestStates(t *testing.T) {
 		}
 	}
 }
+
+// A silence records where it was made; a mute link's capability makes one
+// silence at most, even after a restart and after the silence is expired.
+func TestViaAndCapability(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s, st := openSet(t, &now)
+	m := json.RawMessage(`{"GroupId": "@TGS#1"}`)
+	api, err := s.Add(ctx, Request{Matchers: m, Duration: "1h", Author: "ana", Comment: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := s.Add(ctx, Request{Matchers: m, Duration: "1h", Author: "bo", Comment: "c", Via: ViaLink, Capability: "cap1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if api.Via != ViaAPI || link.Via != ViaLink {
+		t.Errorf("via: api %q, link %q", api.Via, link.Via)
+	}
+	if _, err := s.Expire(ctx, link.ID); err != nil {
+		t.Fatal(err)
+	}
+	re, err := Open(ctx, Options{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = re.Add(ctx, Request{Matchers: m, Duration: "1h", Author: "bo", Comment: "again", Via: ViaLink, Capability: "cap1"})
+	var used *UsedError
+	if !errors.As(err, &used) || used.Silence.ID != link.ID || used.Silence.Via != ViaLink {
+		t.Fatalf("second silence from one link: err = %v, want UsedError naming %s", err, link.ID)
+	}
+	if _, err := re.Add(ctx, Request{Matchers: m, Duration: "1h", Author: "bo", Comment: "c", Via: ViaLink, Capability: "cap2"}); err != nil {
+		t.Errorf("another link: %v", err)
+	}
+	if n := len(re.List()); n != 3 {
+		t.Errorf("%d silences, want 3", n)
+	}
+}

@@ -185,11 +185,11 @@ func parseMatchers(args []string) (json.RawMessage, error) {
 
 func printSilences(w io.Writer, ss []silence.Silence) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSILENCED\tGROUPS\tSTARTS\tENDS\tAUTHOR\tCOMMENT\tMATCHERS")
+	fmt.Fprintln(tw, "ID\tSTATE\tSILENCED\tGROUPS\tSTARTS\tENDS\tAUTHOR\tVIA\tCOMMENT\tMATCHERS")
 	for _, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Silenced, s.Groups,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Silenced, s.Groups,
 			s.StartsAt.UTC().Format(time.RFC3339), s.EndsAt.UTC().Format(time.RFC3339),
-			oneLine(s.Author, 24), oneLine(s.Comment, 48), oneLine(string(s.Matchers), 64))
+			oneLine(s.Author, 24), oneLine(s.Via, 8), oneLine(s.Comment, 48), oneLine(string(s.Matchers), 64))
 	}
 	return tw.Flush()
 }

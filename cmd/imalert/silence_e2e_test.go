@@ -125,7 +125,7 @@ receivers:
 	if got := hookPayloads(t, hook.WaitRequests(1, 10*time.Second)); len(got) != 1 || got[0].GroupKey != `GroupId="@TGS#OTHER1"` {
 		t.Fatalf("pages after 3 silenced events and another group: %+v", got)
 	}
-	if ls := cli("ls"); !strings.Contains(ls, id+"  active  3 ") {
+	if ls := cli("ls"); !strings.Contains(ls, id+"  active  3 ") || !strings.Contains(ls, "  api  ") {
 		t.Errorf("silence ls after 3 held events:\n%s", ls)
 	}
 

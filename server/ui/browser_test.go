@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/imalert/imalert/alert/silence"
+	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/store"
 )
 
@@ -181,5 +183,89 @@ func TestBrowser(t *testing.T) {
 	}), chromedp.Navigate(base+"/ui/events"), chromedp.WaitVisible(chromedp.CSS("main")), shot("events-nojs"))
 	if noJS := text("body"); !strings.Contains(noJS, hostileGroup) || !strings.Contains(noJS, " UTC") || strings.Contains(noJS, "Show local time") {
 		t.Errorf("without JavaScript the events page lacks its content or shows the zone switch:\n%.500s", noJS)
+	}
+}
+
+// tab drives one browser tab for a test.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
+func (b *tab) shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(b.dir, name+".png"), buf, 0o644)
+	})
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// In a real browser: follow a page's mute link without logging in and
+// confirm it; then, logged in, go from an event to the silence form it
+// prefills, create the silence, and see the next matching callback
+// silenced in its trace and counted on the silences page.
+func TestBrowserSilences(t *testing.T) {
+	r := newRig(t)
+	b := &tab{t: t, ctx: browser(t), dir: shots(t)}
+	base := r.srv.URL
+
+	link := muteLink(t, r.st, 1)
+	b.do("open the mute link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form.silence`)), b.shot("mute-confirm"))
+	if body := b.text("main"); !strings.Contains(body, "rate-limit") || !strings.Contains(body, docGroup) {
+		t.Errorf("mute form lacks the rule or the group:\n%s", body)
+	}
+	b.do("confirm", chromedp.SendKeys(chromedp.CSS(`input[name=author]`), "oncall"),
+		chromedp.Click(chromedp.CSS(`form.silence button`)), chromedp.WaitVisible(chromedp.CSS(`p.ok`)), b.shot("mute-done"))
+	if done := b.text("p.ok"); !strings.Contains(done, "Muted until") {
+		t.Errorf("after confirming: %q", done)
+	}
+	if list := r.silences.List(); len(list) != 1 || list[0].Via != silence.ViaLink || list[0].Author != "oncall" {
+		t.Fatalf("silences after the link: %+v", list)
+	}
+
+	b.do("log in", chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.CSS("nav")))
+	b.do("mute from an event", chromedp.Navigate(base+"/ui/events/4"), chromedp.Click(chromedp.CSS(`td a.mute`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.silence`)))
+	matchers, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(`textarea[name=matchers]`)))
+	if err != nil || !strings.Contains(matchers, "80001") || !strings.Contains(matchers, "GroupId: '@TGS#3FQ6KEAF7'") {
+		t.Fatalf("prefilled matchers %q, %v: want the content-filter codes and the group", matchers, err)
+	}
+	b.do("create", chromedp.SendKeys(chromedp.CSS(`input[name=author]`), "ana"),
+		chromedp.Click(chromedp.CSS(`form.silence button`)), chromedp.WaitVisible(chromedp.CSS(`p.ok`)))
+
+	r.process(t, callback.Raw{Query: sendQuery, Body: sample(t, "send-msg-exception.content-filter.json"), ReceivedAt: time.Now().UTC()})
+	b.do("the next event", chromedp.Navigate(base+"/ui/events/5"), chromedp.WaitVisible(chromedp.CSS("main")), b.shot("event-silenced"))
+	if body := b.text("main"); !strings.Contains(body, "silenced") {
+		t.Errorf("the next content-filter event is not silenced:\n%.800s", body)
+	}
+	b.do("the silences", chromedp.Navigate(base+"/ui/silences"), chromedp.WaitVisible(chromedp.CSS("table.silences")), b.shot("silences"))
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](
+		`[...document.querySelectorAll("table.silences tbody tr")].map(tr => [...tr.cells].map(td => td.innerText.trim()))`))
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("silences rows %v, %v; want 2", rows, err)
+	}
+	// Newest first: ana's from the form, which held the event; then the link's.
+	if got := []string{rows[0][2], rows[0][4], rows[0][6], rows[1][2], rows[1][4], rows[1][6]}; strings.Join(got, "|") != "1|ana|ui|0|oncall|link" {
+		t.Errorf("silenced, author, made in: %q, want ana's (ui) holding 1, oncall's (link) 0", got)
 	}
 }

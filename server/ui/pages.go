@@ -67,6 +67,9 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(open, func(a, b window) int { return a.End.Compare(b.End) })
 	data["Windows"] = open
+	if u.o.Silences != nil {
+		data["Silences"] = activeSilences(u.o.Silences.List(), maxWindowsShown)
+	}
 	u.render(w, r, "overview", "Overview", data)
 }
 

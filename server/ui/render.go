@@ -32,7 +32,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pageNames = []string{"login", "overview", "events", "event", "deliveries", "rules"}
+var pageNames = []string{"login", "overview", "events", "event", "deliveries", "rules", "silences", "mute"}
 
 // parsePages parses each page with the layout. The templates are embedded:
 // an error is a build defect, caught by every test.
@@ -51,7 +51,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 
 // renderStatus is render with another status than 200.
 func (u *UI) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
-	p := layoutData{Title: title, Active: name, Nav: name != "login", Silences: u.o.Silences != nil, Data: data,
+	p := layoutData{Title: title, Active: name, Nav: name != "login" && name != "mute", Silences: u.o.Silences != nil, Data: data,
 		CSRF: u.csrfToken(w, r)}
 	if u.o.Token != "" {
 		if c, err := r.Cookie(sessionCookie); err == nil && u.sessionOK(c.Value) {

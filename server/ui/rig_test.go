@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/mute"
+	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/internal/testutil"
@@ -42,10 +44,22 @@ const uiRules = `rules:
 `
 
 type rig struct {
-	st   *store.Store
-	srv  *httptest.Server
-	now  time.Time
-	dead string // id of a dead letter
+	st       *store.Store
+	srv      *httptest.Server
+	now      time.Time
+	dead     string // id of a dead letter
+	p        *alert.Pipeline
+	silences *silence.Set
+	signer   *mute.Signer
+}
+
+// process journals raws and runs the pipeline over them.
+func (r *rig) process(t *testing.T, raws ...callback.Raw) {
+	t.Helper()
+	if err := r.p.Ingest(context.Background(), raws, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.p.Run(context.Background()) // stopped: processes what is journaled, then returns
 }
 
 func sample(t *testing.T, name string) []byte {
@@ -83,7 +97,20 @@ func newRigWith(t *testing.T, adminToken string) *rig {
 		{Query: sendQuery, Body: sample(t, "send-msg-exception.content-filter.json"), ReceivedAt: now.Add(-6 * time.Minute)},
 	}
 	stats := trace.NewStats()
-	p := alert.NewPipeline(alert.PipelineOptions{Rules: rulestest.Compile(t, uiRules, "ops-slack", "ops-mail"), Store: st, Observer: stats})
+	silences, err := silence.Open(ctx, silence.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.Key(ctx, mute.KeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := mute.NewSigner(key)
+	// The server's address is known before it serves: pages link to it.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	p := alert.NewPipeline(alert.PipelineOptions{Rules: rulestest.Compile(t, uiRules, "ops-slack", "ops-mail"), Store: st, Observer: stats,
+		Silences: silences, Mute: signer, ExternalURL: "http://" + srv.Listener.Addr().String()})
 	for _, r := range raws {
 		if err := p.Ingest(ctx, []callback.Raw{r}, nil); err != nil {
 			t.Fatal(err)
@@ -103,10 +130,11 @@ func newRigWith(t *testing.T, adminToken string) *rig {
 		t.Fatal(err)
 	}
 	u := ui.New(ui.Options{Token: adminToken, Store: st, Trace: trace.NewReader(st, p.Rules, callback.Limits{}), Pipeline: p,
-		Stats: stats, Receivers: map[string]bool{"ops-slack": true, "ops-mail": true}, Now: func() time.Time { return now }})
+		Stats: stats, Receivers: map[string]bool{"ops-slack": true, "ops-mail": true}, Now: func() time.Time { return now },
+		Silences: silences, Mute: signer})
 	s := server.New(server.Options{Registerer: prometheus.NewRegistry(), CallbackPath: "/callback", Apps: []uint64{1400000000},
 		AdminToken: adminToken, UI: u})
-	srv := httptest.NewServer(s.AdminHandler())
-	t.Cleanup(srv.Close)
-	return &rig{st: st, srv: srv, now: now, dead: d.ID}
+	srv.Config.Handler = s.AdminHandler()
+	srv.Start()
+	return &rig{st: st, srv: srv, now: now, dead: d.ID, p: p, silences: silences, signer: signer}
 }

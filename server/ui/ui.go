@@ -4,8 +4,10 @@
 // browser's zone.
 //
 // Access is the admin token's: in an Authorization header, or through the
-// login form, which sets an HttpOnly, SameSite=Strict session cookie.
-// Every form carries a CSRF token bound to a per-browser cookie.
+// login form, which sets an HttpOnly, SameSite=Strict session cookie. The
+// one exception is a page's mute link (/ui/mute/{token}): its signed token
+// is the authority, for creating its one silence. Every form carries a
+// CSRF token bound to a per-browser cookie.
 package ui
 
 import (
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/alert"
+	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/rules"
@@ -74,8 +77,10 @@ type Options struct {
 	Receivers map[string]bool
 	Waker     Waker // optional
 	Limits    callback.Limits
-	// Silences, when set, serves /ui/silences/ and puts it in the menu.
-	Silences http.Handler
+	// Silences, when set, serves /ui/silences and puts it in the menu.
+	Silences Silencer
+	// Mute, with Silences, verifies one-tap mute links at /ui/mute/.
+	Mute *mute.Signer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -127,7 +132,13 @@ func New(o Options) *UI {
 	u.mux.HandleFunc("GET /ui/rules", u.auth(u.rules))
 	u.mux.HandleFunc("POST /ui/rules/dry-run", u.auth(u.dryRun))
 	if o.Silences != nil {
-		u.mux.Handle("/ui/silences/", u.auth(o.Silences.ServeHTTP))
+		u.mux.HandleFunc("GET /ui/silences", u.auth(u.silences))
+		u.mux.HandleFunc("POST /ui/silences", u.auth(u.addSilence))
+		u.mux.HandleFunc("POST /ui/silences/{id}/expire", u.auth(u.expireSilence))
+		if o.Mute != nil {
+			u.mux.HandleFunc("GET /ui/mute/{token}", u.muteForm)
+			u.mux.HandleFunc("POST /ui/mute/{token}", u.mute)
+		}
 	}
 	u.mux.HandleFunc("/ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
