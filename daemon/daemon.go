@@ -185,8 +185,17 @@ func (d *Daemon) serverOptions(logger *slog.Logger, reg *prometheus.Registry, v 
 	o.Trace = trace.NewReader(d.store, d.pipeline.Rules, limits)
 	o.UI = ui.New(ui.Options{Logger: d.logger.With("component", "ui"), Token: d.cfg.Admin.Token.Reveal(), Store: d.store, Limits: limits,
 		Trace: o.Trace, Pipeline: d.pipeline, Stats: stats, Receivers: d.cfg.ReceiverNames(), Waker: d.dispatcher,
-		Silences: silences, Mute: d.mute})
+		Silences: silences, Mute: d.mute, Budgets: budgets(d.cfg)})
 	return o
+}
+
+// budgets are the receivers' page budgets, by receiver.
+func budgets(cfg *config.Config) map[string]config.Budget {
+	out := make(map[string]config.Budget, len(cfg.Receivers))
+	for _, r := range cfg.Receivers {
+		out[r.Name] = r.Budget
+	}
+	return out
 }
 
 // remember tells the server the callbacks journaled inside the

@@ -70,7 +70,40 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
 	if u.o.Silences != nil {
 		data["Silences"] = activeSilences(u.o.Silences.List(), maxWindowsShown)
 	}
+	data["Budgets"] = u.budgets(r, now)
 	u.render(w, r, "overview", "Overview", data)
+}
+
+// budget is one receiver's page budget as the overview shows it.
+type budget struct {
+	Receiver   string
+	Pages      int
+	Per        string
+	Open       bool // a period is open
+	Ends       time.Time
+	Sent, Held int
+	Spent      bool // no page is left in the period
+}
+
+// budgets are the receivers' budgets with their open periods, by name.
+func (u *UI) budgets(r *http.Request, now time.Time) []budget {
+	out := make([]budget, 0, len(u.o.Budgets))
+	for name, b := range u.o.Budgets {
+		if b.Pages <= 0 {
+			continue
+		}
+		v := budget{Receiver: name, Pages: b.Pages, Per: page.Duration(b.Per)}
+		p, err := u.o.Store.OpenBudget(r.Context(), name)
+		if err != nil {
+			u.o.Logger.Error("reading a budget period failed", "receiver", name, "err", err)
+		} else if !p.Start.IsZero() {
+			v.Open, v.Ends, v.Sent, v.Held = true, p.Start.Add(b.Per), p.Sent, p.Held
+			v.Spent = p.Sent >= b.Pages
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b budget) int { return strings.Compare(a.Receiver, b.Receiver) })
+	return out
 }
 
 // health is the health of every configured receiver and of any other

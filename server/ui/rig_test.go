@@ -16,6 +16,7 @@ import (
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/testutil"
 	"github.com/imalert/imalert/rules/rulestest"
 	"github.com/imalert/imalert/server"
@@ -129,9 +130,13 @@ func newRigWith(t *testing.T, adminToken string) *rig {
 	if err := st.Finish(ctx, store.Outcome{Seq: d.Seq, State: store.Dead, At: now.Add(-4 * time.Minute), Attempted: true, Error: "smtp: 550 mailbox unavailable"}); err != nil {
 		t.Fatal(err)
 	}
+	// ops-slack has a budget with a period open and spent; ops-mail has none.
+	if err := st.StartBudget(ctx, "ops-slack", now.Add(-5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	u := ui.New(ui.Options{Token: adminToken, Store: st, Trace: trace.NewReader(st, p.Rules, callback.Limits{}), Pipeline: p,
 		Stats: stats, Receivers: map[string]bool{"ops-slack": true, "ops-mail": true}, Now: func() time.Time { return now },
-		Silences: silences, Mute: signer})
+		Silences: silences, Mute: signer, Budgets: map[string]config.Budget{"ops-slack": {Pages: 5, Per: 20 * time.Second}, "ops-mail": {}}})
 	s := server.New(server.Options{Registerer: prometheus.NewRegistry(), CallbackPath: "/callback", Apps: []uint64{1400000000},
 		AdminToken: adminToken, UI: u})
 	srv.Config.Handler = s.AdminHandler()

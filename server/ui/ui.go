@@ -30,6 +30,7 @@ import (
 	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
 )
@@ -44,6 +45,7 @@ type Store interface {
 	ReceiversHealth(ctx context.Context) ([]store.ReceiverHealth, error)
 	ActiveWindows(ctx context.Context, from, to time.Time, limit int) ([]store.Window, error)
 	DecisionCounts(ctx context.Context, since time.Time) (map[string]map[string]int, error)
+	OpenBudget(ctx context.Context, receiver string) (store.BudgetPeriod, error)
 }
 
 // TraceReader reads the decision trace.
@@ -77,6 +79,9 @@ type Options struct {
 	Receivers map[string]bool
 	Waker     Waker // optional
 	Limits    callback.Limits
+	// Budgets are the receivers' page budgets, by receiver: the overview
+	// shows each one's open period.
+	Budgets map[string]config.Budget
 	// Silences, when set, serves /ui/silences and puts it in the menu.
 	Silences Silencer
 	// Mute, with Silences, verifies one-tap mute links at /ui/mute/.

@@ -180,3 +180,30 @@ func TestOpenWithoutToken(t *testing.T) {
 		t.Errorf("requeue without CSRF token on an open UI: status %d, want 403", resp.StatusCode)
 	}
 }
+
+// The overview shows each receiver's page budget and its open period; a
+// receiver without a budget is not listed.
+func TestOverviewShowsBudgets(t *testing.T) {
+	r := newRig(t)
+	code, page := get(t, http.DefaultClient, r.srv.URL+"/ui/", true)
+	if code != 200 {
+		t.Fatalf("overview: status %d", code)
+	}
+	i := strings.Index(page, "Page budgets")
+	if i < 0 {
+		t.Fatalf("no budgets on the overview:\n%s", page)
+	}
+	section := page[i:]
+	section = section[:strings.Index(section, "</section>")]
+	for _, want := range []string{"ops-slack", "5 per 20s"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("budgets section lacks %q:\n%s", want, section)
+		}
+	}
+	if strings.Contains(section, "No period open") {
+		t.Errorf("the open period is not shown:\n%s", section)
+	}
+	if strings.Contains(section, "ops-mail") {
+		t.Errorf("a receiver without a budget is listed:\n%s", section)
+	}
+}
