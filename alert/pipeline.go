@@ -17,6 +17,7 @@ import (
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
 )
@@ -134,7 +135,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		observer:  o.Observer,
 		external:  strings.TrimRight(o.ExternalURL, "/"),
 		digests:   map[string]*digestState{},
-		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
+		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, config.DefaultMaxKeys)},
 		stop:      make(chan struct{}),
 		parsed:    map[int64]*callback.Event{},
 		timer:     newMatchTimer(o.MatchTiming, o.Logger, o.Metrics),

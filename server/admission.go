@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/bodylimit"
 )
 
 // RateLimit is a token bucket per source address.
@@ -178,7 +179,7 @@ type Admission struct {
 func (o Options) Admission() Admission {
 	a := Admission{Apps: make(map[uint64]bool, len(o.Apps)), MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
 	if a.MaxBodyBytes <= 0 {
-		a.MaxBodyBytes = defaultMaxBodyBytes
+		a.MaxBodyBytes = bodylimit.DefaultMaxBodyBytes
 	}
 	for _, id := range o.Apps {
 		a.Apps[id] = true
