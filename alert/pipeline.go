@@ -20,6 +20,7 @@ import (
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/rules"
 	"github.com/imalert/imalert/store"
 )
@@ -141,7 +142,7 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		external:  strings.TrimRight(o.ExternalURL, "/"),
 		mute:      o.Mute,
 		digests:   map[string]*digestState{},
-		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, 100_000)},
+		quiet:     quietIndex{max: cmp.Or(o.MaxKeys, config.DefaultMaxKeys)},
 		stop:      make(chan struct{}),
 		parsed:    map[int64]*callback.Event{},
 		timer:     newMatchTimer(o.MatchTiming, o.Logger, o.Metrics),

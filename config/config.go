@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/imalert/imalert/internal/bodylimit"
 	"github.com/imalert/imalert/internal/yamlfile"
 )
 
@@ -117,7 +118,7 @@ var defaults = wire{
 		WriteTimeout:      yamlfile.Duration(10 * time.Second),
 		IdleTimeout:       yamlfile.Duration(2 * time.Minute),
 		ShutdownTimeout:   yamlfile.Duration(10 * time.Second),
-		MaxBodyBytes:      1 << 20,
+		MaxBodyBytes:      bodylimit.DefaultMaxBodyBytes,
 	},
 	Throttle: Throttle{MaxKeys: DefaultMaxKeys},
 	Log:      Log{Level: "info", Format: "text"},

@@ -27,8 +27,10 @@ type Callback struct {
 	// DedupWindow is how long a callback's de-duplication key is
 	// remembered; a repeat inside it is acknowledged but not processed.
 	// 0 turns de-duplication off.
-	DedupWindow  yamlfile.Duration `yaml:"dedup_window"`
-	DedupMaxKeys int               `yaml:"dedup_max_keys"`
+	DedupWindow yamlfile.Duration `yaml:"dedup_window"`
+	// DedupMaxKeys bounds the keys held; 0: the server's default
+	// (server.DefaultDedupMaxKeys).
+	DedupMaxKeys int `yaml:"dedup_max_keys"`
 	// AllowCIDRs, when set, is the only source addresses callbacks are
 	// taken from (after trusted proxies are accounted for).
 	AllowCIDRs []string       `yaml:"allow_cidrs"`
@@ -39,9 +41,9 @@ type Callback struct {
 
 // RateLimit is a token bucket per source address (per /64 for IPv6).
 type RateLimit struct {
-	PerSecond  float64 `yaml:"per_second"` // 0: no rate limit
-	Burst      int     `yaml:"burst"`      // 0: the server's default, PerSecond rounded up
-	MaxSources int     `yaml:"max_sources"`
+	PerSecond  float64 `yaml:"per_second"`  // 0: no rate limit
+	Burst      int     `yaml:"burst"`       // 0: the server's default, PerSecond rounded up
+	MaxSources int     `yaml:"max_sources"` // 0: the server's default (server.DefaultMaxSources)
 }
 
 // Limits bound the work done on one callback body (callback.limits).
@@ -69,8 +71,6 @@ func (t TLS) Enabled() bool { return t.CertFile != "" }
 var defaultCallback = Callback{
 	FreshnessWindow: yamlfile.Duration(time.Minute),
 	DedupWindow:     yamlfile.Duration(5 * time.Minute),
-	DedupMaxKeys:    100_000,
-	RateLimit:       RateLimit{MaxSources: 10_000},
 	Limits:          bodylimit.Default(),
 }
 
@@ -110,8 +110,8 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	} else if d > 0 && d < 2*fresh {
 		errs = append(errs, doc.Errorf(cbAt("dedup_window"), "callback.dedup_window (%s) must be at least twice freshness_window (%s), or a replay of a signed request inside the signature's lifetime is processed again; 0 turns de-duplication off", d, fresh))
 	}
-	if cb.DedupMaxKeys < 1 {
-		errs = append(errs, doc.Errorf(cbAt("dedup_max_keys"), "callback.dedup_max_keys must be at least 1"))
+	if cb.DedupMaxKeys < 0 {
+		errs = append(errs, doc.Errorf(cbAt("dedup_max_keys"), "callback.dedup_max_keys must not be negative (0: the default)"))
 	}
 	_, allowNode := yamlfile.Lookup(cbNode, "allow_cidrs")
 	cb.AllowNets = nil
@@ -131,8 +131,8 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 	if rl.Burst < 0 {
 		errs = append(errs, doc.Errorf(yamlfile.At(rlNode, "burst"), "callback.rate_limit.burst must not be negative"))
 	}
-	if rl.MaxSources < 1 {
-		errs = append(errs, doc.Errorf(yamlfile.At(rlNode, "max_sources"), "callback.rate_limit.max_sources must be at least 1"))
+	if rl.MaxSources < 0 {
+		errs = append(errs, doc.Errorf(yamlfile.At(rlNode, "max_sources"), "callback.rate_limit.max_sources must not be negative (0: the default)"))
 	}
 	limNode := cbAt("limits")
 	for _, l := range cb.Limits.Settings() {

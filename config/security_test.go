@@ -172,11 +172,11 @@ apps:
 callback:
   freshness_window: 0s
   dedup_window: 1m
-  dedup_max_keys: 0
+  dedup_max_keys: -1
   allow_cidrs: [10.0.0.0/8, not-a-net, "::1"]
   rate_limit:
     per_second: -1
-    max_sources: 0
+    max_sources: -1
   limits:
     max_json_depth: 2
     max_text_bytes: 10
@@ -223,10 +223,10 @@ receivers:
 		`:9: app 3: tokens_file holds no token`,
 		`:11: app 4: tokens_file: ` + filepath.Join(dir, "missing") + `: no such file or directory`,
 		`:13: callback.freshness_window must be between 1s and 24h`,
-		`:15: callback.dedup_max_keys must be at least 1`,
+		`:15: callback.dedup_max_keys must not be negative`,
 		`:16: callback.allow_cidrs: "not-a-net" is not an IP address or CIDR`,
 		`:18: callback.rate_limit.per_second must not be negative`,
-		`:19: callback.rate_limit.max_sources must be at least 1`,
+		`:19: callback.rate_limit.max_sources must not be negative`,
 		`:21: callback.limits.max_json_depth must be between 8 and 1024`,
 		`:22: callback.limits.max_text_bytes must be between 1024 and 67108864`,
 		`:24: server.trusted_proxies: "192.168.0.0/33" is not an IP address or CIDR`,

@@ -209,7 +209,7 @@ func (d *Daemon) remember(ctx context.Context) {
 	if w <= 0 {
 		return
 	}
-	marks, err := d.store.RecentDedupKeys(ctx, time.Now().Add(-w), d.cfg.Callback.DedupMaxKeys)
+	marks, err := d.store.RecentDedupKeys(ctx, time.Now().Add(-w), d.server.DedupMaxKeys())
 	for _, m := range marks {
 		d.server.RememberKey(m.ReceivedAt, m.Key)
 	}

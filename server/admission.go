@@ -17,14 +17,23 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/bodylimit"
 )
 
 // RateLimit is a token bucket per source address.
 type RateLimit struct {
 	PerSecond  float64 // 0: no limit
 	Burst      int     // 0: DefaultBurst(PerSecond)
-	MaxSources int     // limiters kept; the least recently used is evicted
+	MaxSources int     // limiters kept; the least recently used is evicted; 0: DefaultMaxSources
 }
+
+// DefaultMaxSources is how many per-source limiters are kept when
+// RateLimit sets no bound.
+const DefaultMaxSources = 10_000
+
+// DefaultDedupMaxKeys is how many de-duplication keys are held when
+// Options set no bound.
+const DefaultDedupMaxKeys = 100_000
 
 // DefaultBurst is the burst of a rate limit that sets none: one second's
 // worth of requests, at least one.
@@ -40,7 +49,6 @@ const (
 	codeSourceDenied  = 40302
 	codeAdminLoopback = 40303
 	codeRateLimited   = 42901
-	defaultMaxSources = 10_000
 )
 
 // securityMetrics count what admission turned away or held back.
@@ -171,7 +179,7 @@ type Admission struct {
 func (o Options) Admission() Admission {
 	a := Admission{Apps: make(map[uint64]bool, len(o.Apps)), MaxBodyBytes: o.MaxBodyBytes, Limits: o.Limits}
 	if a.MaxBodyBytes <= 0 {
-		a.MaxBodyBytes = defaultMaxBodyBytes
+		a.MaxBodyBytes = bodylimit.DefaultMaxBodyBytes
 	}
 	for _, id := range o.Apps {
 		a.Apps[id] = true
@@ -278,7 +286,7 @@ func newRateLimiter(o RateLimit, evict func()) *rateLimiter {
 		o.Burst = DefaultBurst(o.PerSecond)
 	}
 	if o.MaxSources < 1 {
-		o.MaxSources = defaultMaxSources
+		o.MaxSources = DefaultMaxSources
 	}
 	return &rateLimiter{
 		limit: rate.Limit(o.PerSecond), burst: o.Burst, max: o.MaxSources, evict: evict,
@@ -362,7 +370,7 @@ type seenKey struct {
 
 func newDeduper(window time.Duration, maxKeys int, evict func()) *deduper {
 	if maxKeys < 1 {
-		maxKeys = 100_000
+		maxKeys = DefaultDedupMaxKeys
 	}
 	if evict == nil {
 		evict = func() {}

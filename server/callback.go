@@ -161,6 +161,10 @@ func (s *Server) RememberKey(receivedAt time.Time, key string) {
 	}
 }
 
+// DedupMaxKeys is how many de-duplication keys the server holds: reading
+// more of them back from the journal at start would be wasted.
+func (s *Server) DedupMaxKeys() int { return s.dedup.max }
+
 // Remember marks a callback taken before a restart as seen, at the time it
 // was received, so that IM's retries and replays of it are still
 // recognised after the restart. Feed it the journal's recent entries,

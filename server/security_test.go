@@ -722,3 +722,18 @@ func TestDefaultBurst(t *testing.T) {
 		}
 	}
 }
+
+// Bounds left at zero, as the config leaves them unless set, take the
+// server's defaults: nothing per source or per key is unbounded.
+func TestZeroBoundsTakeTheDefaults(t *testing.T) {
+	if got := New(Options{DedupWindow: time.Minute}).DedupMaxKeys(); got != DefaultDedupMaxKeys {
+		t.Errorf("dedup keys held: %d, want %d", got, DefaultDedupMaxKeys)
+	}
+	if got := New(Options{DedupWindow: time.Minute, DedupMaxKeys: 7}).DedupMaxKeys(); got != 7 {
+		t.Errorf("dedup keys held: %d, want the 7 set", got)
+	}
+	r := newRateLimiter(RateLimit{PerSecond: 2.5}, func() {})
+	if r.max != DefaultMaxSources || r.burst != 3 {
+		t.Errorf("rate limiter: %d sources, burst %d; want %d and 3", r.max, r.burst, DefaultMaxSources)
+	}
+}

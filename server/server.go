@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/internal/bodylimit"
 )
 
 // Ingester takes the events of an accepted callback request for
@@ -28,9 +29,6 @@ import (
 type Ingester interface {
 	Ingest(ctx context.Context, raws []callback.Raw, evs []*callback.Event) error
 }
-
-// defaultMaxBodyBytes bounds a callback body when Options set no bound.
-const defaultMaxBodyBytes = 1 << 20
 
 // Health reports a persistent failure of what the daemon cannot work
 // without: nil while sound. *store.Store implements it.
@@ -157,7 +155,7 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = defaultMaxBodyBytes
+		o.MaxBodyBytes = bodylimit.DefaultMaxBodyBytes
 	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()

@@ -16,20 +16,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	slackapi "github.com/slack-go/slack"
-	mail "github.com/wneessen/go-mail"
 
 	"github.com/imalert/imalert/alert"
-	"github.com/imalert/imalert/alert/dingtalk"
-	"github.com/imalert/imalert/alert/email"
-	"github.com/imalert/imalert/alert/feishu"
+	"github.com/imalert/imalert/alert/console"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/alert/silence"
-	"github.com/imalert/imalert/alert/slack"
-	"github.com/imalert/imalert/alert/wecom"
 	"github.com/imalert/imalert/callback"
-	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/internal/yamlfile"
 	"github.com/imalert/imalert/reload"
 	"github.com/imalert/imalert/rules"
@@ -176,6 +169,14 @@ type dry struct {
 	name      string
 	now       time.Time // time of the previous event
 	buf       []*rules.Rule
+	receivers map[string]dryReceiver // by name
+}
+
+// dryReceiver is a configured receiver's type and its notifier, built as
+// serve builds it; the dry run only asks it for previews.
+type dryReceiver struct {
+	kind     string
+	notifier notify.Notifier
 }
 
 // newDry returns a dry run of s writing to w; at is the time of the
@@ -187,6 +188,11 @@ func newDry(s *reload.Set, w io.Writer, at time.Time) *dry {
 		admission: s.Admission(),
 		w:         w,
 		now:       at,
+		receivers: make(map[string]dryReceiver),
+	}
+	// Constructing a notifier opens no connection: nothing is sent.
+	for i, dst := range s.Destinations(console.New(io.Discard)) {
+		d.receivers[dst.Name] = dryReceiver{kind: s.Config.Receivers[i].Type, notifier: dst.Notifier}
 	}
 	return d
 }
@@ -429,93 +435,21 @@ func decision(r *rules.Rule, d alert.Decision, now time.Time) string {
 	return s
 }
 
-// rendered prints n as its receiver would render it.
+// rendered prints n as its receiver's notifier previews it.
 func (d *dry) rendered(n *notify.Notification) {
-	var recv *config.Receiver
-	for i := range d.setup.Config.Receivers {
-		if d.setup.Config.Receivers[i].Name == n.Receiver {
-			recv = &d.setup.Config.Receivers[i]
-		}
-	}
-	if recv == nil {
+	r, ok := d.receivers[n.Receiver]
+	if !ok {
 		fmt.Fprintf(d.w, "    to %s: no such receiver\n", n.Receiver)
 		return
 	}
-	fmt.Fprintf(d.w, "    to %s (%s):\n", n.Receiver, recv.Type)
-	p := page.Build(n)
-	switch {
-	case recv.Slack != nil:
-		text, att := slack.Message(p)
-		writeField(d.w, "text", slack.Mentions(recv.Slack.Mention)+text) // as the live send leads it
-		for _, b := range att.Blocks.BlockSet {
-			writeBlock(d.w, b)
-		}
-	case recv.Email != nil:
-		m, err := email.Message(recv.Email, n)
-		if err != nil {
-			fmt.Fprintf(d.w, "      cannot build the mail: %v\n", err)
-			return
-		}
-		writeField(d.w, "subject", strings.Join(m.GetGenHeader(mail.HeaderSubject), " "))
-		for _, part := range m.GetParts() {
-			if part.GetContentType() == mail.TypeTextPlain {
-				c, _ := part.GetContent()
-				writeField(d.w, "text", strings.TrimRight(string(c), "\n"))
-			}
-		}
-	case recv.WeCom != nil:
-		m := wecom.New(recv.WeCom, nil).Message(p)
-		if m.Text != nil {
-			writeField(d.w, "text", m.Text.Content)
-		} else {
-			writeField(d.w, "markdown", m.Markdown.Content)
-		}
-	case recv.DingTalk != nil:
-		m := dingtalk.New(recv.DingTalk, nil).Message(p)
-		writeField(d.w, "title", m.Markdown.Title)
-		writeField(d.w, "markdown", m.Markdown.Text)
-	case recv.Feishu != nil:
-		writeCard(d.w, feishu.New(recv.Feishu, nil, d.setup.Config.ExternalURL).Message(p).Card)
-	default:
-		writeField(d.w, "", strings.TrimRight(page.Render(p), "\n"))
+	fmt.Fprintf(d.w, "    to %s (%s):\n", n.Receiver, r.kind)
+	p, ok := r.notifier.(notify.Previewer)
+	if !ok {
+		writeField(d.w, "", "no preview for this receiver")
+		return
 	}
-}
-
-func writeCard(w io.Writer, c feishu.Card) {
-	writeField(w, "header", "["+c.Header.Template+"] "+c.Header.Title.Content)
-	for _, e := range c.Elements {
-		if e.Text != nil {
-			writeField(w, e.Tag, e.Text.Content)
-		}
-		for _, f := range e.Fields {
-			writeField(w, "field", strings.ReplaceAll(f.Text.Content, "\n", " "))
-		}
-		for _, b := range e.Actions {
-			writeField(w, "button", b.Text.Content+" → "+b.URL)
-		}
-		for _, t := range e.Elements {
-			writeField(w, e.Tag, t.Content)
-		}
-	}
-}
-
-func writeBlock(w io.Writer, b slackapi.Block) {
-	switch b := b.(type) {
-	case *slackapi.HeaderBlock:
-		writeField(w, "header", b.Text.Text)
-	case *slackapi.SectionBlock:
-		if b.Text != nil {
-			writeField(w, "section", b.Text.Text)
-		}
-		for _, f := range b.Fields {
-			writeField(w, "field", strings.ReplaceAll(f.Text, "\n", " "))
-		}
-	case *slackapi.ContextBlock:
-		for _, e := range b.ContextElements.Elements {
-			if t, ok := e.(*slackapi.TextBlockObject); ok {
-				writeField(w, "context", t.Text)
-			}
-		}
+	for _, f := range p.Preview(n) {
+		writeField(d.w, f.Label, f.Value)
 	}
 }
 

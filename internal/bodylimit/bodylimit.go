@@ -4,6 +4,11 @@
 // config, which import no other imalert package, can share it.
 package bodylimit
 
+// DefaultMaxBodyBytes is the largest request body taken when
+// server.max_body_bytes is not set: the one hard refusal, at the HTTP
+// layer.
+const DefaultMaxBodyBytes = 1 << 20
+
 // Limits bound the work done on one body. A zero value takes its default.
 // None of them refuses a callback: what exceeds a count is left out and
 // counted, and a longer string is cut. (The request body's size is the one
