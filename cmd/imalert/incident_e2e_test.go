@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -72,6 +73,7 @@ func stormPayloads(t *testing.T, reqs []testutil.ChatBotRequest) []stormPayload 
 // kill -9 in the middle of the budget period. The held pages are listed by
 // imalert deliveries meanwhile.
 func TestBudgetEndToEnd(t *testing.T) {
+	t.Parallel() // waits out a 20 s budget period
 	hook := testutil.NewChatBot(t, "/hook", "", `{}`)
 	cfg := writeHookSetup(t, "    budget: {pages: 5, per: 20s}\n", fmt.Sprintf(perGroupHookRule, "10m"))
 	env := []string{"HOOK_URL=" + hook.URL}
@@ -113,9 +115,15 @@ func TestBudgetEndToEnd(t *testing.T) {
 	if !strings.Contains(s.Text, "35 pages held") {
 		t.Errorf("storm text %q", s.Text)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if n := len(hook.Requests()); n != 6 {
-		t.Errorf("%d requests after the storm page, want 6", n)
+	// Nothing else went out: the next request is the page of a new group,
+	// which opens the next budget period.
+	postToGroup(t, d.URL("/callback"+sampleQuery), "@TGS#AFTER")
+	reqs = hook.WaitRequests(7, 30*time.Second)
+	if len(reqs) != 7 {
+		t.Fatalf("%d requests, want the storm page followed by the new group's page", len(reqs))
+	}
+	if next := stormPayloads(t, reqs)[6]; next.Kind != "event" || !bytes.Contains(reqs[6].Body, []byte("@TGS#AFTER")) {
+		t.Errorf("request after the storm page is %s: %s", next.Kind, reqs[6].Body)
 	}
 	if strings.Contains(d.Stderr(), hook.URL) {
 		t.Error("the webhook URL, a secret, reached the log")
@@ -125,6 +133,7 @@ func TestBudgetEndToEnd(t *testing.T) {
 // A throttle window that held events back and ends quietly sends one
 // summary page on the real binary.
 func TestQuietSummaryEndToEnd(t *testing.T) {
+	t.Parallel()
 	hook := testutil.NewChatBot(t, "/hook", "", `{}`)
 	cfg := writeHookSetup(t, "", fmt.Sprintf(perGroupHookRule, "2s"))
 	d := testutil.StartDaemon(t, []string{"HOOK_URL=" + hook.URL}, "serve", "--config", cfg)
