@@ -3,95 +3,41 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/imalert/imalert/alert/trace"
-	"github.com/imalert/imalert/config"
 )
 
 // traceCmd prints the decision trace of one event (trace ID) or of recent
 // events (trace --group G ...), read from a running daemon's API.
 func traceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file, for the admin address and token")
-	base := fs.String("url", "", "the daemon's admin URL (default: from the config, else http://127.0.0.1:8080)")
-	group := fs.String("group", "", "only events of this GroupId")
-	from := fs.String("from", "", "only events from this From_Account")
-	code := fs.String("code", "", "only events with this ErrorCode")
-	rule := fs.String("rule", "", "only events that matched this rule")
-	since := fs.String("since", "", "only events received since (RFC 3339, or a duration such as 1h)")
-	limit := fs.Int("limit", 20, "at most this many events, newest first")
-	asJSON := fs.Bool("json", false, "print the API's JSON")
-	// Flags may follow the event id.
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "trace: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
-	}
-	cfg := config.Default()
-	if *path != "" {
-		var err error
-		if cfg, err = config.Load(*path); cfg == nil {
-			printErrors(stderr, err)
-			return errReported
-		}
-	}
-	if *base == "" {
-		addr := cfg.Listen
-		if cfg.Admin.Listen != "" {
-			addr = cfg.Admin.Listen
-		}
-		*base = "http://" + addr
-	}
-	token := os.Getenv("IMALERT_ADMIN_TOKEN")
-	if token == "" {
-		token = cfg.Admin.Token.Reveal()
-	}
-	u := strings.TrimRight(*base, "/") + "/api/v1/events"
-	if id != "" {
-		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-			fmt.Fprintf(stderr, "trace: %q is not an event id\n", id)
-			return errUsage
-		}
-		u += "/" + id
-	} else {
-		q := url.Values{}
-		for k, v := range map[string]string{"group_id": *group, "from_account": *from, "error_code": *code, "rule": *rule, "since": *since} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
-		q.Set("limit", strconv.Itoa(*limit))
-		u += "?" + q.Encode()
-	}
-	body, err := getAPI(ctx, u, token)
+	f, err := parseTraceFlags(args, stderr)
 	if err != nil {
-		return fmt.Errorf("trace: %w", err)
+		return err
 	}
-	if *asJSON {
+	c := &apiClient{name: "trace", base: f.base}
+	if err := c.setup(f.config, "", ""); err != nil {
+		printErrors(stderr, err)
+		return errReported
+	}
+	c.http.Timeout = 30 * time.Second
+	var body json.RawMessage
+	if err := c.do(ctx, http.MethodGet, f.path(), nil, &body); err != nil {
+		return err
+	}
+	if f.json {
 		_, err := stdout.Write(body)
 		return err
 	}
 	var evs []trace.Event
-	if id != "" {
+	if f.id != "" {
 		var ev trace.Event
 		if err := json.Unmarshal(body, &ev); err != nil {
 			return fmt.Errorf("trace: bad answer: %w", err)
@@ -113,38 +59,63 @@ func traceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// getAPI GETs u with the admin token and returns the body of a 200.
-func getAPI(ctx context.Context, u, token string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
+// traceFlags are imalert trace's arguments.
+type traceFlags struct {
+	config, base, id string
+	filter           map[string]string // query parameter → value
+	limit            int
+	json             bool
+}
+
+func parseTraceFlags(args []string, stderr io.Writer) (*traceFlags, error) {
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &traceFlags{}
+	fs.StringVar(&f.config, "config", "", "config file, for the admin address and token")
+	fs.StringVar(&f.base, "url", "", "the daemon's admin URL (default: from the config, else http://127.0.0.1:8080)")
+	group := fs.String("group", "", "only events of this GroupId")
+	from := fs.String("from", "", "only events from this From_Account")
+	code := fs.String("code", "", "only events with this ErrorCode")
+	rule := fs.String("rule", "", "only events that matched this rule")
+	since := fs.String("since", "", "only events received since (RFC 3339, or a duration such as 1h)")
+	fs.IntVar(&f.limit, "limit", 20, "at most this many events, newest first")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON")
+	// Flags may follow the event id.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		f.id, args = args[0], args[1:]
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if err := fs.Parse(args); err != nil {
+		return nil, errUsage
 	}
-	c := &http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
+	if f.id == "" && fs.NArg() == 1 {
+		f.id = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "trace: unexpected argument %q\n", fs.Arg(0))
+		return nil, errUsage
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error     string `json:"error"`
-			ErrorInfo string `json:"ErrorInfo"`
+	if f.id != "" {
+		if _, err := strconv.ParseInt(f.id, 10, 64); err != nil {
+			fmt.Fprintf(stderr, "trace: %q is not an event id\n", f.id)
+			return nil, errUsage
 		}
-		_ = json.Unmarshal(body, &e)
-		msg := e.Error + e.ErrorInfo
-		if msg == "" {
-			msg = http.StatusText(resp.StatusCode)
-		}
-		return nil, errors.New(resp.Status + ": " + oneLine(msg, 200))
 	}
-	return body, nil
+	f.filter = map[string]string{"group_id": *group, "from_account": *from, "error_code": *code, "rule": *rule, "since": *since}
+	return f, nil
+}
+
+// path is the API path f asks for.
+func (f *traceFlags) path() string {
+	if f.id != "" {
+		return "/api/v1/events/" + f.id
+	}
+	q := url.Values{}
+	for k, v := range f.filter {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("limit", strconv.Itoa(f.limit))
+	return "/api/v1/events?" + q.Encode()
 }
 
 // printTrace prints one event and its trace for a terminal.
