@@ -82,10 +82,16 @@ func (a App) Signed() bool { return len(a.Tokens) > 0 }
 // empty tokens, parses address lists and resolves paths against the
 // config file's directory.
 func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
-	var errs yamlfile.Errors
-	at := func(key string) *yaml.Node { return yamlfile.At(doc.Root, key) }
 	dir := configDir(c.File)
+	errs := c.validateApps(doc, dir)
+	errs = append(errs, c.validateCallback(doc, yamlfile.At(doc.Root, "callback"))...)
+	errs = append(errs, c.validateServerSecurity(doc, yamlfile.At(doc.Root, "server"), dir)...)
+	return append(errs, c.validateAdmin(doc, yamlfile.At(doc.Root, "admin"), dir)...)
+}
 
+// validateApps resolves each app's tokens and warns about unsigned apps.
+func (c *Config) validateApps(doc *yamlfile.Doc, dir string) yamlfile.Errors {
+	var errs yamlfile.Errors
 	_, appsNode := yamlfile.Lookup(doc.Root, "apps")
 	for i := range c.Apps {
 		var n *yaml.Node
@@ -97,9 +103,14 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: app %d has no tokens: its callbacks are accepted unsigned (set tokens to require IM's callback authentication)", c.File, c.Apps[i].SdkAppID))
 		}
 	}
+	return errs
+}
 
+// validateCallback checks callback: freshness and de-duplication windows,
+// the source allowlist, the rate limit and the body limits.
+func (c *Config) validateCallback(doc *yamlfile.Doc, cbNode *yaml.Node) yamlfile.Errors {
+	var errs yamlfile.Errors
 	cb := &c.Callback
-	cbNode := at("callback")
 	cbAt := func(key string) *yaml.Node { return yamlfile.At(cbNode, key) }
 	fresh := cb.FreshnessWindow.D()
 	if fresh < time.Second || fresh > 24*time.Hour {
@@ -140,8 +151,12 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 			errs = append(errs, doc.Errorf(yamlfile.At(limNode, l.Key), "callback.limits.%s must be between %d and %d", l.Key, l.Min, l.Max))
 		}
 	}
+	return errs
+}
 
-	srvNode := at("server")
+// validateServerSecurity checks server.trusted_proxies and server.tls.
+func (c *Config) validateServerSecurity(doc *yamlfile.Doc, srvNode *yaml.Node, dir string) yamlfile.Errors {
+	var errs yamlfile.Errors
 	_, proxNode := yamlfile.Lookup(srvNode, "trusted_proxies")
 	for i, s := range c.Server.TrustedProxies {
 		p, err := parsePrefix(s)
@@ -151,9 +166,13 @@ func (c *Config) validateSecurity(doc *yamlfile.Doc) yamlfile.Errors {
 		}
 		c.Server.TrustedProxies[i] = p.String()
 	}
-	errs = append(errs, c.Server.TLS.resolve(doc, yamlfile.At(srvNode, "tls"), dir)...)
+	return append(errs, c.Server.TLS.resolve(doc, yamlfile.At(srvNode, "tls"), dir)...)
+}
 
-	adminNode := at("admin")
+// validateAdmin checks admin: its listener and its token, and warns about
+// an admin surface exposed without one, or a short one.
+func (c *Config) validateAdmin(doc *yamlfile.Doc, adminNode *yaml.Node, dir string) yamlfile.Errors {
+	var errs yamlfile.Errors
 	a := &c.Admin
 	if a.Listen != "" {
 		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
