@@ -4,7 +4,6 @@
 package dingtalk
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -12,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,6 +20,7 @@ import (
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/internal/botpost"
 	"github.com/imalert/imalert/internal/escape"
 )
 
@@ -226,43 +225,11 @@ func (d *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 		q.Set("sign", Sign(d.secret, ts)) // Encode URL-encodes it
 		u.RawQuery = q.Encode()
 	}
-	status, answer, err := post(ctx, d.client, u.String(), body)
+	status, answer, err := botpost.Post(ctx, d.client, "dingtalk", u.String(), body)
 	if err != nil {
 		return err
 	}
 	return classify(status, answer)
-}
-
-// maxAnswer bounds what is read of an answer.
-const maxAnswer = 64 << 10
-
-// post sends body and returns the HTTP status and the answer. A transport
-// error is returned classified, without the URL: its token is a secret.
-func post(ctx context.Context, client *http.Client, u string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, notify.Permanent("config", errors.New("dingtalk: bad webhook_url"))
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", "imalert")
-	resp, err := client.Do(req)
-	if err != nil {
-		reason := "transport"
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			if ue.Timeout() {
-				reason = "timeout"
-			}
-			err = ue.Err
-		}
-		return 0, nil, notify.Retryable(reason, fmt.Errorf("dingtalk: post: %w", err))
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return 0, nil, notify.Retryable("transport", fmt.Errorf("dingtalk: read answer: %w", err))
-	}
-	return resp.StatusCode, answer, nil
 }
 
 type answer struct {
@@ -276,13 +243,8 @@ type answer struct {
 // IP) and every other code are final, since retrying cannot fix them.
 // HTTP 408, 429 and 5xx are retried, other non-2xx statuses are final.
 func classify(status int, body []byte) error {
-	if status < 200 || status > 299 {
-		reason := "http_" + strconv.Itoa(status)
-		e := fmt.Errorf("dingtalk: HTTP %d", status)
-		if status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 {
-			return notify.Retryable(reason, e)
-		}
-		return notify.Permanent(reason, e)
+	if err := botpost.StatusError("dingtalk", status); err != nil {
+		return err
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {

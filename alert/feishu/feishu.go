@@ -13,9 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/internal/botpost"
 	"github.com/imalert/imalert/internal/escape"
 )
 
@@ -285,31 +284,11 @@ func (f *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	if err != nil {
 		return notify.Permanent("payload", fmt.Errorf("feishu: payload: %w", err))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
+	status, answer, err := botpost.Post(ctx, f.client, "feishu", f.url, body)
 	if err != nil {
-		return notify.Permanent("config", errors.New("feishu: bad webhook_url"))
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", "imalert")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		// The URL is a secret: keep only the cause.
-		reason := "transport"
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			if ue.Timeout() {
-				reason = "timeout"
-			}
-			err = ue.Err
-		}
-		return notify.Retryable(reason, fmt.Errorf("feishu: post: %w", err))
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return notify.Retryable("transport", fmt.Errorf("feishu: read answer: %w", err))
-	}
-	return classify(resp.StatusCode, answer)
+	return classify(status, answer)
 }
 
 // answer is the bot's reply; older bots answer StatusCode and
@@ -333,15 +312,10 @@ func classify(status int, body []byte) error {
 		a.Code, a.Msg = a.StatusCode, a.StatusMessage
 	}
 	if a.Code == nil {
-		ok := status >= 200 && status <= 299
-		reason := "http_" + strconv.Itoa(status)
-		switch {
-		case ok:
-			return notify.Retryable("bad_answer", errors.New("feishu: the answer is not the bot's JSON"))
-		case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-			return notify.Retryable(reason, fmt.Errorf("feishu: HTTP %d", status))
+		if err := botpost.StatusError("feishu", status); err != nil {
+			return err
 		}
-		return notify.Permanent(reason, fmt.Errorf("feishu: HTTP %d", status))
+		return notify.Retryable("bad_answer", errors.New("feishu: the answer is not the bot's JSON"))
 	}
 	code := *a.Code
 	if code == codeOK {

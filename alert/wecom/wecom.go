@@ -5,14 +5,11 @@
 package wecom
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/page"
 	"github.com/imalert/imalert/config"
+	"github.com/imalert/imalert/internal/botpost"
 	"github.com/imalert/imalert/internal/escape"
 )
 
@@ -194,46 +192,13 @@ func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	if err != nil {
 		return notify.Permanent("payload", fmt.Errorf("wecom: payload: %w", err))
 	}
-	status, answer, err := post(ctx, w.client, w.url, body)
+	status, answer, err := botpost.Post(ctx, w.client, "wecom", w.url, body)
 	if err != nil {
 		return err
 	}
 	return classify(status, answer)
 }
 
-// maxAnswer bounds what is read of an answer.
-const maxAnswer = 64 << 10
-
-// post sends body and returns the HTTP status and the answer. A transport
-// error is returned classified, without the URL: its key is the secret.
-func post(ctx context.Context, client *http.Client, u string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, notify.Permanent("config", errors.New("wecom: bad webhook_url"))
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("User-Agent", "imalert")
-	resp, err := client.Do(req)
-	if err != nil {
-		reason := "transport"
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			if ue.Timeout() {
-				reason = "timeout"
-			}
-			err = ue.Err
-		}
-		return 0, nil, notify.Retryable(reason, fmt.Errorf("wecom: post: %w", err))
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return 0, nil, notify.Retryable("transport", fmt.Errorf("wecom: read answer: %w", err))
-	}
-	return resp.StatusCode, answer, nil
-}
-
-// answer is what the robot replies.
 type answer struct {
 	ErrCode *int   `json:"errcode"`
 	ErrMsg  string `json:"errmsg"`
@@ -245,13 +210,8 @@ type answer struct {
 // configuration or content problem that retrying cannot fix. HTTP 408, 429
 // and 5xx are retried, other non-2xx statuses are final.
 func classify(status int, body []byte) error {
-	if status < 200 || status > 299 {
-		reason := "http_" + strconv.Itoa(status)
-		e := fmt.Errorf("wecom: HTTP %d", status)
-		if status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 {
-			return notify.Retryable(reason, e)
-		}
-		return notify.Permanent(reason, e)
+	if err := botpost.StatusError("wecom", status); err != nil {
+		return err
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {
