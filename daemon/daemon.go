@@ -143,6 +143,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Destinations: o.Set.Destinations(cons),
 		Redact:       redactor.Redact,
 		OnDead:       func(n *notify.Notification) { d.pipeline.ReleaseWindow(context.Background(), n) },
+		Budgets:      redisstate.SharedBudgets(states),
 	})
 	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
