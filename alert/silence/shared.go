@@ -65,6 +65,9 @@ type sharing struct {
 	defsV     int64
 	countsV   int64
 	syncedOne bool
+	// claimRetry is when end notices whose claim got no answer are tried
+	// again, so that an unreachable Redis does not spin the pipeline.
+	claimRetry time.Time
 }
 
 func (e *entry) def() Def {
@@ -233,6 +236,9 @@ func (s *Set) claimEnds(due []*entry, batch map[string]Stats) (noticed []string,
 		won, err := s.sh.shared.ClaimEnd(ctx, e.row.ID)
 		if err != nil {
 			s.logger.Debug("silence end not claimed yet", "silence", e.row.ID, "err", err)
+			s.sh.mu.Lock()
+			s.sh.claimRetry = s.now().Add(time.Second)
+			s.sh.mu.Unlock()
 			continue
 		}
 		noticed = append(noticed, e.row.ID)

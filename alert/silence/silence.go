@@ -475,18 +475,24 @@ func (s *Set) Matching(ev *callback.Event, dst []string) []string {
 }
 
 // NextEnd returns how long after now the next silence's end is due to be
-// reported; max when none is.
-func (s *Set) NextEnd(now time.Time, max time.Duration) time.Duration {
+// reported; limit when none is sooner.
+func (s *Set) NextEnd(now time.Time, limit time.Duration) time.Duration {
+	var retry time.Duration
+	if s.sh != nil {
+		s.sh.mu.Lock()
+		retry = s.sh.claimRetry.Sub(now)
+		s.sh.mu.Unlock()
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, e := range s.list {
 		if !e.row.Noticed {
-			if d := e.row.EndsAt.Add(endGrace).Sub(now); d < max {
-				max = d
+			if d := max(e.row.EndsAt.Add(endGrace).Sub(now), retry); d < limit {
+				limit = d
 			}
 		}
 	}
-	return max
+	return limit
 }
 
 func newID() string {
