@@ -253,16 +253,20 @@ func (s *Set) claimEnds(due []*entry, batch map[string]Stats) (noticed []string,
 		t := totalsOf(st)
 		if ts, err := s.sh.shared.Totals(ctx, []string{e.row.ID}); err == nil {
 			if got, ok := ts[e.row.ID]; ok && got.Events > 0 {
+				// This batch's own counts are not shared yet.
+				got.Events += st.Events - e.stats.Events
+				got.Rules = mergeNames(got.Rules, st.Rules, maxNames)
+				got.Receivers = mergeNames(got.Receivers, st.Receivers, maxNames)
 				t = got
-				if d, ok := batch[e.row.ID]; ok { // this batch is not shared yet
-					t.Events += d.Events - e.stats.Events
-				}
 			}
 		}
 		if t.Events == 0 {
 			continue
 		}
-		ended = append(ended, Ended{SilenceEnded: e.endedTotals(t), Receivers: t.Receivers})
+		s.mu.RLock() // the times may change under an expiry
+		se := e.endedTotals(t)
+		s.mu.RUnlock()
+		ended = append(ended, Ended{SilenceEnded: se, Receivers: t.Receivers})
 	}
 	return noticed, ended
 }
