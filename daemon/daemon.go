@@ -81,6 +81,7 @@ type Daemon struct {
 	reloader   *reload.Reloader
 	server     *server.Server
 	mute       *mute.Signer // signs and verifies one-tap mute links
+	silences   *silence.Set
 	ln         net.Listener
 	adminLn    net.Listener // nil unless admin.listen is set
 	// closeStates closes the decision state store (a Redis client).
@@ -117,11 +118,17 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		WALCeiling: cfg.Journal.WALMaxBytes, Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
 		return nil, err
 	}
-	silences, err := silence.Open(ctx, silence.Options{Store: d.store, MaxDuration: cfg.Silences.MaxDuration.D(),
-		Logger: logger.With("component", "silence"), Registerer: reg})
+	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
 	if err != nil {
 		return nil, err
 	}
+	d.closeStates = closeStates
+	silences, err := silence.Open(ctx, silence.Options{Store: d.store, MaxDuration: cfg.Silences.MaxDuration.D(),
+		Logger: logger.With("component", "silence"), Registerer: reg, Shared: redisstate.SharedSilences(states)})
+	if err != nil {
+		return nil, err
+	}
+	d.silences = silences
 	key, err := d.store.Key(ctx, mute.KeyName)
 	if err != nil {
 		return nil, err
@@ -136,12 +143,8 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Destinations: o.Set.Destinations(cons),
 		Redact:       redactor.Redact,
 		OnDead:       func(n *notify.Notification) { d.pipeline.ReleaseWindow(context.Background(), n) },
+		Budgets:      redisstate.SharedBudgets(states),
 	})
-	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
-	if err != nil {
-		return nil, err
-	}
-	d.closeStates = closeStates
 	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
 		Logger:    logger.With("component", "pipeline"),
 		Metrics:   metrics,

@@ -46,12 +46,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sweepDone := goDone(func() { sweep(serveCtx, d.logger, d.store, cfg.Journal.Retention.D()) })
 	reloadDone := goDone(func() { d.reloader.Run(serveCtx, d.o.Reload) })
 	watchDone := goDone(func() { runWatchdog(serveCtx, cfg.Watchdog, d.store, d.dispatcher, d.logger) })
+	silencesDone := goDone(func() { d.silences.Watch(serveCtx) }) // shared silences only
 
 	err := d.server.RunWithAdmin(ctx, d.ln, d.adminLn)
 	stopServing()
 	<-reloadDone
 	<-sweepDone
 	<-watchDone
+	<-silencesDone
 	d.logger.Info("shutting down")
 	deadline := time.Now().Add(cfg.Server.ShutdownTimeout.D())
 	// The backlog is processed until the shutdown timeout, whatever its

@@ -19,6 +19,11 @@ type budgetState struct {
 	loaded bool
 	period store.BudgetPeriod
 	warned bool // the period's first held page was logged
+	// taken is the outbox seq of the page a shared budget counted last,
+	// and number its place in the period: a retry of that page is not
+	// counted again.
+	taken  int64
+	number int
 }
 
 // loadBudget reads the queue's open period from the store once: a restart
@@ -45,6 +50,11 @@ func (d *Dispatcher) overBudget(ctx context.Context, logger *slog.Logger, q *que
 	if b.Pages <= 0 || head.Rule == store.BudgetRule || !d.loadBudget(ctx, logger, q) {
 		return false
 	}
+	if d.o.Budgets != nil {
+		if over, decided := d.sharedBudget(ctx, logger, q, head, now, b); decided {
+			return over
+		}
+	}
 	p := &q.budget.period
 	if p.Start.IsZero() {
 		if err := d.store.StartBudget(ctx, q.name, now); err != nil {
@@ -57,6 +67,13 @@ func (d *Dispatcher) overBudget(ctx context.Context, logger *slog.Logger, q *que
 	if p.Sent < b.Pages {
 		return false
 	}
+	return d.hold(ctx, logger, q, head, b)
+}
+
+// hold marks head held over q's budget; it reports true, like overBudget,
+// whether or not the store took it (it is retried).
+func (d *Dispatcher) hold(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification, b Budget) bool {
+	p := &q.budget.period
 	if err := d.store.Hold(ctx, []int64{head.Seq}); err != nil {
 		if ctx.Err() == nil {
 			logger.Error("holding a page failed", "err", err)
@@ -75,9 +92,15 @@ func (d *Dispatcher) overBudget(ctx context.Context, logger *slog.Logger, q *que
 
 // countSent counts a page sent against q's budget.
 func (q *queue) countSent(rule string) {
-	if q.budget.loaded && !q.budget.period.Start.IsZero() && rule != store.BudgetRule {
-		q.budget.period.Sent++
+	if !q.budget.loaded || q.budget.period.Start.IsZero() || rule == store.BudgetRule {
+		return
 	}
+	if q.budget.number > 0 { // counted in the shared budget already
+		q.budget.period.Sent = max(q.budget.period.Sent, q.budget.number)
+		q.budget.taken, q.budget.number = 0, 0
+		return
+	}
+	q.budget.period.Sent++
 }
 
 // budgetPage places the next page sent in q's budget period; nil without
@@ -87,7 +110,11 @@ func (q *queue) budgetPage(rule string) *notify.BudgetPage {
 	if b.Pages <= 0 || !q.budget.loaded || q.budget.period.Start.IsZero() || rule == store.BudgetRule {
 		return nil
 	}
-	return &notify.BudgetPage{N: q.budget.period.Sent + 1, Pages: b.Pages, Per: b.Per}
+	n := q.budget.period.Sent + 1
+	if q.budget.number > 0 {
+		n = q.budget.number
+	}
+	return &notify.BudgetPage{N: n, Pages: b.Pages, Per: b.Per}
 }
 
 // budgetWait bounds wait by the end of q's open period.
@@ -116,6 +143,11 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 			logger.Error("reading held pages failed", "err", err)
 		}
 		return
+	}
+	if d.o.Budgets != nil && b.Pages > 0 {
+		if n, err := d.o.Budgets.Sent(ctx, q.name, p.Start); err == nil {
+			p.Sent = min(max(p.Sent, n), b.Pages) // every replica's pages
+		}
 	}
 	var storm *store.Notification
 	seqs := make([]int64, len(rows))

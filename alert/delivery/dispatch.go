@@ -60,6 +60,9 @@ type DispatcherOptions struct {
 	// OnDead, when set, is told of each notification given up (a dead
 	// letter), after it is recorded.
 	OnDead func(n *notify.Notification)
+	// Budgets, when set, counts receivers' budgets across replicas; nil:
+	// each budget is this dispatcher's own.
+	Budgets SharedBudgets
 	// MergeLimit bounds the notifications merged into one message;
 	// default 1000.
 	MergeLimit int

@@ -151,6 +151,8 @@ type entry struct {
 	spec    spec
 	matcher *rules.Matcher
 	stats   Stats
+	// totals, on a shared Set, are what every replica held together.
+	totals *Totals
 }
 
 func (e *entry) state(now time.Time) State {
@@ -173,6 +175,9 @@ type Options struct {
 	// Now is the clock of the API (starts, ends, expiry); nil: time.Now.
 	// Matching uses each event's receive time.
 	Now func() time.Time
+	// Shared, when set, shares the silences with the other replicas;
+	// Watch keeps this replica's copy fresh.
+	Shared Shared
 }
 
 // Set is the daemon's silences: loaded from the store, changed through the
@@ -184,6 +189,7 @@ type Set struct {
 	now         func() time.Time
 	metrics     *metrics
 	changed     chan struct{}
+	sh          *sharing // nil: this replica's own silences
 
 	write sync.Mutex // held by Add and Expire
 	mu    sync.RWMutex
@@ -221,6 +227,10 @@ func Open(ctx context.Context, o Options) (*Set, error) {
 		s.list = append(s.list, e)
 	}
 	s.metrics = newMetrics(o.Registerer, s)
+	if o.Shared != nil {
+		s.sh = &sharing{shared: o.Shared, pending: map[string]*Stats{}}
+		s.sync(ctx) // unanswered: the replica starts on its own, Watch retries
+	}
 	return s, nil
 }
 
@@ -277,6 +287,11 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	}
 	if open >= MaxOpen {
 		return Silence{}, &InvalidError{Msgs: []string{fmt.Sprintf("already %d silences pending or active; expire some first", open)}}
+	}
+	if s.sh != nil {
+		if err := s.sh.shared.Put(ctx, e.def()); err != nil {
+			return Silence{}, fmt.Errorf("silence: add: sharing it with the other replicas: %w", err)
+		}
 	}
 	if err := s.st.AddSilence(ctx, e.row); err != nil {
 		return Silence{}, fmt.Errorf("silence: add: %w", err)
@@ -373,6 +388,16 @@ func (s *Set) Expire(ctx context.Context, id string) (Silence, error) {
 	case expired:
 		return v, nil
 	}
+	if s.sh != nil {
+		d := e.def()
+		d.EndsAt = now
+		if d.StartsAt.After(now) {
+			d.StartsAt = now
+		}
+		if err := s.sh.shared.Put(ctx, d); err != nil {
+			return Silence{}, fmt.Errorf("silence: expire: sharing it with the other replicas: %w", err)
+		}
+	}
 	if err := s.st.ExpireSilence(ctx, id, now); err != nil {
 		if errors.Is(err, store.ErrNoSilence) {
 			return Silence{}, ErrNotFound
@@ -408,12 +433,15 @@ func (e *entry) view(now time.Time) Silence {
 		CreatedAt: e.row.CreatedAt, Author: e.spec.Author, Comment: e.spec.Comment, Via: cmp.Or(e.spec.Via, ViaAPI), State: e.state(now),
 		Silenced: e.stats.Events, Groups: len(e.stats.Groups), Rules: e.stats.Rules,
 	}
+	last := e.stats.Last
+	if t := e.totals; t != nil && t.Events >= v.Silenced {
+		v.Silenced, v.Groups, v.Rules, last = t.Events, t.Groups, t.Rules, t.Last
+	}
 	if v.Rules == nil {
 		v.Rules = []string{}
 	}
-	if !e.stats.Last.IsZero() {
-		t := e.stats.Last
-		v.Last = &t
+	if !last.IsZero() {
+		v.Last = &last
 	}
 	return v
 }
@@ -447,18 +475,24 @@ func (s *Set) Matching(ev *callback.Event, dst []string) []string {
 }
 
 // NextEnd returns how long after now the next silence's end is due to be
-// reported; max when none is.
-func (s *Set) NextEnd(now time.Time, max time.Duration) time.Duration {
+// reported; limit when none is sooner.
+func (s *Set) NextEnd(now time.Time, limit time.Duration) time.Duration {
+	var retry time.Duration
+	if s.sh != nil {
+		s.sh.mu.Lock()
+		retry = s.sh.claimRetry.Sub(now)
+		s.sh.mu.Unlock()
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, e := range s.list {
 		if !e.row.Noticed {
-			if d := e.row.EndsAt.Add(endGrace).Sub(now); d < max {
-				max = d
+			if d := max(e.row.EndsAt.Add(endGrace).Sub(now), retry); d < limit {
+				limit = d
 			}
 		}
 	}
-	return max
+	return limit
 }
 
 func newID() string {

@@ -112,12 +112,40 @@ type Staged struct {
 	stats   map[string]Stats
 	counts  map[string]int
 	noticed []string
+	delta   map[string]*Stats // the batch's own, for the shared counts
 }
 
 // Stage adds t to the silences' counts and finds the silences whose end is
 // due at now (wall clock, like digests), for one batch.
 func (s *Set) Stage(t *Tally, now time.Time) *Staged {
-	sg := &Staged{stats: map[string]Stats{}, counts: map[string]int{}}
+	sg := &Staged{stats: map[string]Stats{}, counts: map[string]int{}, delta: t.delta}
+	due := s.stage(sg, t, now)
+	if s.sh == nil {
+		for _, e := range due {
+			st, ok := sg.stats[e.row.ID]
+			if !ok {
+				st = e.stats
+			}
+			sg.noticed = append(sg.noticed, e.row.ID)
+			if st.Events > 0 { // held nothing: nothing to report, and no one to tell
+				sg.Ended = append(sg.Ended, Ended{SilenceEnded: e.ended(st), Receivers: st.Receivers})
+			}
+		}
+	} else {
+		sg.noticed, sg.Ended = s.claimEnds(due, sg.stats)
+	}
+	for _, id := range sg.noticed {
+		if i := slices.IndexFunc(sg.Updates, func(u store.SilenceUpdate) bool { return u.ID == id }); i >= 0 {
+			sg.Updates[i].Noticed = true
+		} else {
+			sg.Updates = append(sg.Updates, store.SilenceUpdate{ID: id, Noticed: true})
+		}
+	}
+	return sg
+}
+
+// stage adds t's counts to sg and returns the silences whose end is due.
+func (s *Set) stage(sg *Staged, t *Tally, now time.Time) (due []*entry) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, id := range slices.Sorted(maps.Keys(t.delta)) {
@@ -133,34 +161,27 @@ func (s *Set) Stage(t *Tally, now time.Time) *Staged {
 		sg.Updates = append(sg.Updates, store.SilenceUpdate{ID: id, Stats: data})
 	}
 	for _, e := range s.list {
-		if e.row.Noticed || now.Before(e.row.EndsAt.Add(endGrace)) {
-			continue
+		if !e.row.Noticed && !now.Before(e.row.EndsAt.Add(endGrace)) {
+			due = append(due, e)
 		}
-		st, ok := sg.stats[e.row.ID]
-		if !ok {
-			st = e.stats
-		}
-		sg.noticed = append(sg.noticed, e.row.ID)
-		if i := slices.IndexFunc(sg.Updates, func(u store.SilenceUpdate) bool { return u.ID == e.row.ID }); i >= 0 {
-			sg.Updates[i].Noticed = true
-		} else {
-			sg.Updates = append(sg.Updates, store.SilenceUpdate{ID: e.row.ID, Noticed: true})
-		}
-		if st.Events == 0 {
-			continue // held nothing: nothing to report, and no one to tell
-		}
-		sg.Ended = append(sg.Ended, Ended{SilenceEnded: e.ended(st), Receivers: st.Receivers})
 	}
-	return sg
+	return due
 }
 
 func (e *entry) ended(st Stats) notify.SilenceEnded {
+	se := e.endedTotals(totalsOf(st))
+	se.GroupsMore = st.GroupsMore
+	return se
+}
+
+// endedTotals is the end notice of e with t held.
+func (e *entry) endedTotals(t Totals) notify.SilenceEnded {
 	return notify.SilenceEnded{
 		ID: e.row.ID, Author: e.spec.Author, Comment: e.spec.Comment,
 		StartsAt: e.row.StartsAt, EndsAt: e.row.EndsAt, Expired: e.row.EndsAt.Before(e.spec.PlannedEnd),
-		Events: st.Events, Groups: len(st.Groups), GroupsMore: st.GroupsMore, Rules: slices.Clone(st.Rules),
-		First: st.First, Last: st.Last,
-		StillHappening: !st.Last.IsZero() && e.row.EndsAt.Sub(st.Last) <= notify.StillHappeningWindow,
+		Events: t.Events, Groups: t.Groups, Rules: slices.Clone(t.Rules),
+		First: t.First, Last: t.Last,
+		StillHappening: !t.Last.IsZero() && e.row.EndsAt.Sub(t.Last) <= notify.StillHappeningWindow,
 	}
 }
 
@@ -182,6 +203,9 @@ func (s *Set) Apply(sg *Staged) {
 		s.metrics.silenced.WithLabelValues(id).Add(float64(n))
 	}
 	s.metrics.ended.Add(float64(len(sg.Ended)))
+	if s.sh != nil && len(sg.delta) > 0 {
+		s.share(sg.delta)
+	}
 }
 
 // Rules lists the names of ended silences' rules for a page's rule column.

@@ -81,7 +81,10 @@ func (m *mix) next(r *rand.Rand, now time.Time) (string, []byte) {
 
 // loadOptions say how hard to push.
 type loadOptions struct {
-	URL      string // the callback URL, without a query
+	URL string // the callback URL, without a query
+	// URLs, when set, are several daemons' callback URLs: connection i
+	// sends to URLs[i%len(URLs)], as a balancer spreading connections.
+	URLs     []string
 	Conns    int
 	Rate     int // requests per second; 0: flat out
 	Duration time.Duration
@@ -111,7 +114,7 @@ var okAnswer = []byte(`"ActionStatus":"OK"`)
 // hidden by requests that were never sent (coordinated omission).
 func load(ctx context.Context, m *mix, o loadOptions) *result {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConnsPerHost: o.Conns, MaxConnsPerHost: o.Conns, DisableCompression: true,
+		MaxIdleConnsPerHost: o.Conns, MaxConnsPerHost: o.Conns, MaxIdleConns: 2 * o.Conns, DisableCompression: true,
 	}}
 	defer client.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
@@ -129,7 +132,11 @@ func load(ctx context.Context, m *mix, o loadOptions) *result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			worker(ctx, client, m, o.URL, due, parts[i], rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))))
+			url := o.URL
+			if len(o.URLs) > 0 {
+				url = o.URLs[i%len(o.URLs)]
+			}
+			worker(ctx, client, m, url, due, parts[i], rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))))
 		}()
 	}
 	wg.Wait()

@@ -44,6 +44,7 @@ type options struct {
 	restart     bool
 	bareAddr    string
 	redis       string
+	replicas    int
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -67,8 +68,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.restart, "restart", true, "restart the daemon after the run and time its start")
 	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
 	fs.StringVar(&o.redis, "redis", "", "keep the decision state in the Redis at this host:port (state.backend: redis)")
+	fs.IntVar(&o.replicas, "replicas", 1, "start this many daemons on the one Redis of -redis and spread the connections over them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.replicas < 1 || o.replicas > 16 || (o.replicas > 1 && o.redis == "") {
+		fmt.Fprintln(stderr, "imalert-bench: -replicas must be 1 to 16, and above 1 needs -redis")
+		return o, errors.New("usage")
 	}
 	if o.bareAddr == "" && o.imalert == "" {
 		fmt.Fprintln(stderr, "imalert-bench: -imalert is required")
@@ -127,14 +133,17 @@ func bench(o options, stdout io.Writer) error {
 	if o.rate > 0 {
 		mode = fmt.Sprintf("at %d/s", o.rate)
 	}
-	fmt.Fprintf(stdout, "imalert-bench: %s %s, %d connections, %d rules, %d groups, %d senders, sync %s\n",
-		o.duration, mode, o.conns, o.rules, o.groups, o.senders, o.sync)
+	fmt.Fprintf(stdout, "imalert-bench: %s %s, %d connections, %d rules, %d groups, %d senders, sync %s, %d replica(s)\n",
+		o.duration, mode, o.conns, o.rules, o.groups, o.senders, o.sync, o.replicas)
 	var bare *measured
 	if o.bare {
 		if bare, err = benchBare(o, m, dir); err != nil {
 			return err
 		}
 		bare.print(stdout, "bare gin")
+	}
+	if o.replicas > 1 {
+		return benchReplicas(o, m, cfg, dir, adminToken, bare, stdout)
 	}
 	d, err := benchDaemon(o, m, cfg, dir, adminToken)
 	if err != nil {

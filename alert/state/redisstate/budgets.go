@@ -1,0 +1,99 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/imalert/imalert/alert/delivery"
+	"github.com/imalert/imalert/alert/state"
+)
+
+// periodScript returns the start of the open period (Unix ms) of
+// KEYS[1], opening one at ARGV[1] lasting ARGV[2] ms when none is open
+// or the one there is over.
+var periodScript = redis.NewScript(`
+local s = redis.call('GET', KEYS[1])
+if s and tonumber(s) + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return s end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`)
+
+// budgetSlack keeps a period's count a while past its end, for the
+// storm pages of replicas that close it late.
+const budgetSlack = time.Hour
+
+// Budgets counts receivers' page budgets in Redis, under the Fallback's
+// timeout, backoff and policy. Keys, under the prefix and "bud:":
+// "RECEIVER" holds the open period's start (Unix ms, expiring with the
+// period), and "RECEIVER:START" the pages counted in it (INCR).
+type Budgets struct {
+	f      *Fallback
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ delivery.SharedBudgets = (*Budgets)(nil)
+
+// SharedBudgets returns the budgets shared through st, the store Open
+// returned; nil for the memory backend.
+func SharedBudgets(st state.Store) delivery.SharedBudgets {
+	f, ok := st.(*Fallback)
+	if !ok {
+		return nil
+	}
+	return &Budgets{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "bud:"}
+}
+
+func (b *Budgets) count(receiver string, start time.Time) string {
+	return b.prefix + receiver + ":" + strconv.FormatInt(start.UnixMilli(), 10)
+}
+
+// Period implements delivery.SharedBudgets.
+func (b *Budgets) Period(ctx context.Context, receiver string, now time.Time, per time.Duration) (time.Time, error) {
+	var ms int64
+	err := b.f.call(ctx, func(ctx context.Context) (err error) {
+		ms, err = periodScript.Run(ctx, b.rdb, []string{b.prefix + receiver}, now.UnixMilli(), per.Milliseconds()).Int64()
+		return err
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// Take implements delivery.SharedBudgets.
+func (b *Budgets) Take(ctx context.Context, receiver string, start time.Time, per time.Duration) (int, error) {
+	var n *redis.IntCmd
+	err := b.f.call(ctx, func(ctx context.Context) error {
+		_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			k := b.count(receiver, start)
+			n = p.Incr(ctx, k)
+			p.PExpire(ctx, k, per+budgetSlack)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n.Val()), nil
+}
+
+// Sent implements delivery.SharedBudgets.
+func (b *Budgets) Sent(ctx context.Context, receiver string, start time.Time) (int, error) {
+	var n int
+	err := b.f.call(ctx, func(ctx context.Context) (err error) {
+		n, err = b.rdb.Get(ctx, b.count(receiver, start)).Int()
+		if errors.Is(err, redis.Nil) {
+			n, err = 0, nil
+		}
+		return err
+	})
+	return n, err
+}
+
+// FailOpen implements delivery.SharedBudgets.
+func (b *Budgets) FailOpen() bool { return b.f.failOpen }
