@@ -232,11 +232,6 @@ func (d *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	return classify(status, answer)
 }
 
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // classify reads an answer: errcode 0 is delivered; 130101 and 410100
 // (too fast: the robot is blocked for 10 minutes) are retried after those
 // 10 minutes, -1 (busy) after the backoff; 310000 (signature, keyword or
@@ -246,19 +241,14 @@ func classify(status int, body []byte) error {
 	if err := botpost.StatusError("dingtalk", status); err != nil {
 		return err
 	}
-	var a answer
-	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {
-		return notify.Retryable("bad_answer", errors.New("dingtalk: the answer is not the robot's JSON"))
+	c, err := botpost.ReadErrCode("dingtalk", body, knownCodes)
+	if err != nil {
+		return err
 	}
-	code := *a.ErrCode
+	code, reason, e := c.Code, c.Reason, c.Err
 	if code == codeOK {
 		return nil
 	}
-	reason := "errcode_other" // a metric label: only known codes get their own
-	if knownCodes[code] {
-		reason = "errcode_" + strconv.Itoa(code)
-	}
-	e := fmt.Errorf("dingtalk: errcode %d: %s", code, escape.Clean(a.ErrMsg, 200))
 	switch code {
 	case codeTooFast, codeTooFast2:
 		return &notify.DeliveryError{Retryable: true, Reason: reason, RetryAfter: blockedFor, Err: e}

@@ -7,10 +7,8 @@ package wecom
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -199,11 +197,6 @@ func (w *Notifier) Notify(ctx context.Context, n *notify.Notification) error {
 	return classify(status, answer)
 }
 
-type answer struct {
-	ErrCode *int   `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // classify reads an answer: errcode 0 is delivered; 45009 (rate limit) is
 // retried after a minute, -1 and 45033 (busy) after the backoff; 93000
 // (invalid webhook) and every other code are final, since they name a
@@ -213,19 +206,14 @@ func classify(status int, body []byte) error {
 	if err := botpost.StatusError("wecom", status); err != nil {
 		return err
 	}
-	var a answer
-	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {
-		return notify.Retryable("bad_answer", errors.New("wecom: the answer is not the robot's JSON"))
+	c, err := botpost.ReadErrCode("wecom", body, knownCodes)
+	if err != nil {
+		return err
 	}
-	code := *a.ErrCode
+	code, reason, e := c.Code, c.Reason, c.Err
 	if code == codeOK {
 		return nil
 	}
-	reason := "errcode_other" // a metric label: only known codes get their own
-	if knownCodes[code] {
-		reason = "errcode_" + strconv.Itoa(code)
-	}
-	e := fmt.Errorf("wecom: errcode %d: %s", code, escape.Clean(a.ErrMsg, 200))
 	switch code {
 	case codeRateLimit:
 		return &notify.DeliveryError{Retryable: true, Reason: reason, RetryAfter: rateLimitWait, Err: e}

@@ -6,6 +6,7 @@ package botpost
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/imalert/imalert/alert/notify"
+	"github.com/imalert/imalert/internal/escape"
 )
 
 // MaxAnswer bounds what is read of a robot's answer.
@@ -61,4 +63,34 @@ func StatusError(robot string, status int) error {
 		return notify.Retryable(reason, e)
 	}
 	return notify.Permanent(reason, e)
+}
+
+// Coded is a robot's answer that carries an errcode (WeCom, DingTalk):
+// Code 0 is success.
+type Coded struct {
+	Code int
+	// Reason is a metric label: errcode_N for a documented code,
+	// errcode_other otherwise, so a robot cannot grow the label set.
+	Reason string
+	// Err names the code and the robot's message, cleaned and cut.
+	Err error
+}
+
+// ReadErrCode reads an answer of the form {"errcode":N,"errmsg":"..."};
+// known are the documented codes. An answer without an errcode is a
+// retryable error: the robot's frontend, not the robot, answered.
+func ReadErrCode(robot string, body []byte, known map[int]bool) (Coded, error) {
+	var a struct {
+		ErrCode *int   `json:"errcode"`
+		ErrMsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil || a.ErrCode == nil {
+		return Coded{}, notify.Retryable("bad_answer", fmt.Errorf("%s: the answer is not the robot's JSON", robot))
+	}
+	c := Coded{Code: *a.ErrCode, Reason: "errcode_other"}
+	if known[c.Code] {
+		c.Reason = "errcode_" + strconv.Itoa(c.Code)
+	}
+	c.Err = fmt.Errorf("%s: errcode %d: %s", robot, c.Code, escape.Clean(a.ErrMsg, 200))
+	return c, nil
 }
