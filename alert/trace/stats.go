@@ -3,6 +3,7 @@ package trace
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 type Stats struct {
 	mu      sync.Mutex
 	minutes [statMinutes]minute
-	groups  [2]topCounter // this hour, the previous one
-	senders [2]topCounter
+	groups  [2]*topCounter // this hour, the previous one
+	senders [2]*topCounter
 	hour    int64
 }
 
@@ -39,13 +40,11 @@ type minute struct {
 	n      int                  // codes in use
 }
 
-type topCounter map[string]int
-
 // NewStats returns empty counters.
 func NewStats() *Stats {
 	s := &Stats{}
 	for i := range s.groups {
-		s.groups[i], s.senders[i] = topCounter{}, topCounter{}
+		s.groups[i], s.senders[i] = newTopCounter(), newTopCounter()
 	}
 	return s
 }
@@ -72,9 +71,9 @@ func (s *Stats) Observe(ev *callback.Event) {
 		if hour == s.hour+1 {
 			s.groups[1], s.senders[1] = s.groups[0], s.senders[0]
 		} else {
-			s.groups[1], s.senders[1] = topCounter{}, topCounter{}
+			s.groups[1], s.senders[1] = newTopCounter(), newTopCounter()
 		}
-		s.groups[0], s.senders[0] = topCounter{}, topCounter{}
+		s.groups[0], s.senders[0] = newTopCounter(), newTopCounter()
 		s.hour = hour
 	}
 	if hour == s.hour {
@@ -99,28 +98,81 @@ func (m *minute) add(code int64) {
 	m.counts[codesPerMin]++
 }
 
+// topCounter keeps the maxNames most counted names in a min-heap indexed
+// by name, so a name not yet counted costs O(log maxNames), not a scan:
+// in a storm most senders are new.
+type topCounter struct {
+	idx   map[string]int // name → position in items
+	items []Count
+}
+
+func newTopCounter() *topCounter {
+	return &topCounter{idx: make(map[string]int, maxNames), items: make([]Count, 0, maxNames)}
+}
+
 // add counts name, evicting the least counted name when full (its count
 // is carried over, as in the space-saving algorithm, so a heavy newcomer
 // is not undercounted forever).
-func (c topCounter) add(name string) {
+func (c *topCounter) add(name string) {
 	if name == "" {
 		return
 	}
 	if len(name) > maxNameLength {
 		name = name[:maxNameLength]
 	}
-	if _, ok := c[name]; ok || len(c) < maxNames {
-		c[name]++
+	if i, ok := c.idx[name]; ok {
+		c.items[i].Count++
+		c.down(i)
 		return
 	}
-	low, lowN := "", -1
-	for k, n := range c {
-		if lowN < 0 || n < lowN {
-			low, lowN = k, n
-		}
+	name = strings.Clone(name) // not the callback body it points into
+	if len(c.items) < maxNames {
+		c.items = append(c.items, Count{name, 1})
+		c.idx[name] = len(c.items) - 1
+		c.up(len(c.items) - 1)
+		return
 	}
-	delete(c, low)
-	c[name] = lowN + 1
+	low := c.items[0]
+	delete(c.idx, low.Name)
+	c.items[0] = Count{name, low.Count + 1}
+	c.idx[name] = 0
+	c.down(0)
+}
+
+func (c *topCounter) less(i, j int) bool { return c.items[i].Count < c.items[j].Count }
+
+func (c *topCounter) swap(i, j int) {
+	c.items[i], c.items[j] = c.items[j], c.items[i]
+	c.idx[c.items[i].Name], c.idx[c.items[j].Name] = i, j
+}
+
+func (c *topCounter) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !c.less(i, p) {
+			return
+		}
+		c.swap(i, p)
+		i = p
+	}
+}
+
+func (c *topCounter) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(c.items) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(c.items) && c.less(r, l) {
+			m = r
+		}
+		if !c.less(m, i) {
+			return
+		}
+		c.swap(i, m)
+		i = m
+	}
 }
 
 // Series is the events per minute of one error code.
@@ -202,11 +254,11 @@ func (s *Stats) Top(n int) (groups, senders []Count) {
 	return top(s.groups, n), top(s.senders, n)
 }
 
-func top(cs [2]topCounter, n int) []Count {
+func top(cs [2]*topCounter, n int) []Count {
 	sum := map[string]int{}
 	for _, c := range cs {
-		for k, v := range c {
-			sum[k] += v
+		for _, it := range c.items {
+			sum[it.Name] += it.Count
 		}
 	}
 	out := make([]Count, 0, len(sum))
