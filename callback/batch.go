@@ -56,8 +56,8 @@ func ParseEvents(q Query, body []byte, lim Limits) ([]Item, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, &BodyError{Field: "Events", Msg: "want an array, got " + jsonKind(raw)}
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
+	var elems [][]byte
+	if err := elements(raw, func(e []byte) { elems = append(elems, e) }); err != nil {
 		return nil, &BodyError{Field: "Events", Msg: jsonErrText(err)}
 	}
 	out := make([]Item, 0, min(len(elems), lim.MaxEvents))

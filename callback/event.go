@@ -216,7 +216,7 @@ func (ev *Event) setExtra(name string, raw json.RawMessage, maxText int) {
 	if ev.Extra == nil {
 		ev.Extra = make(map[string]json.RawMessage)
 	}
-	ev.Extra[name] = ev.clipRaw(raw, maxText)
+	ev.Extra[name] = ev.clipRaw(bytes.Clone(raw), maxText) // not the body
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
@@ -232,7 +232,9 @@ func isEmpty(raw json.RawMessage) bool {
 }
 
 // decodeObject checks that body is one JSON object and splits it into its
-// top-level fields. Nested values stay raw: nothing is allocated for them.
+// top-level fields. Nested values stay raw, sub-slices of body: nothing is
+// allocated for them. As with encoding/json, the last of two fields of
+// one name wins.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	// A byte order mark is no part of JSON, but RFC 8259 lets a parser
 	// ignore one, and refusing the body would lose the event.
@@ -243,8 +245,9 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	if body[0] != '{' {
 		return nil, &BodyError{Msg: "not a JSON object"}
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
+	fields := make(map[string]json.RawMessage, 16)
+	err := members(body, func(name string, raw []byte) { fields[name] = raw })
+	if err != nil {
 		return nil, &BodyError{Msg: "invalid JSON: " + jsonErrText(err)}
 	}
 	return fields, nil
@@ -282,6 +285,10 @@ func decodeString(raw json.RawMessage, dst *string) error {
 	if len(raw) == 0 || raw[0] != '"' {
 		return fmt.Errorf("want a string, got %s", jsonKind(raw))
 	}
+	if plainString(raw) {
+		*dst = string(raw[1 : len(raw)-1])
+		return nil
+	}
 	return json.Unmarshal(raw, dst)
 }
 
@@ -292,7 +299,7 @@ func decodeInt(raw json.RawMessage) (int64, error) {
 	s := raw
 	if len(s) > 0 && s[0] == '"' {
 		var str string
-		if err := json.Unmarshal(raw, &str); err != nil {
+		if err := decodeString(raw, &str); err != nil {
 			return 0, err
 		}
 		s = []byte(str)
@@ -335,6 +342,10 @@ func jsonKind(raw json.RawMessage) string {
 
 // jsonErrText describes a decoding error without echoing payload bytes.
 func jsonErrText(err error) string {
+	var ss *syntaxError
+	if errors.As(err, &ss) {
+		return fmt.Sprintf("syntax error at byte %d", ss.Offset)
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)

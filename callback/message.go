@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,9 +85,37 @@ type ImageInfo struct {
 	URL    string  `json:"URL"`
 }
 
-type wireElement struct {
-	MsgType    *string         `json:"MsgType"`
-	MsgContent json.RawMessage `json:"MsgContent"`
+// splitElement reads an element's MsgType and MsgContent. Names match as
+// encoding/json matches them: exactly, or else ignoring case. Content is
+// copied out of the body.
+func splitElement(w []byte) (typ string, content json.RawMessage, err error) {
+	var rawType, rawContent []byte
+	exactType, exactContent := false, false
+	err = members(w, func(name string, raw []byte) {
+		switch {
+		case name == "MsgType":
+			rawType, exactType = raw, true
+		case name == "MsgContent":
+			rawContent, exactContent = raw, true
+		case !exactType && strings.EqualFold(name, "MsgType"):
+			rawType = raw
+		case !exactContent && strings.EqualFold(name, "MsgContent"):
+			rawContent = raw
+		}
+	})
+	if err != nil {
+		return "", nil, errors.New(jsonErrText(err))
+	}
+	if rawType == nil || isNull(rawType) {
+		return "", nil, errors.New("MsgType missing")
+	}
+	if err := decodeString(rawType, &typ); err != nil {
+		return "", nil, fmt.Errorf("MsgType: %v", err)
+	}
+	if rawContent != nil {
+		content = bytes.Clone(rawContent)
+	}
+	return typ, content, nil
 }
 
 // decodeMsgBody decodes the message elements. Elements beyond
@@ -99,8 +128,8 @@ func (ev *Event) decodeMsgBody(raw json.RawMessage, lim Limits) ([]MsgElement, e
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("want an array, got %s", jsonKind(raw))
 	}
-	var wire []json.RawMessage
-	if err := json.Unmarshal(raw, &wire); err != nil {
+	var wire [][]byte
+	if err := elements(raw, func(e []byte) { wire = append(wire, e) }); err != nil {
 		return nil, fmt.Errorf("%s", jsonErrText(err))
 	}
 	out := make([]MsgElement, 0, min(len(wire), lim.MaxElements))
@@ -120,14 +149,11 @@ func (ev *Event) decodeMsgBody(raw json.RawMessage, lim Limits) ([]MsgElement, e
 			left++
 			continue
 		}
-		var we wireElement
-		if err := json.Unmarshal(w, &we); err != nil {
-			return nil, fmt.Errorf("element %d: %s", i, jsonErrText(err))
+		typ, content, err := splitElement(w)
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %s", i, err)
 		}
-		if we.MsgType == nil {
-			return nil, fmt.Errorf("element %d: MsgType missing", i)
-		}
-		el := MsgElement{Type: *we.MsgType, Raw: we.MsgContent}
+		el := MsgElement{Type: typ, Raw: content}
 		if err := el.decodeContent(); err != nil {
 			return nil, fmt.Errorf("element %d: MsgContent: %w", i, err)
 		}
@@ -167,6 +193,10 @@ func (m *MsgElement) decodeContent() error {
 		}
 		return fmt.Errorf("want an object, got %s", jsonKind(raw))
 	}
+	if plainContent(raw, &m.Content) {
+		return nil
+	}
+	m.Content = MsgContent{}
 	err := json.Unmarshal(raw, &m.Content)
 	if err == nil {
 		return nil
@@ -190,6 +220,37 @@ func (m *MsgElement) decodeContent() error {
 		}
 	}
 	return nil
+}
+
+// contentStrings are MsgContent's string fields by their wire names.
+var contentStrings = map[string]func(*MsgContent) *string{
+	"Text": func(c *MsgContent) *string { return &c.Text }, "Desc": func(c *MsgContent) *string { return &c.Desc },
+	"Data": func(c *MsgContent) *string { return &c.Data }, "Ext": func(c *MsgContent) *string { return &c.Ext },
+	"Sound": func(c *MsgContent) *string { return &c.Sound }, "Url": func(c *MsgContent) *string { return &c.URL },
+	"UUID": func(c *MsgContent) *string { return &c.UUID }, "FileName": func(c *MsgContent) *string { return &c.FileName },
+	"VideoUrl": func(c *MsgContent) *string { return &c.VideoURL }, "VideoUUID": func(c *MsgContent) *string { return &c.VideoUUID },
+	"VideoFormat": func(c *MsgContent) *string { return &c.VideoFormat }, "ThumbUrl": func(c *MsgContent) *string { return &c.ThumbURL },
+	"ThumbUUID": func(c *MsgContent) *string { return &c.ThumbUUID }, "ThumbFormat": func(c *MsgContent) *string { return &c.ThumbFormat },
+	"Title": func(c *MsgContent) *string { return &c.Title }, "CompatibleText": func(c *MsgContent) *string { return &c.CompatibleText },
+	"JsonMsgKey": func(c *MsgContent) *string { return &c.JSONMsgKey },
+}
+
+// plainContent decodes raw into c without reflection when every member
+// is a string field holding a plain string, as text and custom elements
+// do; otherwise it reports false and encoding/json decodes raw.
+func plainContent(raw []byte, c *MsgContent) bool {
+	ok := true
+	err := members(raw, func(name string, v []byte) {
+		field := contentStrings[name]
+		if field == nil || !plainString(v) {
+			ok = false
+			return
+		}
+		if ok {
+			*field(c) = string(v[1 : len(v)-1])
+		}
+	})
+	return err == nil && ok
 }
 
 // Summary is a one-line, human description of the element: its text for a
