@@ -131,6 +131,10 @@ func (s *Store) journalWriter() {
 				}
 				continue
 			}
+			if len(batch) >= lingerEnough {
+				wait = nil // enough to share a commit: do not delay them
+				continue
+			}
 			select {
 			case r, ok := <-s.appends:
 				if !ok {
@@ -142,9 +146,7 @@ func (s *Store) journalWriter() {
 				break fill
 			}
 		}
-		if wait != nil && !linger.Stop() {
-			<-linger.C
-		}
+		linger.Stop() // no stale tick to drain since Go 1.23
 		s.commitAppends(batch)
 		lastCommit, queued = time.Now(), len(s.appends) > 0
 	}
@@ -154,9 +156,12 @@ func (s *Store) journalWriter() {
 // before a commit while they stream in (callbacks queued during a commit
 // less than streamGap ago): it adds at most that to an answer, and divides
 // the disk writes and fsyncs of a moderate stream by the callbacks that
-// share a commit.
+// share a commit. Once lingerEnough callbacks share one, the rest of the
+// wait would add latency and save little: a flat-out storm commits as
+// fast as it can.
 const (
 	commitLinger = 2 * time.Millisecond
+	lingerEnough = 16
 	streamGap    = 10 * time.Millisecond
 )
 
