@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,5 +83,23 @@ func BenchmarkRateLimiterAllow(b *testing.B) {
 	for b.Loop() {
 		i++
 		r.Allow(fixedNow, addrs[i%len(addrs)])
+	}
+}
+
+// BenchmarkDedupHeld reports the heap held per de-duplication key, with
+// the default 100,000 keys all held.
+func BenchmarkDedupHeld(b *testing.B) {
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d := newDeduper(5*time.Minute, DefaultDedupMaxKeys, func() {})
+		for i := range DefaultDedupMaxKeys {
+			d.Claim(fixedNow, strconv.Itoa(i))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(d.Len()), "bytes/key")
+		runtime.KeepAlive(d)
 	}
 }
