@@ -26,6 +26,11 @@ const (
 
 // Marshal encodes st compactly.
 func Marshal(st KeyState) []byte {
+	return AppendMarshal(make([]byte, 0, 48+10*len(st.Hits)), st)
+}
+
+// AppendMarshal appends the encoding of st to b.
+func AppendMarshal(b []byte, st KeyState) []byte {
 	var flags uint64
 	for _, f := range []struct {
 		t    time.Time
@@ -41,7 +46,6 @@ func Marshal(st KeyState) []byte {
 	if len(st.Who) > 0 || len(st.Names) > 0 {
 		flags |= hasWho
 	}
-	b := make([]byte, 0, 48+10*len(st.Hits))
 	b = append(b, version1)
 	b = binary.AppendUvarint(b, flags)
 	for _, t := range []time.Time{st.Start, st.End, st.First, st.Last} {

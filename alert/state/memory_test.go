@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,4 +63,50 @@ func TestMemoryReclaimsExpired(t *testing.T) {
 			t.Error("a live key was evicted")
 		}
 	})
+}
+
+// A key put again after go-cache let it expire takes one place, once: the
+// expired entry leaves the eviction order with it.
+func TestMemoryPutAfterExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		evictions := 0
+		m := state.NewMemory(state.MemoryOptions{MaxKeys: 3, OnEvict: func() { evictions++ }})
+		_ = m.Put(ctx, "a", state.Entry{KeepUntil: time.Now().Add(time.Minute)})
+		time.Sleep(state.MinLife + time.Second) // expired, not yet swept
+		want := state.Entry{State: state.KeyState{Suppressed: 7}, KeepUntil: time.Now().Add(time.Hour)}
+		_ = m.Put(ctx, "a", want)
+		for _, k := range []string{"b", "c", "d", "e"} {
+			_ = m.Put(ctx, k, state.Entry{KeepUntil: time.Now().Add(time.Hour)})
+		}
+		if m.Len() != 3 || evictions != 2 {
+			t.Fatalf("holds %d keys after %d evictions, want 3 after 2", m.Len(), evictions)
+		}
+		for k, held := range map[string]bool{"a": false, "b": false, "c": true, "e": true} {
+			if _, ok, _ := m.Get(ctx, k); ok != held {
+				t.Errorf("%s held = %v, want %v", k, ok, held)
+			}
+		}
+	})
+}
+
+// BenchmarkMemoryHeld reports the heap held per key, with the default
+// 100,000 throttle windows all held.
+func BenchmarkMemoryHeld(b *testing.B) {
+	ctx := context.Background()
+	e := state.Entry{State: state.KeyState{Start: t0, End: t0.Add(5 * time.Minute), Window: 5 * time.Minute,
+		Suppressed: 12, First: t0.Add(time.Second), Last: t0.Add(time.Minute)}, KeepUntil: t0.Add(10 * time.Minute)}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m := state.NewMemory(state.MemoryOptions{})
+		for i := range 100_000 {
+			_ = m.Put(ctx, fmt.Sprintf("10023-storm\x00@TGS#%010d", i), e)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(m.Len()), "bytes/key")
+		runtime.KeepAlive(m)
+	}
 }

@@ -7,7 +7,6 @@ package state
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -34,21 +33,6 @@ const (
 	MaxNames     = 16
 	MaxNameBytes = 64
 )
-
-// clone returns s with slices of its own; empty ones are nil.
-func (s KeyState) clone() KeyState {
-	s.Hits = cloneOrNil(s.Hits)
-	s.Who = cloneOrNil(s.Who)
-	s.Names = cloneOrNil(s.Names)
-	return s
-}
-
-func cloneOrNil[S ~[]E, E any](s S) S {
-	if len(s) == 0 {
-		return nil
-	}
-	return slices.Clone(s)
-}
 
 // Entry is a key's state and until when it is worth keeping, on the
 // decision clock (the events' receive times). Decisions treat an entry
