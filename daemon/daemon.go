@@ -45,6 +45,10 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Reload triggers a reload on every value (SIGHUP); nil: none.
 	Reload <-chan os.Signal
+	// SetMemoryLimit gives the process a soft memory limit sized to the
+	// config's bounded maps (MemoryLimit), unless GOMEMLIMIT is set. It is
+	// process-wide: serve sets it, tests running daemons in-process do not.
+	SetMemoryLimit bool
 }
 
 func (o *Options) validate() error {
@@ -104,6 +108,9 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		logger.Warn(w)
 	}
 	d = &Daemon{o: o, cfg: cfg, logger: logger}
+	if o.SetMemoryLimit {
+		setMemoryLimit(cfg, logger)
+	}
 	built := d // d is nil on an error return: release through built
 	defer func() {
 		if err != nil {
