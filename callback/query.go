@@ -34,31 +34,39 @@ const (
 	maxQueryValLen = 256
 )
 
+// queryParams are the envelope's parameters.
+var queryParams = [...]string{"SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "Sign", "RequestTime"}
+
 // ParseQuery reads the envelope from q. Parameter order and extra parameters
 // are irrelevant; parameter names match case-insensitively, since IM's own
 // documentation is inconsistent. A parameter given more than once, in any
 // spelling, is refused: which value counts must not depend on who reads it.
 func ParseQuery(q url.Values) (Query, error) {
-	var dup string
-	get := func(name string) string {
-		var vals []string
-		for k, v := range q {
-			if strings.EqualFold(k, name) {
-				vals = append(vals, v...)
+	// One pass over the parameters, each matched against the names.
+	var vals [len(queryParams)]string
+	var count [len(queryParams)]int
+	for k, v := range q {
+		for i, name := range queryParams {
+			if len(k) == len(name) && strings.EqualFold(k, name) {
+				count[i] += len(v)
+				if len(v) > 0 {
+					vals[i] = v[0]
+				}
 			}
 		}
-		if len(vals) > 1 && dup == "" {
-			dup = name
-		}
-		if len(vals) == 0 {
-			return ""
-		}
-		return vals[0]
 	}
-	for _, name := range []string{"SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "Sign", "RequestTime"} {
-		if get(name); dup != "" {
-			return Query{}, &QueryError{Param: dup, Msg: "given more than once"}
+	for i, n := range count {
+		if n > 1 {
+			return Query{}, &QueryError{Param: queryParams[i], Msg: "given more than once"}
 		}
+	}
+	get := func(name string) string {
+		for i, p := range queryParams {
+			if p == name {
+				return vals[i]
+			}
+		}
+		return ""
 	}
 	var out Query
 	app := get("SdkAppid")
