@@ -198,27 +198,8 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 		return fmt.Errorf("store: journal: %w", err)
 	}
 	defer func() { _ = tx.Rollback(); _ = conn.Close() }()
-	stmt, err := s.txStmt(ctx, tx, qInsertEvent)
-	if err != nil {
+	if err := s.insertRows(ctx, tx, batch); err != nil {
 		return fmt.Errorf("store: journal: %w", err)
-	}
-	for _, r := range batch {
-		r.ids = r.ids[:0]
-		for _, raw := range r.raws {
-			var key any
-			if raw.DedupKey != "" {
-				key = raw.DedupKey
-			}
-			res, err := stmt.ExecContext(ctx, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
-			if err != nil {
-				return fmt.Errorf("store: journal: %w", err)
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("store: journal: %w", err)
-			}
-			r.ids = append(r.ids, id)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: journal: commit: %w", err)
@@ -228,6 +209,61 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 	// the entries are not where the next start will look, so the callbacks
 	// must not be acknowledged.
 	return s.checkFiles()
+}
+
+// insertRows is how many journal entries one INSERT of qInsertEvents
+// writes: a statement per callback cost more than the row it wrote.
+const insertRows = 8
+
+// insertRows inserts the batch's entries, insertRows at a time, then one
+// at a time, and gives each request its ids. A new row's id is one more
+// than the largest, so the rows of one statement have consecutive ids.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, batch []*appendReq) error {
+	type at struct{ req, raw int }
+	var rows []at
+	for i, r := range batch {
+		r.ids = r.ids[:0]
+		for j := range r.raws {
+			rows = append(rows, at{i, j})
+		}
+	}
+	many, err := s.txStmt(ctx, tx, qInsertEvents)
+	if err != nil {
+		return err
+	}
+	one, err := s.txStmt(ctx, tx, qInsertEvent)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 4*insertRows)
+	for len(rows) > 0 {
+		n, stmt := insertRows, many
+		if len(rows) < insertRows {
+			n, stmt = 1, one
+		}
+		args = args[:0]
+		for _, p := range rows[:n] {
+			raw := batch[p.req].raws[p.raw]
+			var key any
+			if raw.DedupKey != "" {
+				key = raw.DedupKey
+			}
+			args = append(args, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
+		}
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for k, p := range rows[:n] {
+			batch[p.req].ids = append(batch[p.req].ids, last-int64(n-1-k))
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // Unprocessed returns up to limit unprocessed journal entries with ids

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,6 +113,16 @@ func TestJournal(t *testing.T) {
 	for i := 1; i < len(evs); i++ {
 		if evs[i].ID <= evs[i-1].ID {
 			t.Fatal("unprocessed entries out of order")
+		}
+	}
+	// Each append's id is its own entry's, whichever rows shared an INSERT.
+	byID := map[int64][]byte{}
+	for _, e := range evs {
+		byID[e.ID] = e.Raw.Body
+	}
+	for i, id := range ids {
+		if !bytes.Equal(byID[id], body("g", i)) {
+			t.Fatalf("append %d got id %d, which holds %s", i, id, byID[id])
 		}
 	}
 	// Process the first half.
