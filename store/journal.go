@@ -211,13 +211,7 @@ func (s *Store) insertEvents(batch []*appendReq) error {
 	return s.checkFiles()
 }
 
-// insertRows is how many journal entries one INSERT of qInsertEvents
-// writes: a statement per callback cost more than the row it wrote.
-const insertRows = 8
-
-// insertRows inserts the batch's entries, insertRows at a time, then one
-// at a time, and gives each request its ids. A new row's id is one more
-// than the largest, so the rows of one statement have consecutive ids.
+// insertRows inserts the batch's entries and gives each request its ids.
 func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, batch []*appendReq) error {
 	type at struct{ req, raw int }
 	var rows []at
@@ -227,43 +221,19 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, batch []*appendReq) 
 			rows = append(rows, at{i, j})
 		}
 	}
-	many, err := s.txStmt(ctx, tx, qInsertEvents)
-	if err != nil {
-		return err
+	args := func(dst []any, i int) []any {
+		raw := batch[rows[i].req].raws[rows[i].raw]
+		var key any
+		if raw.DedupKey != "" {
+			key = raw.DedupKey
+		}
+		return append(dst, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
 	}
-	one, err := s.txStmt(ctx, tx, qInsertEvent)
-	if err != nil {
-		return err
-	}
-	args := make([]any, 0, 4*insertRows)
-	for len(rows) > 0 {
-		n, stmt := insertRows, many
-		if len(rows) < insertRows {
-			n, stmt = 1, one
-		}
-		args = args[:0]
-		for _, p := range rows[:n] {
-			raw := batch[p.req].raws[p.raw]
-			var key any
-			if raw.DedupKey != "" {
-				key = raw.DedupKey
-			}
-			args = append(args, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
-		}
-		res, err := stmt.ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		last, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		for k, p := range rows[:n] {
+	return s.execRows(ctx, tx, qInsertEvent, len(rows), args, func(first, n int, last int64) {
+		for k, p := range rows[first : first+n] {
 			batch[p.req].ids = append(batch[p.req].ids, last-int64(n-1-k))
 		}
-		rows = rows[n:]
-	}
-	return nil
+	})
 }
 
 // Unprocessed returns up to limit unprocessed journal entries with ids

@@ -156,15 +156,14 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 // busy inside a transaction, so they cannot be prepared on demand.
 const (
 	qInsertEvent        = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)`
-	qInsertEvents       = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)` +
-		`, (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?)` // insertRows rows
 	qMarkProcessed      = `UPDATE progress SET through = ?, processed_at = ? WHERE id = 1 AND through < ?`
 	qInsertNotification = `INSERT INTO notifications (uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertWindow       = `INSERT INTO windows (key, keep_until, data) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET keep_until = excluded.keep_until, data = excluded.data`
 )
 
-var writerStatements = []string{qInsertEvent, qInsertEvents, qMarkProcessed, qInsertNotification, qUpsertWindow}
+var writerStatements = []string{qInsertEvent, multiRow(qInsertEvent, rowsPerInsert),
+	qInsertDecision, multiRow(qInsertDecision, rowsPerInsert), qMarkProcessed, qInsertNotification, qUpsertWindow}
 
 // txStmt returns query, one of writerStatements, for tx.
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {

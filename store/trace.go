@@ -45,22 +45,15 @@ type Decision struct {
 
 const qInsertDecision = `INSERT OR REPLACE INTO decisions (event_id, rule, reason, data) VALUES (?, ?, ?, ?)`
 
-// insertDecisions writes ds inside tx, with one statement prepared per
-// batch.
+// insertDecisions writes ds inside tx.
 func (s *Store) insertDecisions(ctx context.Context, tx *sql.Tx, ds []Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	stmt, err := s.txStmt(ctx, tx, qInsertDecision)
-	if err != nil {
-		return err
-	}
-	for _, d := range ds {
-		if _, err := stmt.ExecContext(ctx, d.EventID, d.Rule, d.Reason, d.Data); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.execRows(ctx, tx, qInsertDecision, len(ds), func(dst []any, i int) []any {
+		d := &ds[i]
+		return append(dst, d.EventID, d.Rule, d.Reason, d.Data)
+	}, nil)
 }
 
 // recordAttempt notes one delivery attempt of notification seq; errText

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// rowsPerInsert is how many rows one multi-row INSERT writes, for the
+// tables written a row per callback: a statement per row cost more than
+// the row it wrote.
+const rowsPerInsert = 8
+
+// multiRow turns a one-row INSERT ... VALUES (...) into one of n rows.
+func multiRow(one string, n int) string {
+	group := one[strings.LastIndex(one, "VALUES ")+len("VALUES "):]
+	return one + strings.Repeat(", "+group, n-1)
+}
+
+// execRows runs the one-row INSERT one over rows 0 to count-1, with its
+// multi-row form while rowsPerInsert rows are left, then row by row. args
+// appends row i's arguments to dst. done, if not nil, learns each
+// statement's first row, its row count and the rowid of its last row: a
+// new row's id is one more than the largest, so the rows of one
+// statement have consecutive ids.
+func (s *Store) execRows(ctx context.Context, tx *sql.Tx, one string, count int,
+	args func(dst []any, i int) []any, done func(first, n int, last int64)) error {
+	many, err := s.txStmt(ctx, tx, multiRow(one, rowsPerInsert))
+	if err != nil {
+		return err
+	}
+	single, err := s.txStmt(ctx, tx, one)
+	if err != nil {
+		return err
+	}
+	buf := make([]any, 0, 4*rowsPerInsert)
+	for first := 0; first < count; {
+		n, stmt := rowsPerInsert, many
+		if count-first < rowsPerInsert {
+			n, stmt = 1, single
+		}
+		buf = buf[:0]
+		for i := first; i < first+n; i++ {
+			buf = args(buf, i)
+		}
+		res, err := stmt.ExecContext(ctx, buf...)
+		if err != nil {
+			return err
+		}
+		if done != nil {
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			done(first, n, last)
+		}
+		first += n
+	}
+	return nil
+}
