@@ -11,6 +11,7 @@ type metrics struct {
 	appends            *prometheus.CounterVec
 	batchSize          prometheus.Histogram
 	commitDuration     prometheus.Histogram
+	writeDuration      prometheus.Histogram
 	swept              *prometheus.CounterVec
 	checkpoints        *prometheus.CounterVec
 	checkpointDuration *prometheus.HistogramVec
@@ -30,6 +31,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "imalert_journal_commit_duration_seconds", Help: "Duration of journal commits.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		writeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "imalert_store_write_duration_seconds", Help: "Duration of the store's other write transactions (processed batches, the outbox), from waiting for the writer to commit: journal commits wait meanwhile.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imalert_store_swept_total", Help: "Rows deleted by the retention sweep, by table.",
@@ -56,7 +61,7 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) {
 	if r == nil {
 		return
 	}
-	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
+	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.writeDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
 }
 
 var (

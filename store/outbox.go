@@ -181,11 +181,13 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
 	conn, tx, err := s.begin(ctx, "NORMAL")
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", s.observe(err))
 	}
 	defer conn.Close()
+	defer func() { s.metrics.writeDuration.Observe(time.Since(start).Seconds()) }()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return fmt.Errorf("store: %w", s.observe(err))

@@ -44,6 +44,10 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	out.commits, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_duration_seconds_count")
 	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.025"}`)
 	out.slowCommits = out.commits - fast
+	out.writes, _ = metric(context.Background(), p.addr, adminToken, "imalert_store_write_duration_seconds_count")
+	fastWrites, _ := metric(context.Background(), p.addr, adminToken, `imalert_store_write_duration_seconds_bucket{le="0.005"}`)
+	out.slowWrites = out.writes - fastWrites
+	out.writeSecs, _ = metric(context.Background(), p.addr, adminToken, "imalert_store_write_duration_seconds_sum")
 	out.restarts, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_count{mode="RESTART"}`)
 	out.restartSecs, _ = metric(context.Background(), p.addr, adminToken, `imalert_store_checkpoint_duration_seconds_sum{mode="RESTART"}`)
 	out.end, err = readProc(p.pid())
