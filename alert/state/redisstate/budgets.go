@@ -28,11 +28,18 @@ const budgetSlack = time.Hour
 // Budgets counts receivers' page budgets in Redis, under the Fallback's
 // timeout, backoff and policy. Keys, under the prefix and "bud:":
 // "RECEIVER" holds the open period's start (Unix ms, expiring with the
-// period), and "RECEIVER:START" the pages counted in it (INCR).
+// period), and "RECEIVER:START" the pages counted in it (INCR); what the
+// period held, under "RECEIVER:START:": "ids" (a set of the pages held),
+// "held" (a hash of counts), "groups" and "senders" (hashes of counts by
+// name, bounded), and "storm", the claim of its storm page.
 type Budgets struct {
 	f      *Fallback
 	rdb    redis.UniversalClient
 	prefix string
+	// token names this process in its storm claims; lease is how long
+	// one holds.
+	token string
+	lease time.Duration
 }
 
 var _ delivery.SharedBudgets = (*Budgets)(nil)
@@ -44,7 +51,7 @@ func SharedBudgets(st state.Store) delivery.SharedBudgets {
 	if !ok {
 		return nil
 	}
-	return &Budgets{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "bud:"}
+	return &Budgets{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "bud:", token: newToken(), lease: claimLease}
 }
 
 func (b *Budgets) count(receiver string, start time.Time) string {

@@ -46,9 +46,14 @@ func SharedSilences(st state.Store) silence.Shared {
 	if !ok {
 		return nil
 	}
+	return &Silences{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "sil:", token: newToken()}
+}
+
+// newToken names this process in the claims it makes.
+func newToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Silences{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "sil:", token: hex.EncodeToString(b[:])}
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Silences) key(parts ...string) string {
