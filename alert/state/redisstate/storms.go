@@ -47,13 +47,28 @@ return 1`)
 
 // leaseScript claims KEYS[1] for the process named ARGV[1] for ARGV[2]
 // ms: 1 when it is this process's (won now, or again), 0 while another's
-// lease runs, 2 when it is marked sent.
+// lease runs, 2 when it is marked sent. A claim held for longer than a
+// lease was made by an earlier version, which kept its claims without a
+// lease once it had committed: it counts as sent.
 var leaseScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == 'sent' then return 2 end
-if v and v ~= ARGV[1] then return 0 end
+if v and v ~= ARGV[1] then
+  if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) then return 2 end
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`)
+
+// lease runs leaseScript on key for this process, under the Fallback.
+func lease(ctx context.Context, f *Fallback, rdb redis.UniversalClient, key, token string, d time.Duration) (int64, error) {
+	var r int64
+	err := f.call(ctx, func(ctx context.Context) (err error) {
+		r, err = leaseScript.Run(ctx, rdb, []string{key}, token, d.Milliseconds()).Int64()
+		return err
+	})
+	return r, err
+}
 
 func (b *Budgets) held(receiver string, start time.Time, part string) string {
 	return b.count(receiver, start) + ":" + part
@@ -123,11 +138,7 @@ func (b *Budgets) Folded(ctx context.Context, receiver string, start time.Time, 
 
 // ClaimStorm implements delivery.SharedBudgets.
 func (b *Budgets) ClaimStorm(ctx context.Context, receiver string, start time.Time) (delivery.StormClaim, error) {
-	var r int64
-	err := b.f.call(ctx, func(ctx context.Context) (err error) {
-		r, err = leaseScript.Run(ctx, b.rdb, []string{b.held(receiver, start, "storm")}, b.token, b.lease.Milliseconds()).Int64()
-		return err
-	})
+	r, err := lease(ctx, b.f, b.rdb, b.held(receiver, start, "storm"), b.token, b.lease)
 	switch r {
 	case 1:
 		return delivery.StormWon, err
