@@ -22,6 +22,9 @@ type SharedBudgets interface {
 	// Take counts one page in the period that starts at start and returns
 	// its number in the period, counting every replica's.
 	Take(ctx context.Context, receiver string, start time.Time, per time.Duration) (int, error)
+	// Give gives back one page Take counted in the period that starts at
+	// start: a page given up.
+	Give(ctx context.Context, receiver string, start time.Time) error
 	// Sent returns how many pages the period counted, held ones included.
 	Sent(ctx context.Context, receiver string, start time.Time) (int, error)
 	// Fold adds h, one page held over the period that starts at start,
@@ -120,4 +123,19 @@ func (d *Dispatcher) fold(ctx context.Context, logger *slog.Logger, q *queue, he
 		return false
 	}
 	return true
+}
+
+// giveBack gives back the place a page given up (a) took in q's shared
+// budget, while its period lasts: a budget is not used up by pages that
+// never went out.
+func (d *Dispatcher) giveBack(ctx context.Context, logger *slog.Logger, q *queue, a *attempt, now time.Time) {
+	taken := q.budget.taken == a.head.Seq && q.budget.number > 0
+	q.budget.taken, q.budget.number = 0, 0
+	p, b := q.budget.period, a.dest.Budget
+	if d.o.Budgets == nil || !taken || b.Pages <= 0 || !now.Before(p.Start.Add(b.Per)) {
+		return
+	}
+	if err := d.o.Budgets.Give(ctx, q.name, p.Start); err != nil && ctx.Err() == nil {
+		logger.Warn("giving back a dead letter's place in the shared budget failed", "err", err)
+	}
 }

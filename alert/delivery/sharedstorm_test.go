@@ -98,3 +98,35 @@ func storms(fakes []*fake) []*notify.Storm {
 	}
 	return out
 }
+
+// A page counted in a shared budget and given up (a dead letter) gives
+// its place back: with a budget of 2, a page refused for good and two
+// more send both, and hold none.
+func TestSharedBudgetDeadLetterGivesBack(t *testing.T) {
+	srv := testutil.StartRedis(t)
+	rule := strings.ReplaceAll(perGroupRule, "[slack]", "[hook]")
+	f := &fake{}
+	f.fail(status(400))
+	d := dest("hook", f, 0, delivery.Retry{}, time.Second)
+	d.Budget = delivery.Budget{Pages: 2, Per: time.Hour}
+	r := newRigWith(t, openStore(t), rule, sharedBudgets(t, srv.Addr), d)
+	for i := range 3 {
+		r.ingest(10023, "g"+strconv.Itoa(i), i)
+	}
+	r.start()
+	await(t, "1 dead, 2 sent", 10*time.Second, r.settled("hook", map[store.State]int{store.Dead: 1, store.Sent: 2}))
+	sent, err := sharedBudgets(t, srv.Addr).Sent(context.Background(), "hook", periodStart(t, srv.Addr))
+	if err != nil || sent != 2 {
+		t.Errorf("shared count %d, %v; want 2", sent, err)
+	}
+}
+
+// periodStart reads the start of the open period of receiver hook.
+func periodStart(t *testing.T, addr string) time.Time {
+	t.Helper()
+	start, err := sharedBudgets(t, addr).Period(context.Background(), "hook", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start
+}

@@ -89,6 +89,20 @@ func (b *Budgets) Take(ctx context.Context, receiver string, start time.Time, pe
 	return int(n.Val()), nil
 }
 
+// giveScript takes one from the count KEYS[1] if it is above zero (a
+// count expired with its period is left alone).
+var giveScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`)
+
+// Give implements delivery.SharedBudgets.
+func (b *Budgets) Give(ctx context.Context, receiver string, start time.Time) error {
+	return b.f.call(ctx, func(ctx context.Context) error {
+		return giveScript.Run(ctx, b.rdb, []string{b.count(receiver, start)}).Err()
+	})
+}
+
 // Sent implements delivery.SharedBudgets.
 func (b *Budgets) Sent(ctx context.Context, receiver string, start time.Time) (int, error) {
 	var n int

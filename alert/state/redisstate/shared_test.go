@@ -113,8 +113,9 @@ func TestSilenceClaimPolicy(t *testing.T) {
 }
 
 // Replicas share a receiver's period and count: the numbers taken are
-// 1, 2, 3... whichever replica takes them, and a new period starts when
-// the open one is over.
+// 1, 2, 3... whichever replica takes them, a page given back is taken
+// off the count (never below zero), and a new period starts when the
+// open one is over.
 func TestBudgetsShared(t *testing.T) {
 	ctx := context.Background()
 	srv := itestutil.StartRedis(t)
@@ -139,8 +140,11 @@ func TestBudgetsShared(t *testing.T) {
 			t.Fatalf("Take %d = %d, %v", i+1, n, err)
 		}
 	}
-	if n, err := replicas[2].Sent(ctx, "hook", start); err != nil || n != 7 {
-		t.Errorf("Sent = %d, %v; want 7", n, err)
+	if err := replicas[1].Give(ctx, "hook", start); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := replicas[2].Sent(ctx, "hook", start); err != nil || n != 6 {
+		t.Errorf("Sent after one given back = %d, %v; want 6", n, err)
 	}
 	next, err := replicas[2].Period(ctx, "hook", now.Add(per), per)
 	if err != nil || !next.Equal(now.Add(per)) {
@@ -148,6 +152,12 @@ func TestBudgetsShared(t *testing.T) {
 	}
 	if n, _ := replicas[0].Sent(ctx, "hook", next); n != 0 {
 		t.Errorf("new period counts %d, want 0", n)
+	}
+	if err := replicas[0].Give(ctx, "hook", next.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := replicas[0].Sent(ctx, "hook", next.Add(time.Hour)); n != 0 {
+		t.Errorf("a period with nothing counted, given back one: %d, want 0", n)
 	}
 	if b := SharedBudgets(nil); b != nil {
 		t.Errorf("SharedBudgets(memory) = %v, want nil", b)
