@@ -20,12 +20,13 @@ type SharedBudgets interface {
 	// now, lasting per, if none is open.
 	Period(ctx context.Context, receiver string, now time.Time, per time.Duration) (time.Time, error)
 	// Take counts one page in the period that starts at start and returns
-	// its number in the period, counting every replica's.
-	Take(ctx context.Context, receiver string, start time.Time, per time.Duration) (int, error)
+	// its number in the period, counting every replica's; when pages are
+	// counted already it counts nothing and returns pages+1 (held).
+	Take(ctx context.Context, receiver string, start time.Time, per time.Duration, pages int) (int, error)
 	// Give gives back one page Take counted in the period that starts at
 	// start: a page given up.
 	Give(ctx context.Context, receiver string, start time.Time) error
-	// Sent returns how many pages the period counted, held ones included.
+	// Sent returns how many pages the period counted (at most pages).
 	Sent(ctx context.Context, receiver string, start time.Time) (int, error)
 	// Fold adds h, one page held over the period that starts at start,
 	// to what every replica held in it, once per page id. It reports
@@ -70,7 +71,7 @@ func (d *Dispatcher) sharedBudget(ctx context.Context, logger *slog.Logger, q *q
 	start, err := d.o.Budgets.Period(ctx, q.name, now, b.Per)
 	n := 0
 	if err == nil {
-		n, err = d.o.Budgets.Take(ctx, q.name, start, b.Per)
+		n, err = d.o.Budgets.Take(ctx, q.name, start, b.Per, b.Pages)
 	}
 	if err != nil {
 		if d.o.Budgets.FailOpen() {

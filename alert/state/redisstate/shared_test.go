@@ -113,9 +113,10 @@ func TestSilenceClaimPolicy(t *testing.T) {
 }
 
 // Replicas share a receiver's period and count: the numbers taken are
-// 1, 2, 3... whichever replica takes them, a page given back is taken
-// off the count (never below zero), and a new period starts when the
-// open one is over.
+// 1, 2, 3... whichever replica takes them, a page over the budget is not
+// counted, a page given back is taken off the count (never below zero)
+// and its place taken by the next, and a new period starts when the open
+// one is over.
 func TestBudgetsShared(t *testing.T) {
 	ctx := context.Background()
 	srv := itestutil.StartRedis(t)
@@ -135,16 +136,22 @@ func TestBudgetsShared(t *testing.T) {
 		t.Fatalf("Period on another replica = %v, %v; want the open one %v", later, err, start)
 	}
 	for i := range 7 {
-		n, err := replicas[i%3].Take(ctx, "hook", start, per)
+		n, err := replicas[i%3].Take(ctx, "hook", start, per, 7)
 		if err != nil || n != i+1 {
 			t.Fatalf("Take %d = %d, %v", i+1, n, err)
 		}
+	}
+	if n, err := replicas[0].Take(ctx, "hook", start, per, 7); err != nil || n != 8 {
+		t.Fatalf("Take over the budget = %d, %v; want 8 (held)", n, err)
 	}
 	if err := replicas[1].Give(ctx, "hook", start); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := replicas[2].Sent(ctx, "hook", start); err != nil || n != 6 {
-		t.Errorf("Sent after one given back = %d, %v; want 6", n, err)
+		t.Errorf("Sent after one held and one given back = %d, %v; want 6", n, err)
+	}
+	if n, err := replicas[2].Take(ctx, "hook", start, per, 7); err != nil || n != 7 {
+		t.Errorf("Take after one given back = %d, %v; want 7", n, err)
 	}
 	next, err := replicas[2].Period(ctx, "hook", now.Add(per), per)
 	if err != nil || !next.Equal(now.Add(per)) {

@@ -39,7 +39,7 @@ func TestStormShared(t *testing.T) {
 	}
 	start, per := t0, time.Minute
 	for range 7 {
-		if _, err := rs[0].Take(ctx, "hook", start, per); err != nil {
+		if _, err := rs[0].Take(ctx, "hook", start, per, 7); err != nil {
 			t.Fatal(err)
 		}
 	}
