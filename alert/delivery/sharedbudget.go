@@ -26,8 +26,6 @@ type SharedBudgets interface {
 	// Give gives back one page Take counted in the period that starts at
 	// start: a page given up.
 	Give(ctx context.Context, receiver string, start time.Time) error
-	// Sent returns how many pages the period counted (at most pages).
-	Sent(ctx context.Context, receiver string, start time.Time) (int, error)
 	// Fold adds h, one page held over the period that starts at start,
 	// to what every replica held in it, once per page id. It reports
 	// false, adding nothing, when the period's storm page is claimed

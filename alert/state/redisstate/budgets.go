@@ -2,7 +2,6 @@ package redisstate
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -105,19 +104,6 @@ func (b *Budgets) Give(ctx context.Context, receiver string, start time.Time) er
 	return b.f.call(ctx, func(ctx context.Context) error {
 		return giveScript.Run(ctx, b.rdb, []string{b.count(receiver, start)}).Err()
 	})
-}
-
-// Sent implements delivery.SharedBudgets.
-func (b *Budgets) Sent(ctx context.Context, receiver string, start time.Time) (int, error) {
-	var n int
-	err := b.f.call(ctx, func(ctx context.Context) (err error) {
-		n, err = b.rdb.Get(ctx, b.count(receiver, start)).Int()
-		if errors.Is(err, redis.Nil) {
-			n, err = 0, nil
-		}
-		return err
-	})
-	return n, err
 }
 
 // FailOpen implements delivery.SharedBudgets.

@@ -147,7 +147,7 @@ func TestBudgetsShared(t *testing.T) {
 	if err := replicas[1].Give(ctx, "hook", start); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := replicas[2].Sent(ctx, "hook", start); err != nil || n != 6 {
+	if _, n, err := replicas[2].Held(ctx, "hook", start); err != nil || n != 6 {
 		t.Errorf("Sent after one held and one given back = %d, %v; want 6", n, err)
 	}
 	if n, err := replicas[2].Take(ctx, "hook", start, per, 7); err != nil || n != 7 {
@@ -157,13 +157,13 @@ func TestBudgetsShared(t *testing.T) {
 	if err != nil || !next.Equal(now.Add(per)) {
 		t.Errorf("Period once over = %v, %v; want a new one at %v", next, err, now.Add(per))
 	}
-	if n, _ := replicas[0].Sent(ctx, "hook", next); n != 0 {
+	if _, n, _ := replicas[0].Held(ctx, "hook", next); n != 0 {
 		t.Errorf("new period counts %d, want 0", n)
 	}
 	if err := replicas[0].Give(ctx, "hook", next.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := replicas[0].Sent(ctx, "hook", next.Add(time.Hour)); n != 0 {
+	if _, n, _ := replicas[0].Held(ctx, "hook", next.Add(time.Hour)); n != 0 {
 		t.Errorf("a period with nothing counted, given back one: %d, want 0", n)
 	}
 	if b := SharedBudgets(nil); b != nil {
