@@ -36,15 +36,30 @@ func TestReplicasShareBudget(t *testing.T) {
 	}
 	waitProcessed(t, ds, callbacks)
 
-	// Every page is either sent or held for the storm page: wait until
-	// the storm pages account for all of them, then a while longer for
-	// any second storm page.
+	// Every page is either sent or held for a storm page: wait until the
+	// storm pages received account for all of them and no replica holds
+	// a page or has one to send (a second storm page would be in an
+	// outbox by then).
 	deadline := time.Now().Add(30 * time.Second)
-	for events, held := 0, 0; events+held < callbacks && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		events, _, held = budgetPages(t, hook)
+	for time.Now().Before(deadline) {
+		if events, _, held := budgetPages(t, hook); events+held >= callbacks && outboxesSettled(t, ds) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(4 * time.Second) // a period and more: a storm page sent late would show
 	events, storms, _ := budgetPages(t, hook)
+	merged, stormRows := 0, 0
+	for _, d := range ds { // the held pages stay recorded where they were held
+		merged += len(outboxRows(t, d, "state=merged"))
+		for _, r := range outboxRows(t, d, "state=sent") {
+			if r.Rule == "(budget)" {
+				stormRows++
+			}
+		}
+	}
+	if merged != callbacks-pages || stormRows != 1 {
+		t.Errorf("replicas' outboxes: %d pages merged, %d storm pages; want %d and 1", merged, stormRows, callbacks-pages)
+	}
 	if events != pages || len(storms) != 1 {
 		t.Fatalf("%d pages sent and %d storm pages %+v; want %d sent and one storm page", events, len(storms), storms, pages)
 	}
@@ -76,6 +91,18 @@ type sharedStorm struct {
 		TopSenders         []webhook.Count `json:"top_senders"`
 		OtherGroups        int             `json:"other_groups"`
 	} `json:"storm"`
+}
+
+// outboxesSettled reports whether no replica holds a page or has one to
+// send.
+func outboxesSettled(t *testing.T, ds []*testutil.Daemon) bool {
+	t.Helper()
+	for _, d := range ds {
+		if len(outboxRows(t, d, "state=held"))+len(outboxRows(t, d, "state=pending")) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // budgetPages counts the event pages the hook received, and returns its
