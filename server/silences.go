@@ -53,6 +53,8 @@ func (s *Server) handleAddSilence(c *gin.Context) {
 	switch {
 	case errors.As(err, &ie):
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": ie.Error(), "errors": ie.Msgs})
+	case errors.Is(err, silence.ErrUnshared):
+		s.unshared(c, "made", err)
 	case err != nil:
 		s.logger.Error("adding a silence failed", "err", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
@@ -105,10 +107,26 @@ func (s *Server) handleExpireSilence(c *gin.Context) {
 	switch {
 	case errors.Is(err, silence.ErrNotFound):
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no such silence"})
+	case errors.Is(err, silence.ErrUnshared):
+		s.unshared(c, "expired", err)
 	case err != nil:
 		s.logger.Error("expiring a silence failed", "err", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
 	default:
 		c.JSON(http.StatusOK, si)
 	}
+}
+
+// unsharedRetryAfter is the Retry-After, in seconds, of an answer that a
+// silence could not be shared: about the longest the replica leaves an
+// unanswering Redis alone.
+const unsharedRetryAfter = "5"
+
+// unshared answers 503: the silence change could not reach the other
+// replicas, so it was not made.
+func (s *Server) unshared(c *gin.Context, done string, err error) {
+	s.logger.Warn("silence not "+done+": redis does not answer", "err", err)
+	c.Header("Retry-After", unsharedRetryAfter)
+	c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "the silence was not " + done +
+		": the replicas share silences through Redis, which does not answer; try again shortly"})
 }

@@ -89,29 +89,65 @@ func (s *Store) HeldNotifications(ctx context.Context, receiver string) ([]Notif
 // seqs merged into it, and closes the period. It returns the storm page
 // with its Seq set.
 func (s *Store) Storm(ctx context.Context, receiver string, storm *Notification, seqs []int64, at time.Time) error {
+	return s.CloseBudget(ctx, BudgetClose{Receiver: receiver, Storm: storm, Into: seqs, At: at})
+}
+
+// BudgetClose is how CloseBudget ends a receiver's budget period.
+type BudgetClose struct {
+	Receiver string
+	// Storm is the storm page to insert (pending), its Seq set on return;
+	// nil: none.
+	Storm *Notification
+	// Into are held notifications merged into Storm, Elsewhere held
+	// notifications that another replica's storm page stands for: merged
+	// into none here.
+	Into, Elsewhere []int64
+	// KeepOpen leaves the open period as it is: a storm page for a period
+	// closed before.
+	KeepOpen bool
+	At       time.Time
+}
+
+// CloseBudget closes a budget period in one transaction, as c says.
+func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var into any
-		if storm != nil {
-			ns := []Notification{*storm}
+		if c.Storm != nil {
+			ns := []Notification{*c.Storm}
 			if err := s.insertNotifications(ctx, tx, ns); err != nil {
 				return err
 			}
-			*storm = ns[0]
-			into = storm.Seq
+			*c.Storm = ns[0]
+			into = c.Storm.Seq
 		}
-		for len(seqs) > 0 {
-			chunk := seqs[:min(len(seqs), 500)]
-			seqs = seqs[len(chunk):]
-			args := []any{nanos(at), into}
-			for _, q := range chunk {
-				args = append(args, q)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ?
-				WHERE state = 'held' AND seq IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-				return err
-			}
+		if err := mergeHeld(ctx, tx, c.Into, into, c.At); err != nil {
+			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, receiver)
+		if err := mergeHeld(ctx, tx, c.Elsewhere, nil, c.At); err != nil {
+			return err
+		}
+		if c.KeepOpen {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, c.Receiver)
 		return err
 	})
+}
+
+// mergeHeld marks the held notifications seqs merged into into (nil:
+// none).
+func mergeHeld(ctx context.Context, tx *sql.Tx, seqs []int64, into any, at time.Time) error {
+	for len(seqs) > 0 {
+		chunk := seqs[:min(len(seqs), 500)]
+		seqs = seqs[len(chunk):]
+		args := []any{nanos(at), into}
+		for _, q := range chunk {
+			args = append(args, q)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ?
+			WHERE state = 'held' AND seq IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

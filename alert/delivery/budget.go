@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/imalert/imalert/alert/notify"
-	"github.com/imalert/imalert/callback"
 	"github.com/imalert/imalert/config"
 	"github.com/imalert/imalert/store"
 )
@@ -24,6 +23,11 @@ type budgetState struct {
 	// counted again.
 	taken  int64
 	number int
+	// retryAt: a period over whose close failed is not closed again
+	// before then. awaits are the storm pages of periods closed here
+	// that another replica claimed and has not sent yet.
+	retryAt time.Time
+	awaits  []awaitedStorm
 }
 
 // loadBudget reads the queue's open period from the store once: a restart
@@ -119,10 +123,14 @@ func (q *queue) budgetPage(rule string) *notify.BudgetPage {
 
 // budgetWait bounds wait by the end of q's open period.
 func (d *Dispatcher) budgetWait(q *queue, now time.Time, wait time.Duration) time.Duration {
-	if !q.budget.loaded || q.budget.period.Start.IsZero() {
-		return wait
+	for _, a := range q.budget.awaits {
+		wait = min(wait, a.next.Sub(now))
 	}
-	return max(min(wait, q.budget.period.Start.Add(q.dest.Load().Budget.Per).Sub(now)), 0)
+	if !q.budget.loaded || q.budget.period.Start.IsZero() {
+		return max(wait, 0)
+	}
+	end := maxTime(q.budget.period.Start.Add(q.dest.Load().Budget.Per), q.budget.retryAt)
+	return max(min(wait, end.Sub(now)), 0)
 }
 
 // closeBudget ends q's period when it is over: the pages it held become
@@ -132,9 +140,12 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 	if !d.loadBudget(ctx, logger, q) {
 		return
 	}
+	if d.o.Budgets != nil {
+		d.takeOverStorm(ctx, logger, q, now)
+	}
 	p := q.budget.period
 	b := q.dest.Load().Budget
-	if p.Start.IsZero() || (b.Pages > 0 && now.Before(p.Start.Add(b.Per))) {
+	if p.Start.IsZero() || (b.Pages > 0 && now.Before(p.Start.Add(b.Per))) || now.Before(q.budget.retryAt) {
 		return
 	}
 	rows, err := d.store.HeldNotifications(ctx, q.name)
@@ -145,67 +156,50 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 		return
 	}
 	if d.o.Budgets != nil && b.Pages > 0 {
-		if n, err := d.o.Budgets.Sent(ctx, q.name, p.Start); err == nil {
-			p.Sent = min(max(p.Sent, n), b.Pages) // every replica's pages
-		}
+		d.closeShared(ctx, logger, q, b, rows, now)
+		return
 	}
-	var storm *store.Notification
-	seqs := make([]int64, len(rows))
-	if len(rows) > 0 {
-		n := d.stormPage(q.name, p, b, rows, now)
-		row := Encode(n)
-		storm = &row
-		for i, r := range rows {
-			seqs[i] = r.Seq
-		}
+	h := NewHeldPages()
+	h.addRows(rows, d.o.Limits)
+	d.commitStorm(ctx, logger, q, p, b, h, store.BudgetClose{Into: seqsOf(rows)}, now)
+}
+
+// commitStorm closes q's period p as c says, with a storm page for h if
+// it counted any page, and reports whether the store took it.
+func (d *Dispatcher) commitStorm(ctx context.Context, logger *slog.Logger, q *queue, p store.BudgetPeriod, b Budget, h *HeldPages, c store.BudgetClose, now time.Time) bool {
+	c.Receiver, c.At = q.name, now
+	if h.Held > 0 {
+		row := Encode(d.stormPage(q.name, p, b, h, now))
+		c.Storm = &row
 	}
-	if err := d.store.Storm(ctx, q.name, storm, seqs, now); err != nil {
+	if err := d.store.CloseBudget(ctx, c); err != nil {
 		if ctx.Err() == nil {
 			logger.Error("closing the budget period failed", "err", err)
 		}
-		return
+		return false
 	}
-	q.budget.period = store.BudgetPeriod{}
-	if storm != nil {
+	if !c.KeepOpen {
+		q.budget.period, q.budget.retryAt = store.BudgetPeriod{}, time.Time{}
+	}
+	if c.Storm != nil {
 		d.metrics.storms.WithLabelValues(q.name).Inc()
-		logger.Warn("budget period over: storm page", "sent", p.Sent, "held", len(rows))
+		logger.Warn("budget period over: storm page", "sent", p.Sent, "held", h.Held)
 	}
+	return true
 }
 
-// stormPage builds the page that stands for the held rows.
-func (d *Dispatcher) stormPage(receiver string, p store.BudgetPeriod, b Budget, rows []store.Notification, now time.Time) *notify.Notification {
-	end := p.Start.Add(b.Per)
-	if b.Pages <= 0 || now.Before(end) {
-		end = now
+func seqsOf(rows []store.Notification) []int64 {
+	seqs := make([]int64, len(rows))
+	for i, r := range rows {
+		seqs[i] = r.Seq
 	}
-	s := &notify.Storm{Start: p.Start, End: end, Pages: b.Pages, Per: b.Per, Sent: p.Sent, Held: len(rows),
-		ByRule: map[string]int{}, Digest: notify.NewDigest(p.Start, end.Sub(p.Start))}
-	severity := callback.SeverityInfo
-	for _, r := range rows {
-		n, _ := Decode(r, d.o.Limits) // a page partly unreadable still counts
-		s.ByRule[n.Rule]++
-		s.Events += 1 + n.Throttle.Suppressed
-		if n.Kind() != notify.KindEvent {
-			s.Events-- // a summary or notice has no event of its own
-		} else if n.Event != nil {
-			s.Digest.Add(n.Event)
-		}
-		if rank(n.Severity) > rank(severity) {
-			severity = n.Severity
-		}
-	}
+	return seqs
+}
+
+// stormPage builds the page that stands for the held pages h.
+func (d *Dispatcher) stormPage(receiver string, p store.BudgetPeriod, b Budget, h *HeldPages, now time.Time) *notify.Notification {
 	return &notify.Notification{
 		ID: notify.NewID(), Receiver: receiver, Rule: store.BudgetRule, GroupKey: "storm",
-		Severity: severity, Storm: s, CreatedAt: now,
+		Severity: h.severity(), Storm: h.storm(p, b, now), CreatedAt: now,
 	}
-}
-
-func rank(severity string) int {
-	switch severity {
-	case callback.SeverityCritical:
-		return 2
-	case callback.SeverityWarning:
-		return 1
-	}
-	return 0
 }

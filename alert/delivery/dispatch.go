@@ -483,6 +483,7 @@ func (d *Dispatcher) failed(ctx context.Context, logger *slog.Logger, q *queue, 
 		d.metrics.deliveries.WithLabelValues(q.name, "dead").Inc()
 		d.metrics.dead.WithLabelValues(q.name).Inc()
 		logger.Error("notification given up: dead letter", "notification", n, "attempts", a.head.Attempts+1, "retryable", retryable, "err", msg)
+		d.giveBack(ctx, logger, q, a, now)
 		if d.o.OnDead != nil {
 			d.o.OnDead(n)
 		}

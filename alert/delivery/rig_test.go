@@ -46,6 +46,12 @@ func newRig(t *testing.T, ruleSrc string, dests ...delivery.Destination) *rig {
 
 func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...delivery.Destination) *rig {
 	t.Helper()
+	return newRigWith(t, st, ruleSrc, nil, dests...)
+}
+
+// newRigWith is newRigOn with budgets shared through budgets (nil: none).
+func newRigWith(t *testing.T, st *store.Store, ruleSrc string, budgets delivery.SharedBudgets, dests ...delivery.Destination) *rig {
+	t.Helper()
 	f, err := rules.ParseFile("rules.yaml", []byte(ruleSrc))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +65,7 @@ func newRigOn(t *testing.T, st *store.Store, ruleSrc string, dests ...delivery.D
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	d := delivery.NewDispatcher(delivery.DispatcherOptions{Metrics: delivery.NewMetrics(reg), Store: st, Destinations: dests, FallbackCheck: 100 * time.Millisecond})
+	d := delivery.NewDispatcher(delivery.DispatcherOptions{Metrics: delivery.NewMetrics(reg), Store: st, Destinations: dests, FallbackCheck: 100 * time.Millisecond, Budgets: budgets})
 	p := alert.NewPipeline(alert.PipelineOptions{Metrics: alert.NewMetrics(reg), Rules: engine, Store: st, Out: d})
 	if err := p.Restore(context.Background()); err != nil {
 		t.Fatal(err)

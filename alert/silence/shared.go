@@ -27,10 +27,24 @@ type Shared interface {
 	Tally(ctx context.Context, delta map[string]*Stats) error
 	// Totals returns the shared counts of the silences ids.
 	Totals(ctx context.Context, ids []string) (map[string]Totals, error)
-	// ClaimEnd reports whether this replica is the one to report the end
-	// of silence id; an error leaves the question for a later batch.
-	ClaimEnd(ctx context.Context, id string) (bool, error)
+	// ClaimEnd claims the end notice of silence id for this replica, for
+	// a lease that EndSent confirms: a claimer that neither confirms nor
+	// asks again within the lease loses it to the next one to ask. An
+	// error leaves the question for a later batch.
+	ClaimEnd(ctx context.Context, id string) (EndClaim, error)
+	// EndSent confirms a claim won: the notice is committed to the
+	// outbox.
+	EndSent(ctx context.Context, id string) error
 }
+
+// EndClaim is what ClaimEnd found.
+type EndClaim int
+
+const (
+	EndWon   EndClaim = iota // this replica reports the end
+	EndTaken                 // another replica's lease runs: ask again
+	EndSent                  // reported: nothing to send
+)
 
 // Def is a silence's definition as replicas share it.
 type Def struct {
@@ -228,47 +242,71 @@ func (s *Set) takeTotals(ctx context.Context) error {
 }
 
 // claimEnds decides which of the due silences this replica reports: the
-// one whose claim wins, with every replica's totals. The others are
-// noticed without a page; those whose claim got no answer wait.
-func (s *Set) claimEnds(due []*entry, batch map[string]Stats) (noticed []string, ended []Ended) {
+// one whose claim wins, with every replica's totals; its claim is
+// confirmed once the batch is committed (Apply). The others are noticed
+// without a page once the notice is sent; those whose claim got no
+// answer, or is another replica's and not yet confirmed, wait.
+func (s *Set) claimEnds(due []*entry, batch map[string]Stats) (noticed, won []string, ended []Ended) {
 	ctx := context.Background()
 	for _, e := range due {
-		won, err := s.sh.shared.ClaimEnd(ctx, e.row.ID)
-		if err != nil {
-			s.logger.Debug("silence end not claimed yet", "silence", e.row.ID, "err", err)
+		claim, err := s.sh.shared.ClaimEnd(ctx, e.row.ID)
+		if err != nil || claim == EndTaken {
+			if err != nil {
+				s.logger.Debug("silence end not claimed yet", "silence", e.row.ID, "err", err)
+			}
 			s.sh.mu.Lock()
 			s.sh.claimRetry = s.now().Add(time.Second)
 			s.sh.mu.Unlock()
 			continue
 		}
 		noticed = append(noticed, e.row.ID)
-		if !won {
+		if claim == EndSent {
 			continue
 		}
-		s.flush(ctx)
-		st, ok := batch[e.row.ID]
-		if !ok {
-			st = e.stats
+		won = append(won, e.row.ID)
+		if n, ok := s.endNotice(ctx, e, batch); ok {
+			ended = append(ended, n)
 		}
-		t := totalsOf(st)
-		if ts, err := s.sh.shared.Totals(ctx, []string{e.row.ID}); err == nil {
-			if got, ok := ts[e.row.ID]; ok && got.Events > 0 {
-				// This batch's own counts are not shared yet.
-				got.Events += st.Events - e.stats.Events
-				got.Rules = mergeNames(got.Rules, st.Rules, maxNames)
-				got.Receivers = mergeNames(got.Receivers, st.Receivers, maxNames)
-				t = got
-			}
-		}
-		if t.Events == 0 {
-			continue
-		}
-		s.mu.RLock() // the times may change under an expiry
-		se := e.endedTotals(t)
-		s.mu.RUnlock()
-		ended = append(ended, Ended{SilenceEnded: se, Receivers: t.Receivers})
 	}
-	return noticed, ended
+	return noticed, won, ended
+}
+
+// endNotice is the end notice of e, with every replica's totals; false
+// when the silence held nothing.
+func (s *Set) endNotice(ctx context.Context, e *entry, batch map[string]Stats) (Ended, bool) {
+	s.flush(ctx)
+	st, ok := batch[e.row.ID]
+	if !ok {
+		st = e.stats
+	}
+	t := totalsOf(st)
+	if ts, err := s.sh.shared.Totals(ctx, []string{e.row.ID}); err == nil {
+		if got, ok := ts[e.row.ID]; ok && got.Events > 0 {
+			// This batch's own counts are not shared yet.
+			got.Events += st.Events - e.stats.Events
+			got.Rules = mergeNames(got.Rules, st.Rules, maxNames)
+			got.Receivers = mergeNames(got.Receivers, st.Receivers, maxNames)
+			t = got
+		}
+	}
+	if t.Events == 0 {
+		return Ended{}, false
+	}
+	s.mu.RLock() // the times may change under an expiry
+	se := e.endedTotals(t)
+	s.mu.RUnlock()
+	return Ended{SilenceEnded: se, Receivers: t.Receivers}, true
+}
+
+// confirmEnds confirms the end claims a committed batch won. One not
+// confirmed (Redis did not answer) lapses: another replica may send the
+// notice again, a duplicate rather than a loss.
+func (s *Set) confirmEnds(won []string) {
+	for _, id := range won {
+		if err := s.sh.shared.EndSent(context.Background(), id); err != nil {
+			s.logger.Warn("confirming a silence's end notice failed: another replica may send it again", "silence", id, "err", err)
+		}
+	}
 }
 
 func totalsOf(st Stats) Totals {

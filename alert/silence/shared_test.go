@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/imalert/imalert/alert/silence"
 	"github.com/imalert/imalert/alert/state/redisstate"
@@ -96,4 +97,54 @@ func TestSharedAcrossSets(t *testing.T) {
 	if ids := a.Matching(&callback.Event{GroupID: "@TGS#1", ErrorCode: 10023, Present: callback.FieldErrorCode, ReceivedAt: time.Now()}, nil); len(ids) != 0 {
 		t.Errorf("Matching on A after the expiry on B = %v, want none", ids)
 	}
+}
+
+// A replica that wins a silence's end claim and dies before its batch is
+// committed never confirms it: the other replica waits, then, once the
+// claim's lease lapses, reports the end with the count; once that is
+// confirmed, the first replica, asking again, sends nothing.
+func TestSharedEndClaimLapses(t *testing.T) {
+	ctx := context.Background()
+	srv := testutil.StartRedis(t)
+	a, b := openShared(t, srv.Addr), openShared(t, srv.Addr)
+	made, err := a.Add(ctx, silence.Request{Matchers: json.RawMessage(`{"error_code": [10023]}`), Duration: "1h", Author: "ana", Comment: "deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b, made.ID, silence.Active)
+	var held silence.Tally
+	held.Hold([]string{made.ID}, &callback.Event{GroupID: "@TGS#1", ErrorCode: 10023, Present: callback.FieldErrorCode, ReceivedAt: time.Now()}, nil)
+	a.Apply(a.Stage(&held, time.Now()))
+
+	due := time.Now().Add(2 * time.Hour)
+	if sa := a.Stage(&silence.Tally{}, due); len(sa.Ended) != 1 || sa.Ended[0].Events != 1 {
+		t.Fatalf("A's end notice %+v, want one of 1 event", sa.Ended)
+	} // and A dies: its batch is never committed, its claim never confirmed
+	sb := b.Stage(&silence.Tally{}, due)
+	if len(sb.Ended) != 0 || noticed(sb, made.ID) {
+		t.Fatalf("B while A's claim runs: notices %+v, noticed %v; want it to wait", sb.Ended, noticed(sb, made.ID))
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	if n, err := rdb.Del(ctx, "t:sil:end:"+made.ID).Result(); err != nil || n != 1 {
+		t.Fatalf("lapsing the claim: %d, %v", n, err)
+	}
+	sb = b.Stage(&silence.Tally{}, due)
+	if len(sb.Ended) != 1 || sb.Ended[0].Events != 1 || !noticed(sb, made.ID) {
+		t.Fatalf("B once the lease lapsed: notices %+v; want one of 1 event", sb.Ended)
+	}
+	b.Apply(sb)
+	if sa := a.Stage(&silence.Tally{}, due); len(sa.Ended) != 0 || !noticed(sa, made.ID) {
+		t.Errorf("A back: notices %+v, noticed %v; want it noticed without a page", sa.Ended, noticed(sa, made.ID))
+	}
+}
+
+func noticed(sg *silence.Staged, id string) bool {
+	for _, u := range sg.Updates {
+		if u.ID == id && u.Noticed {
+			return true
+		}
+	}
+	return false
 }

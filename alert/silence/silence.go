@@ -117,6 +117,11 @@ func (e *InvalidError) Error() string { return "silence: " + strings.Join(e.Msgs
 // ErrNotFound is returned for an unknown silence ID.
 var ErrNotFound = errors.New("silence: no such silence")
 
+// ErrUnshared is returned when a silence cannot be made or expired
+// because the other replicas cannot be told (Redis does not answer):
+// nothing changed, try again later.
+var ErrUnshared = errors.New("silence: the other replicas cannot be told")
+
 // UsedError is returned when a mute link has made its silence already.
 type UsedError struct{ Silence Silence }
 
@@ -290,7 +295,7 @@ func (s *Set) Add(ctx context.Context, r Request) (Silence, error) {
 	}
 	if s.sh != nil {
 		if err := s.sh.shared.Put(ctx, e.def()); err != nil {
-			return Silence{}, fmt.Errorf("silence: add: sharing it with the other replicas: %w", err)
+			return Silence{}, fmt.Errorf("silence: add: %w: %w", ErrUnshared, err)
 		}
 	}
 	if err := s.st.AddSilence(ctx, e.row); err != nil {
@@ -395,7 +400,7 @@ func (s *Set) Expire(ctx context.Context, id string) (Silence, error) {
 			d.StartsAt = now
 		}
 		if err := s.sh.shared.Put(ctx, d); err != nil {
-			return Silence{}, fmt.Errorf("silence: expire: sharing it with the other replicas: %w", err)
+			return Silence{}, fmt.Errorf("silence: expire: %w: %w", ErrUnshared, err)
 		}
 	}
 	if err := s.st.ExpireSilence(ctx, id, now); err != nil {

@@ -112,6 +112,7 @@ type Staged struct {
 	stats   map[string]Stats
 	counts  map[string]int
 	noticed []string
+	won     []string          // end claims to confirm once committed
 	delta   map[string]*Stats // the batch's own, for the shared counts
 }
 
@@ -132,7 +133,7 @@ func (s *Set) Stage(t *Tally, now time.Time) *Staged {
 			}
 		}
 	} else {
-		sg.noticed, sg.Ended = s.claimEnds(due, sg.stats)
+		sg.noticed, sg.won, sg.Ended = s.claimEnds(due, sg.stats)
 	}
 	for _, id := range sg.noticed {
 		if i := slices.IndexFunc(sg.Updates, func(u store.SilenceUpdate) bool { return u.ID == id }); i >= 0 {
@@ -205,6 +206,9 @@ func (s *Set) Apply(sg *Staged) {
 	s.metrics.ended.Add(float64(len(sg.Ended)))
 	if s.sh != nil && len(sg.delta) > 0 {
 		s.share(sg.delta)
+	}
+	if s.sh != nil {
+		s.confirmEnds(sg.won)
 	}
 }
 

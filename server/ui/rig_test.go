@@ -83,6 +83,13 @@ func newRig(t *testing.T) *rig {
 // newRigWith is newRig with another admin token; "" leaves it open.
 func newRigWith(t *testing.T, adminToken string) *rig {
 	t.Helper()
+	return newRigShared(t, adminToken, nil)
+}
+
+// newRigShared is newRigWith with silences shared through shared (nil:
+// none).
+func newRigShared(t *testing.T, adminToken string, shared silence.Shared) *rig {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Options{Dir: t.TempDir(), Sync: store.SyncNormal})
 	if err != nil {
@@ -98,7 +105,7 @@ func newRigWith(t *testing.T, adminToken string) *rig {
 		{Query: sendQuery, Body: sample(t, "send-msg-exception.content-filter.json"), ReceivedAt: now.Add(-6 * time.Minute)},
 	}
 	stats := trace.NewStats()
-	silences, err := silence.Open(ctx, silence.Options{Store: st})
+	silences, err := silence.Open(ctx, silence.Options{Store: st, Shared: shared})
 	if err != nil {
 		t.Fatal(err)
 	}

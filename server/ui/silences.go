@@ -132,6 +132,8 @@ func (u *UI) addSilence(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ie):
 		f.Errors = ie.Msgs
 		u.renderSilences(w, r, http.StatusBadRequest, f, "")
+	case errors.Is(err, silence.ErrUnshared):
+		u.unshared(w, "made", err)
 	case err != nil:
 		u.o.Logger.Error("adding a silence failed", "err", err)
 		u.fail(w, http.StatusInternalServerError, "internal error")
@@ -176,6 +178,8 @@ func (u *UI) expireSilence(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, silence.ErrNotFound):
 		u.fail(w, http.StatusNotFound, "no such silence")
+	case errors.Is(err, silence.ErrUnshared):
+		u.unshared(w, "expired", err)
 	case err != nil:
 		u.o.Logger.Error("expiring a silence failed", "err", err)
 		u.fail(w, http.StatusInternalServerError, "internal error")
@@ -257,6 +261,8 @@ func (u *UI) mute(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &ie):
 		v.Errors = ie.Msgs
 		u.renderStatus(w, r, http.StatusBadRequest, "mute", "Mute for 1 h", v)
+	case errors.Is(err, silence.ErrUnshared):
+		u.unshared(w, "made", err)
 	case err != nil:
 		u.o.Logger.Error("adding a silence from a mute link failed", "err", err)
 		u.fail(w, http.StatusInternalServerError, "internal error")
@@ -265,4 +271,12 @@ func (u *UI) mute(w http.ResponseWriter, r *http.Request) {
 		v.Done = &si
 		u.render(w, r, "mute", "Muted", v)
 	}
+}
+
+// unshared answers 503: the silence change could not reach the other
+// replicas (Redis does not answer), so it was not made.
+func (u *UI) unshared(w http.ResponseWriter, done string, err error) {
+	u.o.Logger.Warn("silence not "+done+": redis does not answer", "err", err)
+	w.Header().Set("Retry-After", "5")
+	u.fail(w, http.StatusServiceUnavailable, "The silence was not "+done+": the replicas share silences through Redis, which does not answer. Try again shortly.")
 }

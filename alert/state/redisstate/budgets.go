@@ -2,7 +2,6 @@ package redisstate
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -28,11 +27,19 @@ const budgetSlack = time.Hour
 // Budgets counts receivers' page budgets in Redis, under the Fallback's
 // timeout, backoff and policy. Keys, under the prefix and "bud:":
 // "RECEIVER" holds the open period's start (Unix ms, expiring with the
-// period), and "RECEIVER:START" the pages counted in it (INCR).
+// period), and "RECEIVER:START" the pages counted in it, up to the
+// budget; what the
+// period held, under "RECEIVER:START:": "ids" (a set of the pages held),
+// "held" (a hash of counts), "groups" and "senders" (hashes of counts by
+// name, bounded), and "storm", the claim of its storm page.
 type Budgets struct {
 	f      *Fallback
 	rdb    redis.UniversalClient
 	prefix string
+	// token names this process in its storm claims; lease is how long
+	// one holds.
+	token string
+	lease time.Duration
 }
 
 var _ delivery.SharedBudgets = (*Budgets)(nil)
@@ -44,7 +51,7 @@ func SharedBudgets(st state.Store) delivery.SharedBudgets {
 	if !ok {
 		return nil
 	}
-	return &Budgets{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "bud:"}
+	return &Budgets{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "bud:", token: newToken(), lease: claimLease}
 }
 
 func (b *Budgets) count(receiver string, start time.Time) string {
@@ -64,35 +71,39 @@ func (b *Budgets) Period(ctx context.Context, receiver string, now time.Time, pe
 	return time.UnixMilli(ms).UTC(), nil
 }
 
-// Take implements delivery.SharedBudgets.
-func (b *Budgets) Take(ctx context.Context, receiver string, start time.Time, per time.Duration) (int, error) {
-	var n *redis.IntCmd
-	err := b.f.call(ctx, func(ctx context.Context) error {
-		_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			k := b.count(receiver, start)
-			n = p.Incr(ctx, k)
-			p.PExpire(ctx, k, per+budgetSlack)
-			return nil
-		})
+// takeScript counts one page in KEYS[1] unless it counts ARGV[1] pages
+// already (then it returns ARGV[1]+1, counting nothing), and keeps the
+// count ARGV[2] ms.
+var takeScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return tonumber(ARGV[1]) + 1 end
+n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return n`)
+
+// Take implements delivery.SharedBudgets: held pages are not counted, so
+// that a place given back (Give) is taken by the next page.
+func (b *Budgets) Take(ctx context.Context, receiver string, start time.Time, per time.Duration, pages int) (int, error) {
+	var n int64
+	err := b.f.call(ctx, func(ctx context.Context) (err error) {
+		n, err = takeScript.Run(ctx, b.rdb, []string{b.count(receiver, start)}, pages, (per + budgetSlack).Milliseconds()).Int64()
 		return err
 	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n.Val()), nil
+	return int(n), err
 }
 
-// Sent implements delivery.SharedBudgets.
-func (b *Budgets) Sent(ctx context.Context, receiver string, start time.Time) (int, error) {
-	var n int
-	err := b.f.call(ctx, func(ctx context.Context) (err error) {
-		n, err = b.rdb.Get(ctx, b.count(receiver, start)).Int()
-		if errors.Is(err, redis.Nil) {
-			n, err = 0, nil
-		}
-		return err
+// giveScript takes one from the count KEYS[1] if it is above zero (a
+// count expired with its period is left alone).
+var giveScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`)
+
+// Give implements delivery.SharedBudgets.
+func (b *Budgets) Give(ctx context.Context, receiver string, start time.Time) error {
+	return b.f.call(ctx, func(ctx context.Context) error {
+		return giveScript.Run(ctx, b.rdb, []string{b.count(receiver, start)}).Err()
 	})
-	return n, err
 }
 
 // FailOpen implements delivery.SharedBudgets.

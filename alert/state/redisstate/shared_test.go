@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 
 // Three replicas add their counts of one silence: the totals are the sum,
 // with the union of groups, rules and receivers and the earliest and
-// latest event; of the three, one claims the end notice.
+// latest event; of the three, one claims the end notice, for a lease
+// that lapses unless confirmed.
 func TestSilencesSumAndClaimOnce(t *testing.T) {
 	ctx := context.Background()
 	srv := itestutil.StartRedis(t)
@@ -53,35 +55,48 @@ func TestSilencesSumAndClaimOnce(t *testing.T) {
 		t.Errorf("Totals (-want +got):\n%s", diff)
 	}
 
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	wins := 0
 	for _, r := range replicas {
+		r.(*Silences).lease = 300 * time.Millisecond
+	}
+	claims := make([]silence.EndClaim, 3)
+	var wg sync.WaitGroup
+	for i, r := range replicas {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			won, err := r.ClaimEnd(ctx, "s1")
-			if err != nil {
+			var err error
+			if claims[i], err = r.ClaimEnd(ctx, "s1"); err != nil {
 				t.Error(err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if won {
-				wins++
 			}
 		}()
 	}
 	wg.Wait()
-	if wins != 1 {
-		t.Errorf("%d replicas claimed the end notice, want 1", wins)
+	winner := slices.Index(claims, silence.EndWon)
+	if winner < 0 || slices.Index(claims[winner+1:], silence.EndWon) >= 0 || slices.Contains(claims, silence.EndSent) {
+		t.Fatalf("claims %v, want one won and two taken", claims)
 	}
-	for _, r := range replicas { // a winner asking again (its commit failed) still wins
-		if won, _ := r.ClaimEnd(ctx, "s1"); won {
-			wins++
+	if c, _ := replicas[winner].ClaimEnd(ctx, "s1"); c != silence.EndWon { // its commit failed: it asks again
+		t.Errorf("the winner asking again: %v, want won", c)
+	}
+	// The winner never confirms (it died): once its lease lapses, the
+	// next replica to ask wins.
+	next := replicas[(winner+1)%3]
+	for c := silence.EndTaken; c == silence.EndTaken; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if c, err = next.ClaimEnd(ctx, "s1"); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if wins != 2 {
-		t.Errorf("asking again: %d wins in all, want 2", wins)
+	if c, _ := replicas[winner].ClaimEnd(ctx, "s1"); c != silence.EndTaken {
+		t.Errorf("the first winner back: %v, want taken", c)
+	}
+	if err := next.EndSent(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replicas {
+		if c, _ := r.ClaimEnd(ctx, "s1"); c != silence.EndSent {
+			t.Errorf("replica %d once confirmed: %v, want sent", i, c)
+		}
 	}
 }
 
@@ -90,16 +105,18 @@ func TestSilencesSumAndClaimOnce(t *testing.T) {
 func TestSilenceClaimPolicy(t *testing.T) {
 	for policy, want := range map[string]bool{config.FailOpen: true, config.FailClosed: false} {
 		f, _ := open(t, closedAddr(t), policy)
-		won, err := SharedSilences(f).ClaimEnd(context.Background(), "s1")
-		if won != want || (err == nil) != want {
-			t.Errorf("%s: ClaimEnd = %v, %v; want %v", policy, won, err, want)
+		c, err := SharedSilences(f).ClaimEnd(context.Background(), "s1")
+		if (c == silence.EndWon) != want || (err == nil) != want {
+			t.Errorf("%s: ClaimEnd = %v, %v; want won %v", policy, c, err, want)
 		}
 	}
 }
 
 // Replicas share a receiver's period and count: the numbers taken are
-// 1, 2, 3... whichever replica takes them, and a new period starts when
-// the open one is over.
+// 1, 2, 3... whichever replica takes them, a page over the budget is not
+// counted, a page given back is taken off the count (never below zero)
+// and its place taken by the next, and a new period starts when the open
+// one is over.
 func TestBudgetsShared(t *testing.T) {
 	ctx := context.Background()
 	srv := itestutil.StartRedis(t)
@@ -119,20 +136,35 @@ func TestBudgetsShared(t *testing.T) {
 		t.Fatalf("Period on another replica = %v, %v; want the open one %v", later, err, start)
 	}
 	for i := range 7 {
-		n, err := replicas[i%3].Take(ctx, "hook", start, per)
+		n, err := replicas[i%3].Take(ctx, "hook", start, per, 7)
 		if err != nil || n != i+1 {
 			t.Fatalf("Take %d = %d, %v", i+1, n, err)
 		}
 	}
-	if n, err := replicas[2].Sent(ctx, "hook", start); err != nil || n != 7 {
-		t.Errorf("Sent = %d, %v; want 7", n, err)
+	if n, err := replicas[0].Take(ctx, "hook", start, per, 7); err != nil || n != 8 {
+		t.Fatalf("Take over the budget = %d, %v; want 8 (held)", n, err)
+	}
+	if err := replicas[1].Give(ctx, "hook", start); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := replicas[2].Held(ctx, "hook", start); err != nil || n != 6 {
+		t.Errorf("Sent after one held and one given back = %d, %v; want 6", n, err)
+	}
+	if n, err := replicas[2].Take(ctx, "hook", start, per, 7); err != nil || n != 7 {
+		t.Errorf("Take after one given back = %d, %v; want 7", n, err)
 	}
 	next, err := replicas[2].Period(ctx, "hook", now.Add(per), per)
 	if err != nil || !next.Equal(now.Add(per)) {
 		t.Errorf("Period once over = %v, %v; want a new one at %v", next, err, now.Add(per))
 	}
-	if n, _ := replicas[0].Sent(ctx, "hook", next); n != 0 {
+	if _, n, _ := replicas[0].Held(ctx, "hook", next); n != 0 {
 		t.Errorf("new period counts %d, want 0", n)
+	}
+	if err := replicas[0].Give(ctx, "hook", next.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, _ := replicas[0].Held(ctx, "hook", next.Add(time.Hour)); n != 0 {
+		t.Errorf("a period with nothing counted, given back one: %d, want 0", n)
 	}
 	if b := SharedBudgets(nil); b != nil {
 		t.Errorf("SharedBudgets(memory) = %v, want nil", b)

@@ -27,14 +27,17 @@ const silenceLife = 30 * 24 * time.Hour
 // version; "n", a hash of counts by ID, and "nv", its version; per
 // silence, "t:ID" (a sorted set of its first and last event, Unix ms),
 // "g:ID" (a HyperLogLog of its groups), "r:ID" and "c:ID" (sets of its
-// rules and receivers), and "end:ID", the claim of its end notice.
+// rules and receivers), and "end:ID", the claim of its end notice: the
+// claimer's token for a lease, then "sent".
 type Silences struct {
 	f      *Fallback
 	rdb    redis.UniversalClient
 	prefix string
 	// token names this process in its end claims, so that a claim it
-	// won and could not commit is its own again next batch.
+	// won and could not commit is its own again next batch; lease is how
+	// long a claim not confirmed sent holds.
 	token string
+	lease time.Duration
 }
 
 var _ silence.Shared = (*Silences)(nil)
@@ -46,9 +49,14 @@ func SharedSilences(st state.Store) silence.Shared {
 	if !ok {
 		return nil
 	}
+	return &Silences{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "sil:", token: newToken(), lease: claimLease}
+}
+
+// newToken names this process in the claims it makes.
+func newToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Silences{f: f, rdb: f.redis.rdb, prefix: f.redis.prefix[:len(f.redis.prefix)-len("s:")] + "sil:", token: hex.EncodeToString(b[:])}
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Silences) key(parts ...string) string {
@@ -209,29 +217,29 @@ func (s *Silences) Totals(ctx context.Context, ids []string) (map[string]silence
 	return out, nil
 }
 
-// ClaimEnd implements silence.Shared. Under fail open, a Redis that does
-// not answer leaves the notice to every replica that held something.
-func (s *Silences) ClaimEnd(ctx context.Context, id string) (bool, error) {
-	var holder string
-	err := s.f.call(ctx, func(ctx context.Context) error {
-		ok, err := s.rdb.SetNX(ctx, s.key("end", id), s.token, silenceLife).Result()
-		if err != nil || ok {
-			holder = s.token
-			return err
-		}
-		holder, err = s.rdb.Get(ctx, s.key("end", id)).Result()
-		if errors.Is(err, redis.Nil) {
-			err = nil
-		}
-		return err
-	})
+// ClaimEnd implements silence.Shared: a lease, confirmed by EndSent.
+// Under fail open, a Redis that does not answer leaves the notice to
+// every replica that held something.
+func (s *Silences) ClaimEnd(ctx context.Context, id string) (silence.EndClaim, error) {
+	r, err := lease(ctx, s.f, s.rdb, s.key("end", id), s.token, s.lease)
 	switch {
+	case err == nil && r == 1:
+		return silence.EndWon, nil
+	case err == nil && r == 2:
+		return silence.EndSent, nil
 	case err == nil:
-		return holder == s.token, nil
+		return silence.EndTaken, nil
 	case s.f.failOpen && errors.Is(err, ErrUnavailable):
-		return true, nil
+		return silence.EndWon, nil
 	}
-	return false, fmt.Errorf("silence end claim: %w", err)
+	return silence.EndTaken, fmt.Errorf("silence end claim: %w", err)
+}
+
+// EndSent implements silence.Shared.
+func (s *Silences) EndSent(ctx context.Context, id string) error {
+	return s.f.call(ctx, func(ctx context.Context) error {
+		return s.rdb.Set(ctx, s.key("end", id), "sent", silenceLife).Err()
+	})
 }
 
 func sorted(names []string) []string {
