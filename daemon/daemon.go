@@ -90,6 +90,9 @@ type Daemon struct {
 	adminLn    net.Listener // nil unless admin.listen is set
 	// closeStates closes the decision state store (a Redis client).
 	closeStates func() error
+	// keysRestored ends the server's wait for the de-duplication keys
+	// read back from the journal.
+	keysRestored func()
 }
 
 // New builds the daemon and opens its listeners. The journal and outbox
@@ -122,7 +125,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := alert.NewMetrics(reg)
 	if d.store, err = store.Open(ctx, store.Options{Dir: cfg.DataDir, Sync: cfg.Journal.Sync, Exclusive: true,
-		WALCeiling: cfg.Journal.WALMaxBytes, Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
+		WALCeiling: cfg.Journal.WALMaxBytes, CheckDelay: integrityCheckDelay, Logger: logger.With("component", "store"), Registerer: reg}); err != nil {
 		return nil, err
 	}
 	states, closeStates, err := redisstate.Open(ctx, cfg.State, redisstate.Options{Logger: logger.With("component", "state"), Registerer: reg, MaxKeys: cfg.Throttle.MaxKeys})
@@ -177,7 +180,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		Logger: logger.With("component", "reload"), Registerer: reg,
 	})
 	d.server = server.New(d.serverOptions(logger.With("component", "server"), reg, verifiers, stats, silences))
-	d.remember(ctx)
+	d.keysRestored = d.server.RestoringKeys()
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
@@ -208,24 +211,32 @@ func budgets(cfg *config.Config) map[string]config.Budget {
 	return out
 }
 
+// integrityCheckDelay postpones the integrity check of a database too
+// large to check before listening until start-up's own reads are done.
+const integrityCheckDelay = 5 * time.Second
+
 // remember tells the server the callbacks journaled inside the
 // de-duplication window, so that IM's retries and replays of callbacks
 // taken just before a restart are still recognised: the journal keeps
 // their keys. Reading them back is bounded by dedup_max_keys, whatever the
-// journal holds, and done before listening, so that no retry slips in
-// ahead of its key.
+// journal holds, and done once listening, so that start-up stays short:
+// meanwhile callbacks wait for it (see Server.RestoringKeys).
 func (d *Daemon) remember(ctx context.Context) {
+	defer d.keysRestored()
 	w := d.cfg.Callback.DedupWindow.D()
 	if w <= 0 {
 		return
 	}
-	marks, err := d.store.RecentDedupKeys(ctx, time.Now().Add(-w), d.server.DedupMaxKeys())
+	start := time.Now()
+	marks, err := d.store.RecentDedupKeys(ctx, start.Add(-w), d.server.DedupMaxKeys())
 	for _, m := range marks {
 		d.server.RememberKey(m.ReceivedAt, m.Key)
 	}
 	if err != nil {
 		d.logger.Warn("de-duplication keys not restored from the journal", "err", err)
+		return
 	}
+	d.logger.Info("de-duplication keys restored", "keys", len(marks), "duration", time.Since(start))
 }
 
 func (d *Daemon) listen() (err error) {

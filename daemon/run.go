@@ -40,6 +40,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	})
 	deliveryDone := goDone(func() { d.dispatcher.Run(hardCtx) })
+	rememberDone := goDone(func() { d.remember(ctx) })
 	// The sweep and the reloader stop with the server, whether ctx or a
 	// failure of the server ended it.
 	serveCtx, stopServing := context.WithCancel(ctx)
@@ -50,6 +51,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	err := d.server.RunWithAdmin(ctx, d.ln, d.adminLn)
 	stopServing()
+	<-rememberDone
 	<-reloadDone
 	<-sweepDone
 	<-watchDone

@@ -31,6 +31,38 @@ type deduper struct {
 	head    uint64             // the oldest slot's sequence number
 	tail    uint64             // the next one's
 	pending map[dedupID]*seenKey
+
+	// restoring, while open, is the keys taken before a restart being
+	// read back: Acquire waits for them, up to restoreWait. Set before
+	// serving, closed once; nil when nothing is restored.
+	restoring chan struct{}
+}
+
+// restoreWait bounds how long a callback waits for the keys taken before
+// a restart: past it, the callback is taken without them (a replay of an
+// older callback may then be processed twice), since an answer too late
+// for IM loses the alert outright.
+const restoreWait = 500 * time.Millisecond
+
+// hold makes Acquire wait for release (or restoreWait). Call it before
+// serving.
+func (d *deduper) hold() (release func()) {
+	d.restoring = make(chan struct{})
+	var once sync.Once
+	return func() { once.Do(func() { close(d.restoring) }) }
+}
+
+// restored reports whether no restore is under way.
+func (d *deduper) restored() bool {
+	if d == nil || d.restoring == nil {
+		return true
+	}
+	select {
+	case <-d.restoring:
+		return true
+	default:
+		return false
+	}
 }
 
 type dedupID [16]byte
@@ -71,7 +103,7 @@ func (d *deduper) Claim(now time.Time, key string) DedupReason {
 	if !d.enabled() {
 		return DedupOff
 	}
-	sk, dup, err := d.Acquire(context.Background(), now, key)
+	sk, dup, err := d.acquire(context.Background(), now, key)
 	if err != nil || dup {
 		return DedupDuplicate
 	}
@@ -85,6 +117,20 @@ func (d *deduper) Claim(now time.Time, key string) DedupReason {
 // being taken, Acquire waits for it (or for ctx): if it failed, the key is
 // claimed afresh for this event.
 func (d *deduper) Acquire(ctx context.Context, now time.Time, key string) (claim *seenKey, dup bool, err error) {
+	if !d.restored() {
+		t := time.NewTimer(restoreWait)
+		select {
+		case <-d.restoring:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	return d.acquire(ctx, now, key)
+}
+
+// acquire is Acquire without waiting for a restore: Claim restores.
+func (d *deduper) acquire(ctx context.Context, now time.Time, key string) (claim *seenKey, dup bool, err error) {
 	id := dedupDigest(key)
 	for {
 		d.mu.Lock()

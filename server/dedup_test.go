@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"strings"
+	"testing/synctest"
+
+	"github.com/imalert/imalert/callback"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -75,6 +79,50 @@ func TestDeduperMatchesModel(t *testing.T) {
 			if len(d.ring) > 2*c.max {
 				t.Fatalf("ring of %d slots for %d keys", len(d.ring), c.max)
 			}
+		})
+	}
+}
+
+// Callbacks that arrive while the keys taken before a restart are read
+// back wait for them, so a replay is still recognised; but only for
+// restoreWait, since an answer too late for IM loses the alert.
+func TestCallbacksWaitForRestoredKeys(t *testing.T) {
+	const body = `{"GroupId":"g","From_Account":"u","Random":7,"EventTime":1670574414123,"ErrorCode":10023}`
+	query := strings.Replace(sendQuery, "1400000000", strconv.Itoa(unsignedApp), 1)
+	for _, c := range []struct {
+		name      string
+		restore   bool // the key is restored before restoreWait passes
+		processed int
+	}{
+		{"restored in time: a duplicate", true, 0},
+		{"restore too slow: taken without it", false, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x := newSecure(t, nil)
+				done := x.s.RestoringKeys()
+				answered := make(chan int)
+				go func() { answered <- x.do(t, "POST", query, body, nil, "").Code }()
+				synctest.Wait()
+				select {
+				case <-answered:
+					t.Fatal("answered before the keys were restored")
+				default:
+				}
+				if c.restore {
+					x.s.Remember(callback.Raw{Query: strings.TrimPrefix(query, "/callback?"), Body: []byte(body), ReceivedAt: fixedNow})
+					done()
+				} else {
+					time.Sleep(restoreWait)
+				}
+				if code := <-answered; code != 200 {
+					t.Fatalf("answer %d, want 200", code)
+				}
+				if n := len(x.rec.events); n != c.processed {
+					t.Errorf("%d events processed, want %d", n, c.processed)
+				}
+				done()
+			})
 		})
 	}
 }

@@ -287,6 +287,17 @@ func (s *Server) httpServer(h http.Handler, tlsConfig *tls.Config) *http.Server 
 	}
 }
 
+// RestoringKeys tells the server that the de-duplication keys of
+// callbacks taken before a restart are being read back (Remember): until
+// done is called, callbacks wait for them (at most half a second) and
+// /-/ready answers 503. Call it before serving.
+func (s *Server) RestoringKeys() (done func()) {
+	if !s.dedup.enabled() {
+		return func() {}
+	}
+	return s.dedup.hold()
+}
+
 // handleReady answers 200 once serving, unless the store is broken: a
 // callback would then be refused, and the orchestrator should know.
 func (s *Server) handleReady(c *gin.Context) {
@@ -294,6 +305,10 @@ func (s *Server) handleReady(c *gin.Context) {
 	case <-s.ready:
 	default:
 		c.String(http.StatusServiceUnavailable, "starting\n")
+		return
+	}
+	if !s.dedup.restored() {
+		c.String(http.StatusServiceUnavailable, "starting: restoring de-duplication keys\n")
 		return
 	}
 	if s.o.Health != nil {

@@ -70,8 +70,11 @@ type Options struct {
 	// before Open returns, a larger one in the background (the check reads
 	// every page); default DefaultCheckBeforeOpenBytes.
 	CheckBeforeOpenBytes int64
-	Logger               *slog.Logger
-	Registerer           prometheus.Registerer
+	// CheckDelay postpones the background check, so that it does not slow
+	// start-up down: serve reads the journal's recent entries meanwhile.
+	CheckDelay time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Store is an open database.
@@ -93,6 +96,7 @@ type Store struct {
 	maxBatch   int
 	walCeiling int64
 	checkMax   int64
+	checkDelay time.Duration
 	appends    chan *appendReq
 	appended   chan struct{} // signalled after journal commits (see Appended)
 	// lastSignal is when Appended was last signalled (or will be, with
@@ -210,6 +214,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		maxBatch:    o.MaxBatch,
 		walCeiling:  o.WALCeiling,
 		checkMax:    o.CheckBeforeOpenBytes,
+		checkDelay:  o.CheckDelay,
 		journalSync: sync,
 		appended:    make(chan struct{}, 1),
 		done:        make(chan struct{}),
@@ -344,6 +349,15 @@ func (s *Store) checkInBackground() {
 	go func() {
 		defer s.bg.Done()
 		defer s.checking.Store(false)
+		if s.checkDelay > 0 {
+			t := time.NewTimer(s.checkDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
 		start := time.Now()
 		err := s.quickCheck(ctx, s.r)
 		if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,10 +60,13 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 		return nil, err
 	}
 	if o.restart {
+		began := time.Now()
 		p, out.restarted, err = start(o.imalert, args, logPath+".restart")
 		if err != nil {
 			return nil, err
 		}
+		waitReady(p.addr, 2*time.Minute)
+		out.readyAfter = time.Since(began)
 		if _, err := p.stop(2 * time.Minute); err != nil {
 			return nil, err
 		}
@@ -71,6 +75,22 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 		out.storedBytes = fi.Size()
 	}
 	return out, nil
+}
+
+// waitReady polls /-/ready until it answers 200 or timeout passes: after
+// listening, a restarted daemon reads back its de-duplication keys.
+func waitReady(addr string, timeout time.Duration) {
+	began := time.Now()
+	for time.Since(began) < timeout {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (o options) cpuprofile() bool { return o.profile != "" && o.duration >= 3*time.Second }

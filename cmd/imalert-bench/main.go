@@ -168,6 +168,7 @@ type measured struct {
 	drainedOK   bool
 	started     time.Duration
 	restarted   time.Duration
+	readyAfter  time.Duration // after the restart: /-/ready, once the de-duplication keys are back
 	shutdown    time.Duration
 	storedBytes int64
 	batch       float64 // callbacks per journal commit, on average
@@ -216,8 +217,8 @@ func (m *measured) printDaemon(w io.Writer) {
 		fmt.Fprintf(w, "%-9s %.0f other write transactions, %.1fms on average, %.0f over 5ms: journal commits wait for them\n", "",
 			m.writes, m.writeSecs/m.writes*1000, m.slowWrites)
 	}
-	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run)\n", "",
-		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted))
+	fmt.Fprintf(w, "%-9s max lag %.2fs   backlog processed %s   SIGTERM to exit %v   start %v (empty), %v (after the run; ready %v)\n", "",
+		m.maxLag, drained, round(m.shutdown), round(m.started), round(m.restarted), round(m.readyAfter))
 }
 
 func round(d time.Duration) time.Duration {
