@@ -161,7 +161,7 @@ func (s *Store) journalWriter() {
 // fast as it can.
 const (
 	commitLinger = 2 * time.Millisecond
-	lingerEnough = 16
+	lingerEnough = 8
 	streamGap    = 10 * time.Millisecond
 )
 
