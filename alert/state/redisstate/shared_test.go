@@ -112,6 +112,18 @@ func TestSilenceClaimPolicy(t *testing.T) {
 	}
 }
 
+// replicaBudgets returns the shared budgets of n replicas on one Redis.
+func replicaBudgets(t *testing.T, n int) []*Budgets {
+	t.Helper()
+	srv := itestutil.StartRedis(t)
+	var out []*Budgets
+	for range n {
+		f, _ := open(t, srv.Addr, config.FailClosed)
+		out = append(out, SharedBudgets(f).(*Budgets))
+	}
+	return out
+}
+
 // Replicas share a receiver's period and count: the numbers taken are
 // 1, 2, 3... whichever replica takes them, a page over the budget is not
 // counted, a page given back is taken off the count (never below zero)
@@ -119,12 +131,7 @@ func TestSilenceClaimPolicy(t *testing.T) {
 // one is over.
 func TestBudgetsShared(t *testing.T) {
 	ctx := context.Background()
-	srv := itestutil.StartRedis(t)
-	var replicas []*Budgets
-	for range 3 {
-		f, _ := open(t, srv.Addr, config.FailClosed)
-		replicas = append(replicas, SharedBudgets(f).(*Budgets))
-	}
+	replicas := replicaBudgets(t, 3)
 	now := time.Now().Truncate(time.Millisecond)
 	const per = time.Minute
 	start, err := replicas[0].Period(ctx, "hook", now, per)

@@ -31,12 +31,7 @@ func heldPage(rule, severity, group string) *delivery.HeldPages {
 // taken over; once marked sent, no one wins it.
 func TestStormShared(t *testing.T) {
 	ctx := context.Background()
-	srv := itestutil.StartRedis(t)
-	var rs []*Budgets
-	for range 3 {
-		f, _ := open(t, srv.Addr, config.FailClosed)
-		rs = append(rs, SharedBudgets(f).(*Budgets))
-	}
+	rs := replicaBudgets(t, 3)
 	start, per := t0, time.Minute
 	for range 7 {
 		if _, err := rs[0].Take(ctx, "hook", start, per, 7); err != nil {
