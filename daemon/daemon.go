@@ -23,6 +23,7 @@ import (
 	"github.com/imalert/imalert/alert/mute"
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/alert/silence"
+	"github.com/imalert/imalert/alert/state"
 	"github.com/imalert/imalert/alert/state/redisstate"
 	"github.com/imalert/imalert/alert/trace"
 	"github.com/imalert/imalert/config"
@@ -155,24 +156,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		OnDead:       func(n *notify.Notification) { d.pipeline.ReleaseWindow(context.Background(), n) },
 		Budgets:      redisstate.SharedBudgets(states),
 	})
-	d.pipeline = alert.NewPipeline(alert.PipelineOptions{
-		Logger:    logger.With("component", "pipeline"),
-		Metrics:   metrics,
-		Rules:     o.Set.Rules,
-		Catalogue: o.Set.Catalogue,
-		Store:     d.store,
-		Out:       d.dispatcher,
-		MaxKeys:   cfg.Throttle.MaxKeys,
-		States:    states,
-		// Large batches in a storm: the decision state a batch changes is
-		// written once per batch (the store spaces its wake-ups).
-		BatchSize:   2048,
-		Limits:      o.Set.Limits(),
-		Observer:    stats,
-		Silences:    silences,
-		ExternalURL: cfg.ExternalURL,
-		Mute:        d.mute,
-	})
+	d.pipeline = alert.NewPipeline(d.pipelineOptions(logger.With("component", "pipeline"), metrics, states, stats, silences))
 	verifiers := server.NewVerifiers(o.Set.Verifiers())
 	d.reloader = reload.New(reload.Options{
 		Path: o.Path, Override: o.override, Initial: o.Set,
@@ -185,6 +169,29 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// pipelineOptions are the pipeline's options: the config's rules and
+// limits, and the daemon's store, dispatcher and state.
+func (d *Daemon) pipelineOptions(logger *slog.Logger, metrics *alert.Metrics, states state.Store, stats *trace.Stats, silences *silence.Set) alert.PipelineOptions {
+	return alert.PipelineOptions{
+		Logger:    logger,
+		Metrics:   metrics,
+		Rules:     d.o.Set.Rules,
+		Catalogue: d.o.Set.Catalogue,
+		Store:     d.store,
+		Out:       d.dispatcher,
+		MaxKeys:   d.cfg.Throttle.MaxKeys,
+		States:    states,
+		// Large batches in a storm: the decision state a batch changes is
+		// written once per batch (the store spaces its wake-ups).
+		BatchSize:   2048,
+		Limits:      d.o.Set.Limits(),
+		Observer:    stats,
+		Silences:    silences,
+		ExternalURL: d.cfg.ExternalURL,
+		Mute:        d.mute,
+	}
 }
 
 // serverOptions are the server's options: the config's, and the daemon's
