@@ -110,9 +110,9 @@ admin:
 server: {shutdown_timeout: 10s}
 receivers:
   - name: console
-    type: console
+    type: console%s
 rule_files: [rules.yaml]
-`, journal, appID, token, adminToken)
+`, journal, appID, token, adminToken, budgetYAML(o.budget))
 	if o.redis != "" {
 		cfg += fmt.Sprintf("state: {backend: redis, redis: {addr: %q}}\n", o.redis)
 	}
@@ -134,6 +134,15 @@ rule_files: [rules.yaml]
 	}
 	path := filepath.Join(dir, "imalert.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// budgetYAML is the receiver's budget setting for "PAGES/PER", or "".
+func budgetYAML(b string) string {
+	pages, per, ok := strings.Cut(b, "/")
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("\n    budget: {pages: %s, per: %s}", pages, per)
 }
 
 // metric reads one unlabelled sample from the daemon's /metrics.

@@ -45,6 +45,7 @@ type options struct {
 	bareAddr    string
 	redis       string
 	replicas    int
+	budget      string // the console receiver's page budget, "PAGES/PER"; "": none
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -68,6 +69,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.restart, "restart", true, "restart the daemon after the run and time its start")
 	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
 	fs.StringVar(&o.redis, "redis", "", "keep the decision state in the Redis at this host:port (state.backend: redis)")
+	fs.StringVar(&o.budget, "budget", "", `give the receiver a page budget, "PAGES/PER" (for example 20/1m), as a chat receiver has by default`)
 	fs.IntVar(&o.replicas, "replicas", 1, "start this many daemons on the one Redis of -redis and spread the connections over them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
