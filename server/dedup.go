@@ -33,9 +33,11 @@ type deduper struct {
 	pending map[dedupID]*seenKey
 
 	// restoring, while open, is the keys taken before a restart being
-	// read back: Acquire waits for them, up to restoreWait. Set before
-	// serving, closed once; nil when nothing is restored.
-	restoring chan struct{}
+	// read back: Acquire waits for them, until restoreUntil at the
+	// latest. Set before serving, closed once; nil when nothing is
+	// restored.
+	restoring    chan struct{}
+	restoreUntil time.Time
 }
 
 // restoreWait bounds how long a callback waits for the keys taken before
@@ -44,10 +46,11 @@ type deduper struct {
 // for IM loses the alert outright.
 const restoreWait = 500 * time.Millisecond
 
-// hold makes Acquire wait for release (or restoreWait). Call it before
-// serving.
+// hold makes Acquire wait for release, for restoreWait at most. Call it
+// before serving.
 func (d *deduper) hold() (release func()) {
 	d.restoring = make(chan struct{})
+	d.restoreUntil = time.Now().Add(restoreWait)
 	var once sync.Once
 	return func() { once.Do(func() { close(d.restoring) }) }
 }
@@ -117,8 +120,8 @@ func (d *deduper) Claim(now time.Time, key string) DedupReason {
 // being taken, Acquire waits for it (or for ctx): if it failed, the key is
 // claimed afresh for this event.
 func (d *deduper) Acquire(ctx context.Context, now time.Time, key string) (claim *seenKey, dup bool, err error) {
-	if !d.restored() {
-		t := time.NewTimer(restoreWait)
+	if wait := time.Until(d.restoreUntil); wait > 0 && !d.restored() {
+		t := time.NewTimer(wait)
 		select {
 		case <-d.restoring:
 		case <-t.C:

@@ -126,3 +126,28 @@ func TestCallbacksWaitForRestoredKeys(t *testing.T) {
 		})
 	}
 }
+
+// The wait is for the first half second after the restart, not half a
+// second for each callback: past it, callbacks are answered at once even
+// while the keys are still being read.
+func TestCallbacksStopWaitingForSlowRestore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const body = `{"GroupId":"g","From_Account":"u","Random":8,"EventTime":1670574414123,"ErrorCode":10023}`
+		query := strings.Replace(sendQuery, "1400000000", strconv.Itoa(unsignedApp), 1)
+		x := newSecure(t, nil)
+		done := x.s.RestoringKeys()
+		defer done()
+		time.Sleep(restoreWait)
+		answered := make(chan int, 1)
+		go func() { answered <- x.do(t, "POST", query, body, nil, "").Code }()
+		synctest.Wait()
+		select {
+		case code := <-answered:
+			if code != 200 {
+				t.Fatalf("answer %d, want 200", code)
+			}
+		default:
+			t.Fatal("a callback after the first half second waits for the keys")
+		}
+	})
+}

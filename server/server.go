@@ -289,8 +289,8 @@ func (s *Server) httpServer(h http.Handler, tlsConfig *tls.Config) *http.Server 
 
 // RestoringKeys tells the server that the de-duplication keys of
 // callbacks taken before a restart are being read back (Remember): until
-// done is called, callbacks wait for them (at most half a second) and
-// /-/ready answers 503. Call it before serving.
+// done is called /-/ready answers 503, and callbacks wait for them, for
+// the first half second at most. Call it before serving.
 func (s *Server) RestoringKeys() (done func()) {
 	if !s.dedup.enabled() {
 		return func() {}
