@@ -17,33 +17,40 @@ func multiRow(one string, n int) string {
 	return one + strings.Repeat(", "+group, n-1)
 }
 
-// execRows runs the one-row INSERT one over rows 0 to count-1, with its
-// multi-row form while rowsPerInsert rows are left, then row by row. args
+// multiRows are the multi-row forms of the INSERTs execRows runs, made
+// once rather than at every commit.
+var multiRows = map[string]string{
+	qInsertEvent:    multiRow(qInsertEvent, rowsPerInsert),
+	qInsertDecision: multiRow(qInsertDecision, rowsPerInsert),
+}
+
+// execRows runs the one-row INSERT one (a key of multiRows) over rows 0 to
+// count-1, with its multi-row form while rowsPerInsert rows are left, then
+// row by row. args
 // appends row i's arguments to dst. done, if not nil, learns each
 // statement's first row, its row count and the rowid of its last row: a
 // new row's id is one more than the largest, so the rows of one
 // statement have consecutive ids.
 func (s *Store) execRows(ctx context.Context, tx *sql.Tx, one string, count int,
 	args func(dst []any, i int) []any, done func(first, n int, last int64)) error {
-	many, err := s.txStmt(ctx, tx, multiRow(one, rowsPerInsert))
-	if err != nil {
-		return err
-	}
-	single, err := s.txStmt(ctx, tx, one)
-	if err != nil {
-		return err
-	}
+	var many, single *sql.Stmt // bound to tx when first needed
 	buf := make([]any, 0, 4*rowsPerInsert)
 	for first := 0; first < count; {
-		n, stmt := rowsPerInsert, many
+		n, stmt, query := rowsPerInsert, &many, multiRows[one]
 		if count-first < rowsPerInsert {
-			n, stmt = 1, single
+			n, stmt, query = 1, &single, one
+		}
+		if *stmt == nil {
+			var err error
+			if *stmt, err = s.txStmt(ctx, tx, query); err != nil {
+				return err
+			}
 		}
 		buf = buf[:0]
 		for i := first; i < first+n; i++ {
 			buf = args(buf, i)
 		}
-		res, err := stmt.ExecContext(ctx, buf...)
+		res, err := (*stmt).ExecContext(ctx, buf...)
 		if err != nil {
 			return err
 		}

@@ -166,8 +166,8 @@ const (
 		ON CONFLICT (key) DO UPDATE SET keep_until = excluded.keep_until, data = excluded.data`
 )
 
-var writerStatements = []string{qInsertEvent, multiRow(qInsertEvent, rowsPerInsert),
-	qInsertDecision, multiRow(qInsertDecision, rowsPerInsert), qMarkProcessed, qInsertNotification, qUpsertWindow}
+var writerStatements = []string{qInsertEvent, multiRows[qInsertEvent],
+	qInsertDecision, multiRows[qInsertDecision], qMarkProcessed, qInsertNotification, qUpsertWindow}
 
 // txStmt returns query, one of writerStatements, for tx.
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
