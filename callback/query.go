@@ -34,8 +34,19 @@ const (
 	maxQueryValLen = 256
 )
 
-// queryParams are the envelope's parameters.
-var queryParams = [...]string{"SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform", "Sign", "RequestTime"}
+// The envelope's parameters, by their index in queryParams.
+const (
+	qpAppID = iota
+	qpCommand
+	qpContentType
+	qpClientIP
+	qpOptPlatform
+	qpSign
+	qpRequestTime
+)
+
+var queryParams = [...]string{qpAppID: "SdkAppid", qpCommand: "CallbackCommand", qpContentType: "contenttype",
+	qpClientIP: "ClientIP", qpOptPlatform: "OptPlatform", qpSign: "Sign", qpRequestTime: "RequestTime"}
 
 // ParseQuery reads the envelope from q. Parameter order and extra parameters
 // are irrelevant; parameter names match case-insensitively, since IM's own
@@ -60,16 +71,8 @@ func ParseQuery(q url.Values) (Query, error) {
 			return Query{}, &QueryError{Param: queryParams[i], Msg: "given more than once"}
 		}
 	}
-	get := func(name string) string {
-		for i, p := range queryParams {
-			if p == name {
-				return vals[i]
-			}
-		}
-		return ""
-	}
 	var out Query
-	app := get("SdkAppid")
+	app := vals[qpAppID]
 	if app == "" {
 		return out, &QueryError{Param: "SdkAppid", Msg: "missing"}
 	}
@@ -78,21 +81,21 @@ func ParseQuery(q url.Values) (Query, error) {
 		return out, &QueryError{Param: "SdkAppid", Msg: "not a positive decimal number"}
 	}
 	out.AppID = id
-	out.Command = get("CallbackCommand")
+	out.Command = vals[qpCommand]
 	if out.Command == "" {
 		return out, &QueryError{Param: "CallbackCommand", Msg: "missing"}
 	}
 	if len(out.Command) > maxCommandLen || !validCommand(out.Command) {
 		return out, &QueryError{Param: "CallbackCommand", Msg: "not a callback command name"}
 	}
-	out.ContentType = strings.ToLower(get("contenttype"))
+	out.ContentType = strings.ToLower(vals[qpContentType])
 	if out.ContentType != "" && out.ContentType != "json" {
 		return out, &QueryError{Param: "contenttype", Msg: fmt.Sprintf("unsupported value %q, want json", truncate(out.ContentType, 32))}
 	}
-	out.ClientIP = get("ClientIP")
-	out.OptPlatform = get("OptPlatform")
-	out.Sign = get("Sign")
-	out.RequestTime = get("RequestTime")
+	out.ClientIP = vals[qpClientIP]
+	out.OptPlatform = vals[qpOptPlatform]
+	out.Sign = vals[qpSign]
+	out.RequestTime = vals[qpRequestTime]
 	for _, p := range []struct{ name, v string }{
 		{"ClientIP", out.ClientIP}, {"OptPlatform", out.OptPlatform},
 		{"Sign", out.Sign}, {"RequestTime", out.RequestTime},
