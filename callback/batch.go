@@ -128,9 +128,8 @@ func (e *Event) clipStrings(max int) {
 	for i := range e.MsgBody {
 		e.MsgBody[i].Type = e.clip(e.MsgBody[i].Type, max)
 		c := &e.MsgBody[i].Content
-		for _, p := range []*string{&c.Text, &c.Desc, &c.Data, &c.Ext, &c.Sound, &c.URL, &c.UUID, &c.FileName,
-			&c.VideoURL, &c.VideoUUID, &c.VideoFormat, &c.ThumbURL, &c.ThumbUUID, &c.ThumbFormat,
-			&c.Title, &c.CompatibleText, &c.JSONMsgKey} {
+		for _, f := range contentStrings {
+			p := f.field(c)
 			*p = e.clip(*p, max)
 		}
 		for j := range c.AbstractList {

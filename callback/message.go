@@ -222,18 +222,31 @@ func (m *MsgElement) decodeContent() error {
 	return nil
 }
 
-// contentStrings are MsgContent's string fields by their wire names.
-var contentStrings = map[string]func(*MsgContent) *string{
-	"Text": func(c *MsgContent) *string { return &c.Text }, "Desc": func(c *MsgContent) *string { return &c.Desc },
-	"Data": func(c *MsgContent) *string { return &c.Data }, "Ext": func(c *MsgContent) *string { return &c.Ext },
-	"Sound": func(c *MsgContent) *string { return &c.Sound }, "Url": func(c *MsgContent) *string { return &c.URL },
-	"UUID": func(c *MsgContent) *string { return &c.UUID }, "FileName": func(c *MsgContent) *string { return &c.FileName },
-	"VideoUrl": func(c *MsgContent) *string { return &c.VideoURL }, "VideoUUID": func(c *MsgContent) *string { return &c.VideoUUID },
-	"VideoFormat": func(c *MsgContent) *string { return &c.VideoFormat }, "ThumbUrl": func(c *MsgContent) *string { return &c.ThumbURL },
-	"ThumbUUID": func(c *MsgContent) *string { return &c.ThumbUUID }, "ThumbFormat": func(c *MsgContent) *string { return &c.ThumbFormat },
-	"Title": func(c *MsgContent) *string { return &c.Title }, "CompatibleText": func(c *MsgContent) *string { return &c.CompatibleText },
-	"JsonMsgKey": func(c *MsgContent) *string { return &c.JSONMsgKey },
+// contentStrings are MsgContent's string fields with their wire names:
+// the fast decoder reads them, and clipping cuts them.
+var contentStrings = [...]struct {
+	name  string
+	field func(*MsgContent) *string
+}{
+	{"Text", func(c *MsgContent) *string { return &c.Text }}, {"Desc", func(c *MsgContent) *string { return &c.Desc }},
+	{"Data", func(c *MsgContent) *string { return &c.Data }}, {"Ext", func(c *MsgContent) *string { return &c.Ext }},
+	{"Sound", func(c *MsgContent) *string { return &c.Sound }}, {"Url", func(c *MsgContent) *string { return &c.URL }},
+	{"UUID", func(c *MsgContent) *string { return &c.UUID }}, {"FileName", func(c *MsgContent) *string { return &c.FileName }},
+	{"VideoUrl", func(c *MsgContent) *string { return &c.VideoURL }}, {"VideoUUID", func(c *MsgContent) *string { return &c.VideoUUID }},
+	{"VideoFormat", func(c *MsgContent) *string { return &c.VideoFormat }}, {"ThumbUrl", func(c *MsgContent) *string { return &c.ThumbURL }},
+	{"ThumbUUID", func(c *MsgContent) *string { return &c.ThumbUUID }}, {"ThumbFormat", func(c *MsgContent) *string { return &c.ThumbFormat }},
+	{"Title", func(c *MsgContent) *string { return &c.Title }}, {"CompatibleText", func(c *MsgContent) *string { return &c.CompatibleText }},
+	{"JsonMsgKey", func(c *MsgContent) *string { return &c.JSONMsgKey }},
 }
+
+// contentStringByName indexes contentStrings by wire name.
+var contentStringByName = func() map[string]func(*MsgContent) *string {
+	m := make(map[string]func(*MsgContent) *string, len(contentStrings))
+	for _, f := range contentStrings {
+		m[f.name] = f.field
+	}
+	return m
+}()
 
 // plainContent decodes raw into c without reflection when every member
 // is a string field holding a plain string, as text and custom elements
@@ -241,7 +254,7 @@ var contentStrings = map[string]func(*MsgContent) *string{
 func plainContent(raw []byte, c *MsgContent) bool {
 	ok := true
 	err := members(raw, func(name string, v []byte) {
-		field := contentStrings[name]
+		field := contentStringByName[name]
 		if field == nil || !plainString(v) {
 			ok = false
 			return
