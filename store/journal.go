@@ -167,7 +167,7 @@ const (
 
 func (s *Store) commitAppends(batch []*appendReq) {
 	start := time.Now()
-	err := s.observe(s.insertEvents(batch))
+	err := s.observe(s.appendBatch(batch))
 	s.metrics.commitDuration.Observe(time.Since(start).Seconds())
 	events := 0
 	for _, r := range batch {
@@ -191,6 +191,210 @@ func (s *Store) commitAppends(batch []*appendReq) {
 	}
 }
 
+// appendBatch commits the batch: to the acknowledgement log when the store
+// has one, else (a CLI next to the daemon, or a batch too large for the
+// log) straight into the database.
+func (s *Store) appendBatch(batch []*appendReq) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if s.log == nil {
+		return s.insertEvents(batch)
+	}
+	s.raws = s.raws[:0]
+	var size int64
+	for _, r := range batch {
+		s.raws = append(s.raws, r.raws...)
+		for _, raw := range r.raws {
+			size += encodedLen(raw)
+		}
+	}
+	if roundUp(size) > s.log.size/8 {
+		s.foldMu.Lock()
+		defer s.foldMu.Unlock()
+		if err := s.foldLocked(); err != nil {
+			return err
+		}
+		entries := make([]pendingEntry, 0, len(s.raws))
+		for _, r := range batch {
+			r.ids = r.ids[:0]
+			for _, raw := range r.raws {
+				r.ids = append(r.ids, s.nextID)
+				entries = append(entries, pendingEntry{s.nextID, raw})
+				s.nextID++
+			}
+		}
+		if err := s.insertEntries(entries); err != nil {
+			return err
+		}
+		s.folded.Store(s.nextID - 1)
+		return nil
+	}
+	first := s.nextID
+	err := s.log.write(s.raws, first, s.folded.Load())
+	if errors.Is(err, errLogFull) {
+		// Fold now, in this commit's time, rather than refuse.
+		s.kickFold()
+		s.foldMu.Lock()
+		ferr := s.foldLocked()
+		s.foldMu.Unlock()
+		if ferr != nil {
+			return fmt.Errorf("%w (%w)", err, ferr)
+		}
+		err = s.log.write(s.raws, first, s.folded.Load())
+	}
+	if err != nil {
+		if !errors.Is(err, errLogFull) {
+			// Whatever reached the file may be read back at the next
+			// start: these ids are never given again.
+			s.nextID += int64(len(s.raws))
+		}
+		return err
+	}
+	s.nextID += int64(len(s.raws))
+	id := first
+	s.pendMu.Lock()
+	for _, r := range batch {
+		r.ids = r.ids[:0]
+		for _, raw := range r.raws {
+			r.ids = append(r.ids, id)
+			s.pending = append(s.pending, pendingEntry{id, raw})
+			id++
+		}
+	}
+	s.pendMu.Unlock()
+	if s.log.used() > s.log.size/4 {
+		s.kickFold()
+	}
+	// Written into the file opened: if it was deleted or replaced, the
+	// entries are not where the next start will look, so the callbacks
+	// must not be acknowledged.
+	if err := s.log.check(); err != nil {
+		return s.fail(err.Error())
+	}
+	// The database too: entries in the log are read back at the next
+	// start only into the database they were written for.
+	return s.checkFiles()
+}
+
+// pendingEntry is a journal entry in the acknowledgement log, not yet in
+// the database.
+type pendingEntry struct {
+	id  int64
+	raw callback.Raw
+}
+
+// foldEvery is how often entries acknowledged through the log are moved
+// into the database: each move is one transaction, synced, after which
+// their log space is free.
+const foldEvery = 100 * time.Millisecond
+
+// folder folds the log's entries into the database every foldEvery, and
+// at once when the log fills up.
+func (s *Store) folder() {
+	defer close(s.folderDone)
+	t := time.NewTicker(foldEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopFold:
+			return
+		case <-t.C:
+		case <-s.foldNow:
+		}
+		_ = s.settle()
+	}
+}
+
+func (s *Store) kickFold() {
+	select {
+	case s.foldNow <- struct{}{}:
+	default:
+	}
+}
+
+// settle folds the entries waiting in the log, so that what was
+// acknowledged can be read from the database. Readers of the journal call
+// it first. An error is logged once per run of failures, and the entries
+// stay in the log for the next try.
+func (s *Store) settle() error {
+	s.pendMu.Lock()
+	n := len(s.pending)
+	s.pendMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	err := s.foldLocked()
+	switch {
+	case err != nil && !s.foldFailing:
+		s.foldFailing = true
+		s.logger.Error("moving acknowledged callbacks from the journal log into the database failed; they stay in the log, which takes new ones until it is full", "err", err)
+	case err == nil && s.foldFailing:
+		s.foldFailing = false
+		s.logger.Info("journal log entries are moved into the database again")
+	}
+	return err
+}
+
+// foldLocked moves the entries waiting in the log into the database in
+// one synced transaction. The caller holds foldMu.
+func (s *Store) foldLocked() error {
+	s.pendMu.Lock()
+	n := len(s.pending)
+	entries := s.pending[:n:n]
+	s.pendMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if err := s.insertEntries(entries); err != nil {
+		return err
+	}
+	s.folded.Store(entries[n-1].id)
+	s.pendMu.Lock()
+	// The journal writer appends past n meanwhile; entries is not used
+	// again, so its array takes what is left.
+	s.pending = append(s.pending[:0], s.pending[n:]...)
+	s.pendMu.Unlock()
+	return nil
+}
+
+// insertEntries writes entries, with their ids, into the database's
+// journal in one transaction, synced as journal commits are: once it
+// returns, their log space may be written over.
+func (s *Store) insertEntries(entries []pendingEntry) error {
+	ctx := context.Background()
+	start := time.Now()
+	conn, tx, err := s.begin(ctx, s.journalSync)
+	if err != nil {
+		return fmt.Errorf("store: journal: %w", s.observe(err))
+	}
+	defer func() { _ = tx.Rollback(); _ = conn.Close() }()
+	args := func(dst []any, i int) []any {
+		raw := entries[i].raw
+		var key any
+		if raw.DedupKey != "" {
+			key = raw.DedupKey
+		}
+		return append(dst, entries[i].id, nanos(raw.ReceivedAt), raw.Query, raw.Body, key)
+	}
+	if err := s.execRows(ctx, tx, qInsertEventID, len(entries), args, nil); err != nil {
+		return fmt.Errorf("store: journal: %w", s.observe(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: journal: commit: %w", s.observe(err))
+	}
+	s.metrics.foldDuration.Observe(time.Since(start).Seconds())
+	s.wrote()
+	s.walSize()
+	return s.checkFiles()
+}
+
+// insertEvents writes the batch straight into the database's journal.
 func (s *Store) insertEvents(batch []*appendReq) error {
 	ctx := context.Background()
 	conn, tx, err := s.begin(ctx, s.journalSync)
@@ -239,6 +443,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, batch []*appendReq) 
 // Unprocessed returns up to limit unprocessed journal entries with ids
 // above after, oldest first.
 func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Event, error) {
+	_ = s.settle()
 	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at, query, body FROM events
 		WHERE id > max(?, `+qThrough+`) ORDER BY id LIMIT ?`)
 	if err != nil {
@@ -271,6 +476,7 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 // history (imalert test --from-journal) reads; Event.Parse re-parses each
 // entry with the current parser.
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event) error) error {
+	_ = s.settle()
 	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
 	if err != nil {
 		return fmt.Errorf("store: events: %w", s.observe(err))
@@ -307,6 +513,7 @@ const qThrough = `(SELECT through FROM progress WHERE id = 1)`
 
 // CountUnprocessed returns how many journal entries wait for processing.
 func (s *Store) CountUnprocessed(ctx context.Context) (int, error) {
+	_ = s.settle()
 	var n int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE id > `+qThrough).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: %w", s.observe(err))
@@ -318,6 +525,7 @@ func (s *Store) CountUnprocessed(ctx context.Context) (int, error) {
 // processing was received, or the zero time when none waits: the
 // pipeline's lag.
 func (s *Store) OldestUnprocessed(ctx context.Context) (time.Time, error) {
+	_ = s.settle()
 	var at int64
 	err := s.r.QueryRowContext(ctx, `SELECT received_at FROM events WHERE id > `+qThrough+` ORDER BY id LIMIT 1`).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -380,6 +588,7 @@ type DedupMark struct {
 // without parsing the entries, and bounded by limit whatever the journal
 // holds. Entries journaled before keys were kept have none.
 func (s *Store) RecentDedupKeys(ctx context.Context, since time.Time, limit int) ([]DedupMark, error) {
+	_ = s.settle()
 	from, err := s.idReceivedFrom(ctx, since.Add(-receiveDisorder))
 	if err != nil {
 		return nil, fmt.Errorf("store: dedup keys: %w", err)

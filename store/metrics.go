@@ -12,6 +12,7 @@ type metrics struct {
 	batchSize          prometheus.Histogram
 	commitDuration     prometheus.Histogram
 	writeDuration      prometheus.Histogram
+	foldDuration       prometheus.Histogram
 	swept              *prometheus.CounterVec
 	checkpoints        *prometheus.CounterVec
 	checkpointDuration *prometheus.HistogramVec
@@ -33,7 +34,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
 		writeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "imalert_store_write_duration_seconds", Help: "Duration of the store's other write transactions (processed batches, the outbox), from waiting for the writer to commit: journal commits wait meanwhile.",
+			Name: "imalert_store_write_duration_seconds", Help: "Duration of the store's other write transactions (processed batches, the outbox), from waiting for the writer to commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		foldDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "imalert_journal_fold_duration_seconds", Help: "Duration of the transactions that move acknowledged callbacks from the journal log into the database.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -61,7 +66,7 @@ func (m *metrics) register(r prometheus.Registerer, s *Store) {
 	if r == nil {
 		return
 	}
-	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.writeDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
+	r.MustRegister(m.appends, m.batchSize, m.commitDuration, m.writeDuration, m.foldDuration, m.swept, m.checkpoints, m.checkpointDuration, m.walBytes, m.broken, &collector{s: s})
 }
 
 var (

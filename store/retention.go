@@ -31,6 +31,7 @@ const sweepChunk = 2000
 // Sweep deletes what retention no longer keeps, in small transactions.
 // Unprocessed entries and pending notifications are never deleted.
 func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error) {
+	_ = s.settle()
 	before := nanos(o.Before)
 	// Entries received before o.Before are among the ids below this one
 	// (and a few beyond it, kept until the next sweep).

@@ -21,6 +21,7 @@ func multiRow(one string, n int) string {
 // once rather than at every commit.
 var multiRows = map[string]string{
 	qInsertEvent:    multiRow(qInsertEvent, rowsPerInsert),
+	qInsertEventID:  multiRow(qInsertEventID, rowsPerInsert),
 	qInsertDecision: multiRow(qInsertDecision, rowsPerInsert),
 }
 
@@ -34,7 +35,7 @@ var multiRows = map[string]string{
 func (s *Store) execRows(ctx context.Context, tx *sql.Tx, one string, count int,
 	args func(dst []any, i int) []any, done func(first, n int, last int64)) error {
 	var many, single *sql.Stmt // bound to tx when first needed
-	buf := make([]any, 0, 4*rowsPerInsert)
+	buf := make([]any, 0, 5*rowsPerInsert)
 	for first := 0; first < count; {
 		n, stmt, query := rowsPerInsert, &many, multiRows[one]
 		if count-first < rowsPerInsert {

@@ -70,6 +70,9 @@ type Options struct {
 	// before Open returns, a larger one in the background (the check reads
 	// every page); default DefaultCheckBeforeOpenBytes.
 	CheckBeforeOpenBytes int64
+	// LogBytes is the size of the acknowledgement log (see LogFileName);
+	// default DefaultLogBytes. Only an Exclusive store has one.
+	LogBytes int64
 	// CheckDelay postpones the background check, so that it does not slow
 	// start-up down: serve reads the journal's recent entries meanwhile.
 	CheckDelay time.Duration
@@ -126,6 +129,23 @@ type Store struct {
 	walPeak  atomic.Int64
 	walNow   atomic.Int64
 
+	// The acknowledgement log (nil without Exclusive): the journal
+	// writer's own, with nextID and raws.
+	log    *ackLog
+	nextID int64
+	raws   []callback.Raw
+	// folded is the id up to which logged entries are in the database.
+	folded atomic.Int64
+	// pending are the logged entries not yet in the database, by id.
+	pendMu  sync.Mutex
+	pending []pendingEntry
+	// foldMu orders folds, and guards foldFailing.
+	foldMu      sync.Mutex
+	foldFailing bool
+	foldNow     chan struct{}
+	stopFold    chan struct{}
+	folderDone  chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -160,13 +180,14 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 // busy inside a transaction, so they cannot be prepared on demand.
 const (
 	qInsertEvent        = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)`
+	qInsertEventID      = `INSERT INTO events (id, received_at, query, body, dedup_key) VALUES (?, ?, ?, ?, ?)`
 	qMarkProcessed      = `UPDATE progress SET through = ?, processed_at = ? WHERE id = 1 AND through < ?`
 	qInsertNotification = `INSERT INTO notifications (uid, receiver, rule, group_key, event_id, created_at, state, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpsertWindow       = `INSERT INTO windows (key, keep_until, data) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET keep_until = excluded.keep_until, data = excluded.data`
 )
 
-var writerStatements = []string{qInsertEvent, multiRows[qInsertEvent],
+var writerStatements = []string{qInsertEvent, multiRows[qInsertEvent], qInsertEventID, multiRows[qInsertEventID],
 	qInsertDecision, multiRows[qInsertDecision], qMarkProcessed, qInsertNotification, qUpsertWindow}
 
 // txStmt returns query, one of writerStatements, for tx.
@@ -192,6 +213,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.WALCeiling <= 0 {
 		o.WALCeiling = DefaultWALCeiling
 	}
+	if o.LogBytes <= 0 {
+		o.LogBytes = DefaultLogBytes
+	}
+	if o.LogBytes < 16*logPage {
+		return nil, fmt.Errorf("store: log of %d bytes is too small", o.LogBytes)
+	}
+	o.LogBytes = roundUp(o.LogBytes)
 	if o.CheckBeforeOpenBytes <= 0 {
 		o.CheckBeforeOpenBytes = DefaultCheckBeforeOpenBytes
 	}
@@ -232,14 +260,28 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if o.Exclusive {
+		if err := s.openLog(ctx, o.LogBytes); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	s.metrics.register(o.Registerer, s)
 	s.appends = make(chan *appendReq, o.MaxBatch)
 	s.committed = make(chan struct{}, 1)
 	s.urgent = make(chan struct{}, 1)
 	s.stopCheckpt = make(chan struct{})
 	s.checkpointerr = make(chan struct{})
+	s.foldNow = make(chan struct{}, 1)
+	s.stopFold = make(chan struct{})
+	s.folderDone = make(chan struct{})
 	go s.journalWriter()
 	go s.checkpointer()
+	if s.log != nil {
+		go s.folder()
+	} else {
+		close(s.folderDone)
+	}
 	return s, nil
 }
 
@@ -385,6 +427,9 @@ func (s *Store) closeDBs() {
 	}
 	if s.lock != nil {
 		_ = s.lock.Close()
+	}
+	if s.log != nil {
+		_ = s.log.f.Close()
 	}
 }
 
@@ -560,6 +605,14 @@ func (s *Store) close() error {
 	s.mu.Unlock()
 	<-s.done
 	var errs []error
+	if s.log != nil {
+		close(s.stopFold)
+		<-s.folderDone
+		if err := s.settle(); err != nil {
+			errs = append(errs, err) // the entries stay in the log for the next start
+		}
+		errs = append(errs, s.log.f.Close())
+	}
 	s.stmtMu.Lock()
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())

@@ -25,7 +25,7 @@ var t0 = time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 
 func open(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Options{Dir: dir, Sync: SyncNormal})
+	s, err := Open(context.Background(), Options{Dir: dir, Sync: SyncNormal, Exclusive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +203,10 @@ func TestEventsSince(t *testing.T) {
 		if _, err := s.Append(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// What the daemon acknowledged reaches the database within a fold.
+	if err := s.settle(); err != nil {
+		t.Fatal(err)
 	}
 	ro, err := Open(ctx, Options{Dir: dir, ReadOnly: true})
 	if err != nil {

@@ -74,6 +74,7 @@ type TraceFilter struct {
 
 // EventsNewest returns up to f.Limit journal entries, newest first.
 func (s *Store) EventsNewest(ctx context.Context, f TraceFilter) ([]Event, error) {
+	_ = s.settle()
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -241,6 +242,7 @@ func (s *Store) ReceiversHealth(ctx context.Context) ([]ReceiverHealth, error) {
 // LastReceived returns when the newest journal entry was received; zero
 // for an empty journal.
 func (s *Store) LastReceived(ctx context.Context) (time.Time, error) {
+	_ = s.settle()
 	var at sql.NullInt64
 	if err := s.r.QueryRowContext(ctx, `SELECT max(received_at) FROM events`).Scan(&at); err != nil {
 		return time.Time{}, fmt.Errorf("store: last received: %w", err)

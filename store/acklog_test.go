@@ -1,0 +1,243 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imalert/imalert/callback"
+)
+
+func logRaw(i int) callback.Raw {
+	return callback.Raw{Query: sendQuery, Body: body(fmt.Sprintf("g%d", i%7), i), ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond), DedupKey: fmt.Sprintf("k%d", i)}
+}
+
+// copyData copies the data directory's files as they are on disk at this
+// moment: what a machine that stopped now would start with.
+func copyData(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	for _, name := range []string{FileName, FileName + "-wal", LogFileName} {
+		b, err := os.ReadFile(filepath.Join(from, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+// Callbacks acknowledged through the log and not yet moved into the
+// database are read back at the next start, with their ids, bodies,
+// times and de-duplication keys, and processing starts with them.
+func TestLogRecovery(t *testing.T) {
+	for _, mode := range []string{SyncFull, SyncNormal} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			s, err := Open(ctx, Options{Dir: dir, Sync: mode, Exclusive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// Some entries reach the database, the rest stay in the log.
+			var want []Event
+			for i := range 5 {
+				id, err := s.Append(ctx, logRaw(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, Event{ID: id, Raw: logRaw(i)})
+			}
+			if err := s.settle(); err != nil {
+				t.Fatal(err)
+			}
+			s.foldMu.Lock() // no fold from here on
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for i := 5; i < 40; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					raws := []callback.Raw{logRaw(i)}
+					if i%5 == 0 {
+						raws = append(raws, logRaw(1000+i)) // a Push of two
+					}
+					ids, err := s.AppendAll(ctx, raws)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for k, id := range ids {
+						want = append(want, Event{ID: id, Raw: raws[k]})
+					}
+				}()
+			}
+			wg.Wait()
+			crashed := copyData(t, dir)
+			s.foldMu.Unlock()
+
+			r, err := Open(ctx, Options{Dir: crashed, Sync: mode, Exclusive: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got, err := r.Unprocessed(ctx, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.SortFunc(want, func(a, b Event) int { return int(a.ID - b.ID) })
+			if len(got) != len(want) {
+				t.Fatalf("read back %d entries, want %d", len(got), len(want))
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				if g.ID != w.ID || g.Raw.Query != w.Raw.Query || !bytes.Equal(g.Raw.Body, w.Raw.Body) || !g.Raw.ReceivedAt.Equal(w.Raw.ReceivedAt) {
+					t.Errorf("entry %d = %d %q at %v, want %d %q at %v", i, g.ID, g.Raw.Body, g.Raw.ReceivedAt, w.ID, w.Raw.Body, w.Raw.ReceivedAt)
+				}
+			}
+			keys, err := r.RecentDedupKeys(ctx, t0.Add(-1), 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != len(want) {
+				t.Errorf("%d de-duplication keys read back, want %d", len(keys), len(want))
+			}
+			// New entries follow the recovered ones.
+			id, err := r.Append(ctx, logRaw(99))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := want[len(want)-1].ID; id != last+1 {
+				t.Errorf("next id %d, want %d", id, last+1)
+			}
+		})
+	}
+}
+
+// The log is a ring: once its space is used, commits reuse the space of
+// entries already in the database, never of entries that are not, and
+// a commit that finds no room is refused rather than written over them.
+func TestLogRing(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, keySize)
+	const size = 16 * logPage
+	l, recs, _, err := openAckLog(filepath.Join(dir, LogFileName), size, key, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.f.Close()
+	if len(recs) != 0 {
+		t.Fatalf("a new log holds %d entries", len(recs))
+	}
+	big := func(i int) []callback.Raw {
+		r := logRaw(i)
+		r.Body = bytes.Repeat([]byte{'x'}, 3*logPage) // four pages a commit
+		return []callback.Raw{r}
+	}
+	// 15 pages after the header: three commits fit, the fourth does not.
+	for i := 1; i <= 3; i++ {
+		if err := l.write(big(i), int64(i), 0); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	if err := l.write(big(4), 4, 0); !errors.Is(err, errLogFull) {
+		t.Fatalf("fourth commit with nothing folded: %v, want errLogFull", err)
+	}
+	// Entry 1 folded: its pages are reused, at the start of the ring.
+	if err := l.write(big(4), 4, 1); err != nil {
+		t.Fatalf("after a fold: %v", err)
+	}
+	if l.pos != 5*logPage {
+		t.Errorf("wrote up to %d, want %d", l.pos, 5*logPage)
+	}
+	if err := l.write(big(5), 5, 1); !errors.Is(err, errLogFull) {
+		t.Fatalf("commit over entry 2, not folded: %v, want errLogFull", err)
+	}
+	// What a start reads back: entries 2 to 4 (1 was folded), in order.
+	recs, damaged, err := scanLog(l.f, size, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range recs {
+		ids = append(ids, r.id)
+	}
+	if !slices.Equal(ids, []int64{2, 3, 4}) || damaged != 0 {
+		t.Errorf("read back ids %v (%d damaged), want [2 3 4]", ids, damaged)
+	}
+}
+
+// A damaged record is skipped and counted; the others are read back. A
+// log written for another database is not read at all.
+func TestLogDamage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, LogFileName)
+	key := bytes.Repeat([]byte{1}, keySize)
+	l, _, _, err := openAckLog(path, 16*logPage, key, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.write([]callback.Raw{logRaw(1), logRaw(2)}, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.write([]callback.Raw{logRaw(3)}, 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Flip a byte in the body of entry 2.
+	second := int64(logPage) + encodedLen(logRaw(1)) + recHeader + int64(len(sendQuery)) + 3
+	b := make([]byte, 1)
+	if _, err := l.f.ReadAt(b, second); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := l.f.WriteAt(b, second); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.f.Close()
+
+	l, recs, damaged, err := openAckLog(path, 16*logPage, key, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range recs {
+		ids = append(ids, r.id)
+	}
+	if !slices.Equal(ids, []int64{1, 3}) || damaged != 1 {
+		t.Errorf("read back ids %v with %d damaged, want [1 3] with 1", ids, damaged)
+	}
+	if recs[1].raw.DedupKey != "k3" || string(recs[1].raw.Body) != string(logRaw(3).Body) {
+		t.Errorf("entry 3 read back as %+v", recs[1].raw)
+	}
+	_ = l.f.Close()
+
+	other := bytes.Repeat([]byte{2}, keySize)
+	l, recs, _, err = openAckLog(path, 16*logPage, other, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.f.Close()
+	if len(recs) != 0 {
+		t.Errorf("another database's log gave %d entries", len(recs))
+	}
+	head := make([]byte, logHeaderLen)
+	if _, err := io.ReadFull(io.NewSectionReader(l.f, 0, int64(logHeaderLen)), head); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(head[len(logMagic):], other) {
+		t.Error("the log was not made afresh for the database that opened it")
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package store
+
+import "os"
+
+func datasync(f *os.File) error { return f.Sync() }
+
+func dropCache(*os.File, int64, int64) {}
