@@ -43,8 +43,10 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 		out.batch = sum / count
 	}
 	out.commits, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_duration_seconds_count")
-	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.025"}`)
+	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.005"}`)
 	out.slowCommits = out.commits - fast
+	out.folds, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_fold_duration_seconds_count")
+	out.foldSecs, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_fold_duration_seconds_sum")
 	out.writes, _ = metric(context.Background(), p.addr, adminToken, "imalert_store_write_duration_seconds_count")
 	fastWrites, _ := metric(context.Background(), p.addr, adminToken, `imalert_store_write_duration_seconds_bucket{le="0.005"}`)
 	out.slowWrites = out.writes - fastWrites
