@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -239,5 +240,58 @@ func TestLogDamage(t *testing.T) {
 	}
 	if !bytes.Equal(head[len(logMagic):], other) {
 		t.Error("the log was not made afresh for the database that opened it")
+	}
+}
+
+// While the database takes no writes (a full disk), callbacks are still
+// acknowledged through the log until it is full; then they are refused,
+// without breaking the store, and taken again once the database takes
+// writes. Nothing acknowledged meanwhile is lost.
+func TestLogFullRecovers(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Dir: t.TempDir(), Sync: SyncNormal, Exclusive: true, LogBytes: 16 * logPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exec := func(q string) {
+		t.Helper()
+		if err := s.tx(ctx, func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, q); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`CREATE TRIGGER full_disk BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`)
+	var acked []int64
+	var refused error
+	for i := range 100 {
+		id, err := s.Append(ctx, logRaw(i))
+		if err != nil {
+			refused = err
+			break
+		}
+		acked = append(acked, id)
+	}
+	if !errors.Is(refused, errLogFull) || len(acked) == 0 {
+		t.Fatalf("after %d acknowledged: %v, want errLogFull", len(acked), refused)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("a full log broke the store: %v", err)
+	}
+	exec(`DROP TRIGGER full_disk`)
+	id, err := s.Append(ctx, logRaw(1000))
+	if err != nil {
+		t.Fatalf("append once the database takes writes again: %v", err)
+	}
+	acked = append(acked, id)
+	evs, err := s.Unprocessed(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, e := range evs {
+		got = append(got, e.ID)
+	}
+	if !slices.Equal(got, acked) {
+		t.Errorf("entries %v, want the acknowledged %v", got, acked)
 	}
 }
