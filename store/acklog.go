@@ -70,6 +70,9 @@ type ackLog struct {
 	// oldest first: their space is not reused until they are folded.
 	extents []extent
 	buf     []byte
+	// resize: the file opened is not of the size asked for; it is made
+	// afresh once its entries are in the database.
+	resize bool
 }
 
 type extent struct {
@@ -103,7 +106,8 @@ func openAckLog(path string, size int64, key []byte, syncEach bool, folded int64
 	}
 	var recs []logRecord
 	damaged := 0
-	if err == nil && string(header[:len(logMagic)]) == logMagic && bytes.Equal(header[len(logMagic):], key) && fi.Size() >= size {
+	if err == nil && string(header[:len(logMagic)]) == logMagic && bytes.Equal(header[len(logMagic):], key) {
+		l.resize = fi.Size() != size
 		recs, damaged, err = scanLog(f, fi.Size(), folded)
 		if err != nil {
 			_ = f.Close()
@@ -112,12 +116,8 @@ func openAckLog(path string, size int64, key []byte, syncEach bool, folded int64
 		dropCache(f, 0, 0)
 		if len(recs) > 0 {
 			l.pos = roundUp(recs[len(recs)-1].end)
-		} else if folded > 0 {
-			// Everything was folded: start after the newest entry, so its
-			// page is not the next one written. Finding it is not worth a
-			// second scan; the header page is as good a place as any.
-			l.pos = logPage
-		}
+		} // else every entry is in the database: any page may be written
+
 	} else {
 		// A new log, or one left by another database (its entries are not
 		// this journal's): written afresh in full, so that no page of it
@@ -363,6 +363,15 @@ func (s *Store) openLog(ctx context.Context, size int64) error {
 		}
 		s.nextID = recs[len(recs)-1].id + 1
 		s.logger.Info("acknowledged callbacks read back from the journal log", "entries", len(recs), "first_id", recs[0].id)
+	}
+	if l.resize {
+		if err := l.initialize(key); err != nil {
+			return err
+		}
+		l.pos, l.resize = logPage, false
+		if l.id, err = l.f.Stat(); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 	}
 	s.folded.Store(s.nextID - 1)
 	return nil

@@ -46,7 +46,7 @@ func TestLogRecovery(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx := context.Background()
-			s, err := Open(ctx, Options{Dir: dir, Sync: mode, Exclusive: true})
+			s, err := Open(ctx, Options{Dir: dir, Sync: mode, Exclusive: true, LogBytes: 64 * logPage})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,13 @@ func TestLogRecovery(t *testing.T) {
 			crashed := copyData(t, dir)
 			s.foldMu.Unlock()
 
-			r, err := Open(ctx, Options{Dir: crashed, Sync: mode, Exclusive: true})
+			// The second start asks for a smaller log: it is made afresh,
+			// after its entries are read back.
+			size := int64(64 * logPage)
+			if mode == SyncNormal {
+				size = 32 * logPage
+			}
+			r, err := Open(ctx, Options{Dir: crashed, Sync: mode, Exclusive: true, LogBytes: size})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,6 +129,11 @@ func TestLogRecovery(t *testing.T) {
 			}
 			if last := want[len(want)-1].ID; id != last+1 {
 				t.Errorf("next id %d, want %d", id, last+1)
+			}
+			if fi, err := os.Stat(filepath.Join(crashed, LogFileName)); err != nil {
+				t.Error(err)
+			} else if fi.Size() != size {
+				t.Errorf("log of %d bytes, want %d", fi.Size(), size)
 			}
 		})
 	}

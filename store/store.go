@@ -3,9 +3,11 @@
 // acknowledged callbacks, the outbox of notifications with their delivery
 // history, the throttle windows and the digest accumulators.
 //
-// All writes go through a single connection, so transactions never contend
-// inside SQLite; journal appends from concurrent requests share one commit
-// (group commit). Readers use separate connections and never block the
+// Journal appends from concurrent requests share one commit (group
+// commit) into the acknowledgement log (journal.log, see LogFileName),
+// from which they are moved into the database in batches. All database
+// writes go through a single connection, so transactions never contend
+// inside SQLite. Readers use separate connections and never block the
 // writer (WAL).
 package store
 
