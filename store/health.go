@@ -99,7 +99,7 @@ func (s *Store) checkFiles() error {
 		wal = fi
 	}
 	s.noteWAL(wal.Size())
-	if wal.Size() > s.walCeiling/4 {
+	if wal.Size() > s.walCeiling/4 && wal.Size() != s.walRestarted.Load() {
 		select {
 		case s.urgent <- struct{}{}:
 		default:

@@ -130,6 +130,10 @@ type Store struct {
 	checking atomic.Bool // the background integrity check is running
 	walPeak  atomic.Int64
 	walNow   atomic.Int64
+	// walRestarted is the write-ahead log file's size right after a
+	// restarting checkpoint: the file keeps it until the next write trims
+	// it, but holds nothing to checkpoint meanwhile.
+	walRestarted atomic.Int64
 
 	// The acknowledgement log (nil without Exclusive): the journal
 	// writer's own, with nextID and raws.
@@ -440,7 +444,7 @@ func (s *Store) closeDBs() {
 // connection: journal commits use the configured mode (FULL by default:
 // an acknowledged callback survives power loss), the outbox's own commits
 // use NORMAL. Those cannot lose an acknowledged callback: the write-ahead
-// log is sequential, so the next journal commit's sync covers them, and a
+// log is sequential, so the next journal move's sync covers them, and a
 // power loss before it can only undo processing marks, which causes
 // repeated processing (a duplicate page), never a lost one.
 func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, error) {
@@ -448,12 +452,11 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.walNow.Load() > s.walCeiling/2 {
+	if n := s.walNow.Load(); n > s.walCeiling/2 && n != s.walRestarted.Load() {
 		// The checkpointer has not kept up: restart the log before
 		// writing more, holding this write up instead of passing the
 		// ceiling.
-		_ = s.runCheckpoint(ctx, conn, "RESTART")
-		s.walSize()
+		s.restart(ctx, conn)
 	}
 	if s.wSync != sync {
 		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
@@ -524,14 +527,35 @@ func (s *Store) checkpoint(urgent bool) {
 	if err := s.runCheckpoint(context.Background(), s.c, "PASSIVE"); err != nil {
 		return
 	}
-	if !urgent && s.walSize() <= s.walCeiling/4 {
+	s.dropFileCache(s.path)
+	if n := s.walSize(); n == s.walRestarted.Load() || (!urgent && n <= s.walCeiling/4) {
 		return
 	}
 	if s.checking.Load() {
 		return // the background integrity check holds a snapshot: a restart would wait for it
 	}
-	_ = s.runCheckpoint(context.Background(), s.w, "RESTART")
-	s.walSize()
+	s.restart(context.Background(), s.w)
+}
+
+// restart runs a restarting checkpoint on db (the writer's connection).
+func (s *Store) restart(ctx context.Context, db queryRower) {
+	if s.runCheckpoint(ctx, db, "RESTART") == nil {
+		s.walRestarted.Store(s.walSize())
+		s.dropFileCache(s.path + "-wal") // written over from its start: what is cached is dead
+	}
+}
+
+// dropFileCache drops the cached pages of the file at path. Readers'
+// read-ahead caches a database file in large folios, and a checkpoint
+// writing one 2 KiB page into such a folio makes the kernel write the
+// whole folio back; pages read again come in as they are asked for.
+func (s *Store) dropFileCache(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	dropCache(f, 0, 0)
+	_ = f.Close()
 }
 
 type queryRower interface {
