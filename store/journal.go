@@ -67,7 +67,7 @@ func (s *Store) Appended() <-chan struct{} { return s.appended }
 
 // appendedEvery spaces the Appended signals under a stream of commits. It
 // adds at most this much to the pipeline's lag.
-const appendedEvery = 200 * time.Millisecond
+const appendedEvery = 400 * time.Millisecond
 
 // signalAppended signals Appended now, or when appendedEvery has passed
 // since the last signal. Only the journal writer calls it.
@@ -104,16 +104,18 @@ func (s *Store) journalWriter() {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	var lastCommit time.Time
-	queued := false // callbacks arrived while the last commit ran
+	// concurrent: the last commit was shared, or callbacks arrived while
+	// it ran.
+	concurrent := false
 	for req := range s.appends {
 		batch = append(batch[:0], req)
 		// While concurrent callbacks stream in, wait a moment for more
-		// before committing: each commit's fsync and pages are then shared
+		// before committing: each commit's sync and page are then shared
 		// by several callbacks instead of paid by each. A lone callback
 		// after a quiet spell, or one client's callbacks one at a time,
 		// are committed at once.
 		var wait <-chan time.Time
-		if queued && time.Since(lastCommit) < streamGap {
+		if concurrent && time.Since(lastCommit) < streamGap {
 			linger.Reset(commitLinger)
 			wait = linger.C
 		}
@@ -148,20 +150,21 @@ func (s *Store) journalWriter() {
 		}
 		linger.Stop() // no stale tick to drain since Go 1.23
 		s.commitAppends(batch)
-		lastCommit, queued = time.Now(), len(s.appends) > 0
+		lastCommit, concurrent = time.Now(), len(batch) > 1 || len(s.appends) > 0
 	}
 }
 
 // commitLinger is how long the journal writer waits for more callbacks
-// before a commit while they stream in (callbacks queued during a commit
-// less than streamGap ago): it adds at most that to an answer, and divides
-// the disk writes and fsyncs of a moderate stream by the callbacks that
-// share a commit. Once lingerEnough callbacks share one, the rest of the
-// wait would add latency and save little: a flat-out storm commits as
-// fast as it can.
+// before a commit while concurrent callbacks stream in (the last commit,
+// less than streamGap ago, was shared, or callbacks queued while it ran):
+// it adds at most that to an answer, and divides the page written and the
+// sync of a moderate stream by the callbacks that share a commit (a commit
+// of one at 1,000/s wrote 4 KiB per callback). Once lingerEnough share
+// one, the rest of the wait would add latency and save little: a
+// flat-out storm commits as fast as it can.
 const (
-	commitLinger = 2 * time.Millisecond
-	lingerEnough = 8
+	commitLinger = 3 * time.Millisecond
+	lingerEnough = 4
 	streamGap    = 10 * time.Millisecond
 )
 
