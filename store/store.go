@@ -479,7 +479,7 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 // journal's last page, decision state) goes to the database file once.
 const (
 	filesEvery      = 200 * time.Millisecond
-	checkpointEvery = 3 * time.Second
+	checkpointEvery = time.Second
 )
 
 // checkpointer keeps the write-ahead log short. A passive checkpoint never
