@@ -45,6 +45,8 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	out.commits, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_commit_duration_seconds_count")
 	fast, _ := metric(context.Background(), p.addr, adminToken, `imalert_journal_commit_duration_seconds_bucket{le="0.005"}`)
 	out.slowCommits = out.commits - fast
+	out.answered, _ = metric(context.Background(), p.addr, adminToken, "imalert_callback_duration_seconds_count")
+	out.within5ms, _ = metric(context.Background(), p.addr, adminToken, `imalert_callback_duration_seconds_bucket{le="0.005"}`)
 	out.folds, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_fold_duration_seconds_count")
 	out.foldSecs, _ = metric(context.Background(), p.addr, adminToken, "imalert_journal_fold_duration_seconds_sum")
 	out.writes, _ = metric(context.Background(), p.addr, adminToken, "imalert_store_write_duration_seconds_count")
