@@ -527,7 +527,6 @@ func (s *Store) checkpoint(urgent bool) {
 	if err := s.runCheckpoint(context.Background(), s.c, "PASSIVE"); err != nil {
 		return
 	}
-	s.dropFileCache(s.path)
 	if n := s.walSize(); n == s.walRestarted.Load() || (!urgent && n <= s.walCeiling/4) {
 		return
 	}
@@ -545,10 +544,10 @@ func (s *Store) restart(ctx context.Context, db queryRower) {
 	}
 }
 
-// dropFileCache drops the cached pages of the file at path. Readers'
-// read-ahead caches a database file in large folios, and a checkpoint
-// writing one 2 KiB page into such a folio makes the kernel write the
-// whole folio back; pages read again come in as they are asked for.
+// dropFileCache drops the cached pages of the file at path: after a
+// restart the write-ahead log is written over from its start, and a page
+// of it cached in a large folio (read-ahead makes them) would make the
+// kernel write the whole folio back when a 2 KiB frame lands in it.
 func (s *Store) dropFileCache(path string) {
 	f, err := os.Open(path)
 	if err != nil {
