@@ -46,10 +46,12 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Reload triggers a reload on every value (SIGHUP); nil: none.
 	Reload <-chan os.Signal
-	// SetMemoryLimit gives the process a soft memory limit sized to the
-	// config's bounded maps (MemoryLimit), unless GOMEMLIMIT is set. It is
+	// TuneProcess tunes the Go runtime for the daemon: a soft memory limit
+	// sized to the config's bounded maps (MemoryLimit) unless GOMEMLIMIT is
+	// set, twice as many processors as CPUs unless GOMAXPROCS is set, and a
+	// lower priority for the processing thread (see inBackground). It is
 	// process-wide: serve sets it, tests running daemons in-process do not.
-	SetMemoryLimit bool
+	TuneProcess bool
 }
 
 func (o *Options) validate() error {
@@ -112,8 +114,9 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 		logger.Warn(w)
 	}
 	d = &Daemon{o: o, cfg: cfg, logger: logger}
-	if o.SetMemoryLimit {
+	if o.TuneProcess {
 		setMemoryLimit(cfg, logger)
+		setProcs(logger)
 	}
 	built := d // d is nil on an error return: release through built
 	defer func() {

@@ -32,6 +32,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	hardCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
 	pipeDone := goDone(func() {
+		if d.o.TuneProcess {
+			inBackground()
+		}
 		// Decision state (up to throttle.max_keys windows) is restored
 		// after listening starts, so that start-up stays short: callbacks
 		// are journaled meanwhile, and processed once it is back.

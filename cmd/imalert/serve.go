@@ -37,7 +37,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	d, err := daemon.New(ctx, daemon.Options{Set: s, Path: *path, Listen: *listen, DataDir: *dataDir,
-		Stdout: stdout, Stderr: stderr, Reload: hup, SetMemoryLimit: true})
+		Stdout: stdout, Stderr: stderr, Reload: hup, TuneProcess: true})
 	if err != nil {
 		return err
 	}
