@@ -78,10 +78,39 @@ func (s *Store) Hold(ctx context.Context, seqs []int64) error {
 	})
 }
 
-// HeldNotifications returns the receiver's held notifications, oldest
-// first, with their events.
-func (s *Store) HeldNotifications(ctx context.Context, receiver string) ([]Notification, error) {
-	return s.queryNotifications(ctx, true, `WHERE n.state = 'held' AND n.receiver = ? ORDER BY n.seq`, receiver)
+// HeldRef names a held notification.
+type HeldRef struct {
+	Seq int64
+	ID  string
+}
+
+// HeldRefs returns the receiver's held notifications, oldest first, by
+// seq and id only: a storm over many groups holds hundreds of thousands
+// of pages, too many to read whole at once.
+func (s *Store) HeldRefs(ctx context.Context, receiver string) ([]HeldRef, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, uid FROM notifications WHERE state = 'held' AND receiver = ? ORDER BY seq`, receiver)
+	if err != nil {
+		return nil, fmt.Errorf("store: held: %w", s.observe(err))
+	}
+	defer rows.Close()
+	var out []HeldRef
+	for rows.Next() {
+		var r HeldRef
+		if err := rows.Scan(&r.Seq, &r.ID); err != nil {
+			return nil, fmt.Errorf("store: held: %w", s.observe(err))
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: held: %w", s.observe(err))
+	}
+	return out, nil
+}
+
+// HeldNotifications returns up to limit of the receiver's held
+// notifications with a seq above after, oldest first, with their events.
+func (s *Store) HeldNotifications(ctx context.Context, receiver string, after int64, limit int) ([]Notification, error) {
+	return s.queryNotifications(ctx, true, `WHERE n.state = 'held' AND n.receiver = ? AND n.seq > ? ORDER BY n.seq LIMIT ?`, receiver, after, limit)
 }
 
 // Storm closes receiver's budget period in one transaction: it inserts

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/imalert/imalert/alert/notify"
@@ -148,7 +149,7 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 	if p.Start.IsZero() || (b.Pages > 0 && now.Before(p.Start.Add(b.Per))) || now.Before(q.budget.retryAt) {
 		return
 	}
-	rows, err := d.store.HeldNotifications(ctx, q.name)
+	refs, err := d.store.HeldRefs(ctx, q.name)
 	if err != nil {
 		if ctx.Err() == nil {
 			logger.Error("reading held pages failed", "err", err)
@@ -156,12 +157,46 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 		return
 	}
 	if d.o.Budgets != nil && b.Pages > 0 {
-		d.closeShared(ctx, logger, q, b, rows, now)
+		d.closeShared(ctx, logger, q, b, refs, now)
 		return
 	}
 	h := NewHeldPages()
-	h.addRows(rows, d.o.Limits)
-	d.commitStorm(ctx, logger, q, p, b, h, store.BudgetClose{Into: seqsOf(rows)}, now)
+	if err := d.countHeld(ctx, q.name, h, refs); err != nil {
+		if ctx.Err() == nil {
+			logger.Error("reading held pages failed", "err", err)
+		}
+		return
+	}
+	d.commitStorm(ctx, logger, q, p, b, h, store.BudgetClose{Into: seqsOf(refs)}, now)
+}
+
+// heldChunk is how many held pages countHeld reads at a time.
+var heldChunk = 512
+
+// countHeld counts the held pages refs (oldest first) name into h,
+// reading them heldChunk at a time.
+func (d *Dispatcher) countHeld(ctx context.Context, receiver string, h *HeldPages, refs []store.HeldRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	want := make(map[int64]bool, len(refs))
+	for _, r := range refs {
+		want[r.Seq] = true
+	}
+	last := refs[len(refs)-1].Seq
+	for after := int64(0); after < last; {
+		rows, err := d.store.HeldNotifications(ctx, receiver, after, heldChunk)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		after = rows[len(rows)-1].Seq
+		rows = slices.DeleteFunc(rows, func(n store.Notification) bool { return !want[n.Seq] })
+		h.addRows(rows, d.o.Limits)
+	}
+	return nil
 }
 
 // commitStorm closes q's period p as c says, with a storm page for h if
@@ -188,9 +223,9 @@ func (d *Dispatcher) commitStorm(ctx context.Context, logger *slog.Logger, q *qu
 	return true
 }
 
-func seqsOf(rows []store.Notification) []int64 {
-	seqs := make([]int64, len(rows))
-	for i, r := range rows {
+func seqsOf(refs []store.HeldRef) []int64 {
+	seqs := make([]int64, len(refs))
+	for i, r := range refs {
 		seqs[i] = r.Seq
 	}
 	return seqs

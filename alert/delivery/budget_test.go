@@ -23,6 +23,11 @@ func TestBudgetStorm(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { budgetStorm(t, restart) })
 		})
 	}
+	// Held pages are read a chunk at a time: every chunk counts.
+	t.Run("chunks of 8", func(t *testing.T) {
+		delivery.SetHeldChunk(t.Cleanup, 8)
+		synctest.Test(t, func(t *testing.T) { budgetStorm(t, false) })
+	})
 }
 
 func budgetStorm(t *testing.T, restart bool) {

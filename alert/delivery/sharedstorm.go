@@ -27,7 +27,7 @@ type awaitedStorm struct {
 // others mark their held pages merged and wait for it to be sent (or take
 // it over). Held pages the shared count lacks (held while Redis did not
 // answer, under fail open) go into this replica's storm page.
-func (d *Dispatcher) closeShared(ctx context.Context, logger *slog.Logger, q *queue, b Budget, rows []store.Notification, now time.Time) {
+func (d *Dispatcher) closeShared(ctx context.Context, logger *slog.Logger, q *queue, b Budget, rows []store.HeldRef, now time.Time) {
 	p := q.budget.period
 	ids := make([]string, len(rows))
 	for i, r := range rows {
@@ -53,7 +53,7 @@ func (d *Dispatcher) closeShared(ctx context.Context, logger *slog.Logger, q *qu
 		h, folded, claim = NewHeldPages(), nil, StormSent // this replica tells its own
 	}
 	var c store.BudgetClose
-	var own []store.Notification
+	var own []store.HeldRef
 	for _, r := range rows {
 		switch {
 		case !folded[r.ID]:
@@ -65,7 +65,12 @@ func (d *Dispatcher) closeShared(ctx context.Context, logger *slog.Logger, q *qu
 			c.Elsewhere = append(c.Elsewhere, r.Seq)
 		}
 	}
-	h.addRows(own, d.o.Limits)
+	if err := d.countHeld(ctx, q.name, h, own); err != nil {
+		if ctx.Err() == nil {
+			logger.Error("reading held pages failed", "err", err)
+		}
+		return
+	}
 	if !d.commitStorm(ctx, logger, q, p, b, h, c, now) {
 		return
 	}
