@@ -303,6 +303,13 @@ const pageSize = 2048
 // there is one writer connection.
 const dsnCommon = "?_busy_timeout=10000"
 
+// readerCache bounds each of the daemon's four reader connections' page
+// cache to 512 KiB (SQLite's default is 2 MiB, outside the Go heap and its
+// memory limit): what they read again soon (the journal's newest
+// entries, the outbox's pending rows) is small, and the rest is in the
+// kernel's cache.
+const readerCache = "&_pragma=cache_size(-512)"
+
 func (s *Store) openReadOnly(ctx context.Context) (*Store, error) {
 	var err error
 	if s.r, err = sql.Open("sqlite", s.path+dsnCommon+"&_query_only=1"); err != nil {
@@ -368,7 +375,7 @@ func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
 		}
 		return err
 	}
-	if s.r, err = sql.Open("sqlite", s.path+dsnCommon+"&_query_only=1"); err != nil {
+	if s.r, err = sql.Open("sqlite", s.path+dsnCommon+"&_query_only=1"+readerCache); err != nil {
 		return fmt.Errorf("store: open: %w", err)
 	}
 	s.r.SetMaxOpenConns(4)
