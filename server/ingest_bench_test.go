@@ -125,7 +125,7 @@ func benchIngester(b *testing.B, mode string) (Ingester, func()) {
 		}()
 		return m, func() { close(m.ch); <-done }
 	}
-	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir(), Sync: mode})
+	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir(), Sync: mode, Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -463,7 +463,7 @@ func TestSweep(t *testing.T) {
 func BenchmarkAppend(b *testing.B) {
 	for _, mode := range []string{SyncNormal, SyncFull} {
 		b.Run("sync="+mode, func(b *testing.B) {
-			s, err := Open(context.Background(), Options{Dir: b.TempDir(), Sync: mode})
+			s, err := Open(context.Background(), Options{Dir: b.TempDir(), Sync: mode, Exclusive: true})
 			if err != nil {
 				b.Fatal(err)
 			}
