@@ -61,6 +61,9 @@ type Options struct {
 	ReadOnly bool
 	// Exclusive locks the data directory: a second Open with Exclusive
 	// fails while the first is open. serve sets it; the CLI does not.
+	// Only an Exclusive store has the acknowledgement log and gives
+	// journal ids itself: a store opened without it beside a running
+	// daemon must not Append.
 	Exclusive bool
 	// MaxBatch bounds the journal appends sharing one commit; default 1024.
 	MaxBatch int
