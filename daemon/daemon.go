@@ -48,8 +48,9 @@ type Options struct {
 	Reload <-chan os.Signal
 	// TuneProcess tunes the Go runtime for the daemon: a soft memory limit
 	// sized to the config's bounded maps (MemoryLimit) unless GOMEMLIMIT is
-	// set, twice as many processors as CPUs unless GOMAXPROCS is set, and a
-	// lower priority for the processing thread (see inBackground). It is
+	// set, GOGC 200 under it unless GOGC is set, twice as many processors
+	// as CPUs unless GOMAXPROCS is set, and a lower priority for the
+	// processing thread (see inBackground). It is
 	// process-wide: serve sets it, tests running daemons in-process do not.
 	TuneProcess bool
 }
@@ -116,6 +117,7 @@ func New(ctx context.Context, o Options) (d *Daemon, err error) {
 	d = &Daemon{o: o, cfg: cfg, logger: logger}
 	if o.TuneProcess {
 		setMemoryLimit(cfg, logger)
+		setGCPercent(logger)
 		setProcs(logger)
 	}
 	built := d // d is nil on an error return: release through built

@@ -49,3 +49,22 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Errorf("limit %d, want %d", got, MemoryLimit(cfg))
 	}
 }
+
+func TestSetGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	setGCPercent(logger)
+	if got := debug.SetGCPercent(50); got != 50 {
+		t.Errorf("GOGC %d with GOGC=50 set, want 50", got)
+	}
+
+	t.Setenv("GOGC", "")
+	setGCPercent(logger)
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GOGC %d, want %d", got, gcPercent)
+	}
+}

@@ -12,6 +12,7 @@ import (
 )
 
 type appendReq struct {
+	at   time.Time // when it was queued
 	raws []callback.Raw
 	ids  []int64
 	err  error
@@ -38,7 +39,7 @@ func (s *Store) AppendAll(ctx context.Context, raws []callback.Raw) ([]int64, er
 	if err := s.Err(); err != nil {
 		return nil, err
 	}
-	req := &appendReq{raws: raws, done: make(chan struct{})}
+	req := &appendReq{at: time.Now(), raws: raws, done: make(chan struct{})}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -116,7 +117,9 @@ func (s *Store) journalWriter() {
 		// are committed at once.
 		var wait <-chan time.Time
 		if concurrent && time.Since(lastCommit) < streamGap {
-			linger.Reset(commitLinger)
+			// From when the first was queued: one that waited for the
+			// last commit has had part of its wait already.
+			linger.Reset(commitLinger - time.Since(req.at))
 			wait = linger.C
 		}
 	fill:
