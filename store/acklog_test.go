@@ -359,3 +359,49 @@ func FuzzScanLog(f *testing.F) {
 		}
 	})
 }
+
+// A request too large for the log (over an eighth of it) goes straight
+// into the database, after the entries the log holds: ids stay in order
+// and none is lost, across a restart too.
+func TestLogOversized(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{Dir: dir, Sync: SyncNormal, Exclusive: true, LogBytes: 16 * logPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := logRaw(1)
+	big.Body = bytes.Repeat([]byte{'x'}, 4*logPage)
+	raws := []callback.Raw{logRaw(0), big, logRaw(2)}
+	var ids []int64
+	for _, r := range raws {
+		id, err := s.Append(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if !slices.Equal(ids, []int64{ids[0], ids[0] + 1, ids[0] + 2}) {
+		t.Errorf("ids %v, want three in a row", ids)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, Options{Dir: dir, Sync: SyncNormal, Exclusive: true, LogBytes: 16 * logPage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	evs, err := r.Unprocessed(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("%d entries, want 3", len(evs))
+	}
+	for i, e := range evs {
+		if e.ID != ids[i] || !bytes.Equal(e.Raw.Body, raws[i].Body) {
+			t.Errorf("entry %d: id %d, %d bytes; want id %d, %d bytes", i, e.ID, len(e.Raw.Body), ids[i], len(raws[i].Body))
+		}
+	}
+}
