@@ -281,6 +281,9 @@ func (p *Pipeline) Run(ctx context.Context) {
 	lastErr := ""
 	for {
 		n, err := p.step(ctx)
+		if err != nil && ctx.Err() != nil {
+			return // cut off at shutdown: the batch is decided again at the next start
+		}
 		if err != nil {
 			if err.Error() != lastErr { // one line per change of error
 				lastErr = err.Error()
