@@ -117,7 +117,10 @@ func openAckLog(path string, size int64, key []byte, syncEach bool, folded int64
 		if len(recs) > 0 {
 			l.pos = roundUp(recs[len(recs)-1].end)
 		} // else every entry is in the database: any page may be written
-
+		if l.id, err = f.Stat(); err != nil {
+			_ = f.Close()
+			return nil, nil, 0, fmt.Errorf("store: %w", err)
+		}
 	} else {
 		// A new log, or one left by another database (its entries are not
 		// this journal's): written afresh in full, so that no page of it
@@ -126,10 +129,6 @@ func openAckLog(path string, size int64, key []byte, syncEach bool, folded int64
 			_ = f.Close()
 			return nil, nil, 0, err
 		}
-	}
-	if l.id, err = l.f.Stat(); err != nil {
-		_ = l.f.Close()
-		return nil, nil, 0, fmt.Errorf("store: %w", err)
 	}
 	return l, recs, damaged, nil
 }
@@ -170,8 +169,12 @@ func (l *ackLog) initialize(key []byte) error {
 		_ = d.Sync()
 		_ = d.Close()
 	}
+	id, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
 	_ = l.f.Close()
-	l.f = f
+	l.f, l.id, l.pos, l.resize = f, id, logPage, false
 	return nil
 }
 
@@ -367,10 +370,6 @@ func (s *Store) openLog(ctx context.Context, size int64) error {
 	if l.resize {
 		if err := l.initialize(key); err != nil {
 			return err
-		}
-		l.pos, l.resize = logPage, false
-		if l.id, err = l.f.Stat(); err != nil {
-			return fmt.Errorf("store: %w", err)
 		}
 	}
 	s.folded.Store(s.nextID - 1)

@@ -99,7 +99,7 @@ func (s *Store) checkFiles() error {
 		wal = fi
 	}
 	s.noteWAL(wal.Size())
-	if wal.Size() > s.walCeiling/4 && wal.Size() != s.walRestarted.Load() {
+	if s.walPast(wal.Size(), s.walCeiling/4) {
 		select {
 		case s.urgent <- struct{}{}:
 		default:

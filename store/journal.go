@@ -222,14 +222,7 @@ func (s *Store) appendBatch(batch []*appendReq) error {
 			return err
 		}
 		entries := make([]pendingEntry, 0, len(s.raws))
-		for _, r := range batch {
-			r.ids = r.ids[:0]
-			for _, raw := range r.raws {
-				r.ids = append(r.ids, s.nextID)
-				entries = append(entries, pendingEntry{s.nextID, raw})
-				s.nextID++
-			}
-		}
+		s.giveIDs(batch, func(e pendingEntry) { entries = append(entries, e) })
 		if err := s.insertEntries(entries); err != nil {
 			return err
 		}
@@ -240,7 +233,6 @@ func (s *Store) appendBatch(batch []*appendReq) error {
 	err := s.log.write(s.raws, first, s.folded.Load())
 	if errors.Is(err, errLogFull) {
 		// Fold now, in this commit's time, rather than refuse.
-		s.kickFold()
 		s.foldMu.Lock()
 		ferr := s.foldLocked()
 		s.foldMu.Unlock()
@@ -257,17 +249,8 @@ func (s *Store) appendBatch(batch []*appendReq) error {
 		}
 		return err
 	}
-	s.nextID += int64(len(s.raws))
-	id := first
 	s.pendMu.Lock()
-	for _, r := range batch {
-		r.ids = r.ids[:0]
-		for _, raw := range r.raws {
-			r.ids = append(r.ids, id)
-			s.pending = append(s.pending, pendingEntry{id, raw})
-			id++
-		}
-	}
+	s.giveIDs(batch, func(e pendingEntry) { s.pending = append(s.pending, e) })
 	s.pendMu.Unlock()
 	if s.log.used() > s.log.size/4 {
 		s.kickFold()
@@ -281,6 +264,19 @@ func (s *Store) appendBatch(batch []*appendReq) error {
 	// The database too: entries in the log are read back at the next
 	// start only into the database they were written for.
 	return s.checkFiles()
+}
+
+// giveIDs gives the batch's entries their ids, from nextID on, and hands
+// each to add.
+func (s *Store) giveIDs(batch []*appendReq, add func(pendingEntry)) {
+	for _, r := range batch {
+		r.ids = r.ids[:0]
+		for _, raw := range r.raws {
+			r.ids = append(r.ids, s.nextID)
+			add(pendingEntry{s.nextID, raw})
+			s.nextID++
+		}
+	}
 }
 
 // pendingEntry is a journal entry in the acknowledgement log, not yet in

@@ -462,7 +462,7 @@ func (s *Store) begin(ctx context.Context, sync string) (*sql.Conn, *sql.Tx, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if n := s.walNow.Load(); n > s.walCeiling/2 && n != s.walRestarted.Load() {
+	if s.walPast(s.walNow.Load(), s.walCeiling/2) {
 		// The checkpointer has not kept up: restart the log before
 		// writing more, holding this write up instead of passing the
 		// ceiling.
@@ -537,13 +537,24 @@ func (s *Store) checkpoint(urgent bool) {
 	if err := s.runCheckpoint(context.Background(), s.c, "PASSIVE"); err != nil {
 		return
 	}
-	if n := s.walSize(); n == s.walRestarted.Load() || (!urgent && n <= s.walCeiling/4) {
+	limit := s.walCeiling / 4
+	if urgent {
+		limit = -1
+	}
+	if !s.walPast(s.walSize(), limit) {
 		return
 	}
 	if s.checking.Load() {
 		return // the background integrity check holds a snapshot: a restart would wait for it
 	}
 	s.restart(context.Background(), s.w)
+}
+
+// walPast reports whether a write-ahead log file of n bytes is longer than
+// limit and holds frames: right after a restart the file keeps its size
+// until the next write trims it, with nothing in it to checkpoint.
+func (s *Store) walPast(n, limit int64) bool {
+	return n > limit && n != s.walRestarted.Load()
 }
 
 // restart runs a restarting checkpoint on db (the writer's connection).
