@@ -110,3 +110,27 @@ func BenchmarkMemoryHeld(b *testing.B) {
 		runtime.KeepAlive(m)
 	}
 }
+
+// BenchmarkMemoryPutFull reports the cost of a decision on a new key when
+// the store is full: a storm over more distinct keys than max_keys.
+func BenchmarkMemoryPutFull(b *testing.B) {
+	ctx := context.Background()
+	e := state.Entry{State: state.KeyState{Start: t0, Window: 5 * time.Minute}, KeepUntil: t0.Add(10 * time.Minute)}
+	m := state.NewMemory(state.MemoryOptions{})
+	i := 0
+	for ; i < 100_000; i++ {
+		_ = m.Put(ctx, fmt.Sprintf("10023-storm\x00@TGS#%010d", i), e)
+	}
+	keys := make([]string, 1<<16)
+	for j := range keys {
+		keys[j] = fmt.Sprintf("10023-storm\x00@TGS#%010d", i+j)
+	}
+	j := 0
+	for b.Loop() {
+		_ = m.Put(ctx, keys[j%len(keys)], e)
+		j++
+	}
+	if m.Len() != 100_000 {
+		b.Fatalf("holds %d keys, want 100000", m.Len())
+	}
+}
