@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,28 @@ CREATE TABLE IF NOT EXISTS budgets (
 	period_start INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS notifications_held ON notifications(receiver, seq) WHERE state = 'held';
+CREATE TABLE IF NOT EXISTS merging (
+	seq      INTEGER PRIMARY KEY,
+	into_seq INTEGER,
+	at       INTEGER NOT NULL
+);
 `
+
+// merging lists held notifications a closed period merged (into a storm
+// page, into_seq, or NULL: another replica's) that are still marked held.
+// A storm over many groups holds hundreds of thousands of pages: marking
+// them all in the transaction that closes the period rewrote the outbox in
+// one go, 100 MiB of write-ahead log past its ceiling, with the writer
+// held for seconds. The close writes these small rows instead, and the
+// marking follows mergeChunk rows to a transaction; a held page listed
+// here belongs to no open period.
+
+// mergeChunk is how many held notifications one transaction marks merged.
+var mergeChunk = 1000
+
+// notMerging excludes from a query of held notifications n those a closed
+// period merged already.
+const notMerging = ` AND NOT EXISTS (SELECT 1 FROM merging m WHERE m.seq = n.seq)`
 
 // BudgetRule is the rule name of storm pages: no rule can have it.
 const BudgetRule = "(budget)"
@@ -37,7 +59,7 @@ func (s *Store) OpenBudget(ctx context.Context, receiver string) (BudgetPeriod, 
 		return p, fmt.Errorf("store: budget: %w", err)
 	}
 	p.Start = fromNanos(start)
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE receiver = ? AND state = 'held'`, receiver).Scan(&p.Held); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM notifications n WHERE receiver = ? AND state = 'held'`+notMerging, receiver).Scan(&p.Held); err != nil {
 		return p, fmt.Errorf("store: budget: %w", err)
 	}
 	if !p.Start.IsZero() {
@@ -78,6 +100,26 @@ func (s *Store) Hold(ctx context.Context, seqs []int64) error {
 	})
 }
 
+// HoldPending marks up to limit of receiver's oldest pending
+// notifications held, storm pages excepted, and returns how many it held:
+// once a budget is spent every page of the period is held, and holding
+// them a few hundred to a transaction, not one, is what keeps a storm over
+// many groups from outrunning the writer.
+func (s *Store) HoldPending(ctx context.Context, receiver string, limit int) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'held' WHERE seq IN (
+			SELECT seq FROM notifications WHERE state = 'pending' AND receiver = ? AND rule <> ? ORDER BY seq LIMIT ?)`,
+			receiver, BudgetRule, limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // HeldRef names a held notification.
 type HeldRef struct {
 	Seq int64
@@ -88,7 +130,7 @@ type HeldRef struct {
 // seq and id only: a storm over many groups holds hundreds of thousands
 // of pages, too many to read whole at once.
 func (s *Store) HeldRefs(ctx context.Context, receiver string) ([]HeldRef, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, uid FROM notifications WHERE state = 'held' AND receiver = ? ORDER BY seq`, receiver)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, uid FROM notifications n WHERE state = 'held' AND receiver = ?`+notMerging+` ORDER BY seq`, receiver)
 	if err != nil {
 		return nil, fmt.Errorf("store: held: %w", s.observe(err))
 	}
@@ -110,7 +152,7 @@ func (s *Store) HeldRefs(ctx context.Context, receiver string) ([]HeldRef, error
 // HeldNotifications returns up to limit of the receiver's held
 // notifications with a seq above after, oldest first, with their events.
 func (s *Store) HeldNotifications(ctx context.Context, receiver string, after int64, limit int) ([]Notification, error) {
-	return s.queryNotifications(ctx, true, `WHERE n.state = 'held' AND n.receiver = ? AND n.seq > ? ORDER BY n.seq LIMIT ?`, receiver, after, limit)
+	return s.queryNotifications(ctx, true, `WHERE n.state = 'held' AND n.receiver = ? AND n.seq > ?`+notMerging+` ORDER BY n.seq LIMIT ?`, receiver, after, limit)
 }
 
 // Storm closes receiver's budget period in one transaction: it inserts
@@ -137,9 +179,12 @@ type BudgetClose struct {
 	At       time.Time
 }
 
-// CloseBudget closes a budget period in one transaction, as c says.
+// CloseBudget closes a budget period in one transaction, as c says. The
+// held notifications it merges are marked so in transactions of their own
+// after it (see merging); a failure there leaves them to the next close,
+// or to ApplyMerges, and is not the close's.
 func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var into any
 		if c.Storm != nil {
 			ns := []Notification{*c.Storm}
@@ -161,20 +206,55 @@ func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, c.Receiver)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	_ = s.ApplyMerges(ctx)
+	return nil
 }
 
-// mergeHeld marks the held notifications seqs merged into into (nil:
-// none).
+// ApplyMerges marks held notifications that closed periods merged, up to
+// mergeChunk a transaction, until none is left.
+func (s *Store) ApplyMerges(ctx context.Context) error {
+	var left bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM merging)`).Scan(&left); err != nil {
+		return fmt.Errorf("store: merging held pages: %w", s.observe(err))
+	}
+	for left {
+		var n int64
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = m.at, merged_into = m.into_seq
+				FROM (SELECT seq, into_seq, at FROM merging ORDER BY seq LIMIT ?) AS m
+				WHERE notifications.seq = m.seq AND notifications.state = 'held'`, mergeChunk); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM merging WHERE seq IN (SELECT seq FROM merging ORDER BY seq LIMIT ?)`, mergeChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: merging held pages: %w", err)
+		}
+		left = n == int64(mergeChunk)
+	}
+	return nil
+}
+
+// mergeHeld lists the held notifications seqs as merged into into (nil:
+// none), for ApplyMerges to mark.
 func mergeHeld(ctx context.Context, tx *sql.Tx, seqs []int64, into any, at time.Time) error {
 	for len(seqs) > 0 {
-		chunk := seqs[:min(len(seqs), 500)]
+		chunk := seqs[:min(len(seqs), 300)]
 		seqs = seqs[len(chunk):]
-		args := []any{nanos(at), into}
+		args := make([]any, 0, 3*len(chunk))
 		for _, q := range chunk {
-			args = append(args, q)
+			args = append(args, q, into, nanos(at))
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = ?, merged_into = ?
-			WHERE state = 'held' AND seq IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO merging (seq, into_seq, at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", "), args...); err != nil {
 			return err
 		}
 	}

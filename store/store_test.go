@@ -482,3 +482,56 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// HoldPending holds a receiver's oldest pending pages, up to its limit:
+// never a storm page, another receiver's page, or one no longer pending.
+func TestHoldPending(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	ev, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g1", 1), ReceivedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batch{Through: ev, ProcessedAt: t0, Notifications: []Notification{
+		notification("a", "hook", "r1", "k1", ev),
+		notification("storm", "hook", BudgetRule, "storm", 0),
+		notification("b", "hook", "r1", "k2", ev),
+		notification("other", "mail", "r1", "k1", ev),
+		notification("c", "hook", "r1", "k3", ev),
+		notification("d", "hook", "r2", "k1", ev),
+	}}
+	if err := s.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		limit, want int
+		pending     []string // hook's pending pages after, oldest first
+	}{
+		{2, 2, []string{"storm", "c", "d"}},
+		{10, 2, []string{"storm"}},
+		{10, 0, []string{"storm"}},
+	} {
+		n, err := s.HoldPending(ctx, "hook", step.limit)
+		if err != nil || n != step.want {
+			t.Fatalf("HoldPending(%d) = %d, %v; want %d", step.limit, n, err, step.want)
+		}
+		ps, err := s.Pending(ctx, "hook", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, p := range ps {
+			ids = append(ids, p.ID)
+		}
+		if d := cmp.Diff(step.pending, ids); d != "" {
+			t.Errorf("pending after HoldPending(%d) (-want +got):\n%s", step.limit, d)
+		}
+	}
+	refs, err := s.HeldRefs(ctx, "hook")
+	if err != nil || len(refs) != 4 || refs[0].ID != "a" || refs[3].ID != "d" {
+		t.Errorf("HeldRefs = %+v, %v; want a, b, c, d", refs, err)
+	}
+	if counts, _ := s.PendingCounts(ctx); counts["mail"] != 1 {
+		t.Errorf("another receiver's page was held: %v", counts)
+	}
+}

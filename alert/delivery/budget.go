@@ -45,6 +45,10 @@ func (d *Dispatcher) loadBudget(ctx context.Context, logger *slog.Logger, q *que
 		return false
 	}
 	q.budget = budgetState{loaded: true, period: p}
+	// Held pages a period closed before a crash merged are marked now.
+	if err := d.store.ApplyMerges(ctx); err != nil && ctx.Err() == nil {
+		logger.Warn("marking the held pages of closed periods merged failed: the next close retries", "err", err)
+	}
 	return true
 }
 
@@ -72,22 +76,34 @@ func (d *Dispatcher) overBudget(ctx context.Context, logger *slog.Logger, q *que
 	if p.Sent < b.Pages {
 		return false
 	}
-	return d.hold(ctx, logger, q, head, b)
+	return d.hold(ctx, logger, q, head, b, true)
 }
 
-// hold marks head held over q's budget; it reports true, like overBudget,
-// whether or not the store took it (it is retried).
-func (d *Dispatcher) hold(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification, b Budget) bool {
+// holdChunk is how many pending pages one transaction holds once a local
+// budget is spent.
+var holdChunk = 256
+
+// hold marks head held over q's budget; with all, up to holdChunk of q's
+// pending pages with it (a spent local budget holds every page of the
+// period alike). It reports true, like overBudget, whether or not the
+// store took them (it is retried).
+func (d *Dispatcher) hold(ctx context.Context, logger *slog.Logger, q *queue, head store.Notification, b Budget, all bool) bool {
 	p := &q.budget.period
-	if err := d.store.Hold(ctx, []int64{head.Seq}); err != nil {
+	n, err := 1, error(nil)
+	if all {
+		n, err = d.store.HoldPending(ctx, q.name, holdChunk)
+	} else {
+		err = d.store.Hold(ctx, []int64{head.Seq})
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			logger.Error("holding a page failed", "err", err)
 			d.sleep(ctx, retryDelay, nil)
 		}
 		return true
 	}
-	p.Held++
-	d.metrics.held.WithLabelValues(q.name).Inc()
+	p.Held += n
+	d.metrics.held.WithLabelValues(q.name).Add(float64(n))
 	if !q.budget.warned {
 		q.budget.warned = true
 		logger.Warn("page budget spent: holding pages until the period ends", "pages", b.Pages, "per", b.Per, "until", p.Start.Add(b.Per))

@@ -28,6 +28,11 @@ func TestBudgetStorm(t *testing.T) {
 		delivery.SetHeldChunk(t.Cleanup, 8)
 		synctest.Test(t, func(t *testing.T) { budgetStorm(t, false) })
 	})
+	// Pages past the budget are held a chunk at a time: each is held once.
+	t.Run("held 3 at a time", func(t *testing.T) {
+		delivery.SetHoldChunk(t.Cleanup, 3)
+		synctest.Test(t, func(t *testing.T) { budgetStorm(t, true) })
+	})
 }
 
 func budgetStorm(t *testing.T, restart bool) {

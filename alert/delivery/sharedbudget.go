@@ -97,7 +97,7 @@ func (d *Dispatcher) sharedBudget(ctx context.Context, logger *slog.Logger, q *q
 	if !d.fold(ctx, logger, q, head, start, now, b) {
 		return true, true // waits, or goes to the next period
 	}
-	return d.hold(ctx, logger, q, head, b), true
+	return d.hold(ctx, logger, q, head, b, false), true
 }
 
 // fold adds head, held over the shared period that starts at start, to
