@@ -513,11 +513,15 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(Event)
 // processed.
 const qThrough = `(SELECT through FROM progress WHERE id = 1)`
 
-// CountUnprocessed returns how many journal entries wait for processing.
+// CountUnprocessed returns how many journal entries wait for processing:
+// the ids past the cursor. Counting the rows instead read every page of
+// them, 150 MB and a tenth of a second of CPU per scrape behind a storm's
+// backlog. Ids are given in order, once: the few a failed commit gave
+// without an entry are counted until the backlog is processed.
 func (s *Store) CountUnprocessed(ctx context.Context) (int, error) {
 	_ = s.settle()
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE id > `+qThrough).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT max(coalesce((SELECT max(id) FROM events), 0) - `+qThrough+`, 0)`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: %w", s.observe(err))
 	}
 	return n, nil

@@ -337,7 +337,14 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 }
 
 func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT receiver, count(*) FROM notifications WHERE state = ? GROUP BY receiver`, string(st))
+	q := `SELECT receiver, count(*) FROM notifications WHERE state = ? GROUP BY receiver`
+	if st == Pending {
+		// The pending index holds the receiver: a storm's hundred
+		// thousand pending pages are counted without reading one row.
+		q = `SELECT receiver, count(*) FROM notifications INDEXED BY notifications_pending
+			WHERE state = 'pending' AND state = ? GROUP BY receiver`
+	}
+	rows, err := s.r.QueryContext(ctx, q, string(st))
 	if err != nil {
 		return nil, fmt.Errorf("store: counts: %w", s.observe(err))
 	}
