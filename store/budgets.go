@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -149,6 +150,21 @@ func (s *Store) HeldRefs(ctx context.Context, receiver string) ([]HeldRef, error
 	return out, nil
 }
 
+// LastHeld returns the highest seq of the receiver's held notifications,
+// 0 when none is held.
+func (s *Store) LastHeld(ctx context.Context, receiver string) (int64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT seq FROM notifications n WHERE state = 'held' AND receiver = ?`+notMerging+`
+		ORDER BY seq DESC LIMIT 1`, receiver).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: held: %w", s.observe(err))
+	}
+	return seq, nil
+}
+
 // HeldNotifications returns up to limit of the receiver's held
 // notifications with a seq above after, oldest first, with their events.
 func (s *Store) HeldNotifications(ctx context.Context, receiver string, after int64, limit int) ([]Notification, error) {
@@ -173,6 +189,9 @@ type BudgetClose struct {
 	// notifications that another replica's storm page stands for: merged
 	// into none here.
 	Into, Elsewhere []int64
+	// HeldThrough merges into Storm every held notification of Receiver
+	// with a seq up to it, as Into would list them.
+	HeldThrough int64
 	// KeepOpen leaves the open period as it is: a storm page for a period
 	// closed before.
 	KeepOpen bool
@@ -199,6 +218,13 @@ func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 		}
 		if err := mergeHeld(ctx, tx, c.Elsewhere, nil, c.At); err != nil {
 			return err
+		}
+		if c.HeldThrough > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO merging (seq, into_seq, at)
+				SELECT seq, ?, ? FROM notifications n WHERE state = 'held' AND receiver = ? AND seq <= ?`,
+				into, nanos(c.At), c.Receiver, c.HeldThrough); err != nil {
+				return err
+			}
 		}
 		if c.KeepOpen {
 			return nil

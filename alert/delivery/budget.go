@@ -165,42 +165,39 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 	if p.Start.IsZero() || (b.Pages > 0 && now.Before(p.Start.Add(b.Per))) || now.Before(q.budget.retryAt) {
 		return
 	}
-	refs, err := d.store.HeldRefs(ctx, q.name)
-	if err != nil {
-		if ctx.Err() == nil {
-			logger.Error("reading held pages failed", "err", err)
-		}
-		return
-	}
 	if d.o.Budgets != nil && b.Pages > 0 {
+		refs, err := d.store.HeldRefs(ctx, q.name)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("reading held pages failed", "err", err)
+			}
+			return
+		}
 		d.closeShared(ctx, logger, q, b, refs, now)
 		return
 	}
-	h := NewHeldPages()
-	if err := d.countHeld(ctx, q.name, h, refs); err != nil {
-		if ctx.Err() == nil {
-			logger.Error("reading held pages failed", "err", err)
+	// This worker alone holds q's pages: every page held now has a seq up
+	// to the last one, and the period's storm page stands for them all.
+	through, err := d.store.LastHeld(ctx, q.name)
+	if err == nil {
+		h := NewHeldPages()
+		if err = d.countHeld(ctx, q.name, h, through, nil); err == nil {
+			d.commitStorm(ctx, logger, q, p, b, h, store.BudgetClose{HeldThrough: through}, now)
+			return
 		}
-		return
 	}
-	d.commitStorm(ctx, logger, q, p, b, h, store.BudgetClose{Into: seqsOf(refs)}, now)
+	if ctx.Err() == nil {
+		logger.Error("reading held pages failed", "err", err)
+	}
 }
 
 // heldChunk is how many held pages countHeld reads at a time.
 var heldChunk = 512
 
-// countHeld counts the held pages refs (oldest first) name into h,
-// reading them heldChunk at a time.
-func (d *Dispatcher) countHeld(ctx context.Context, receiver string, h *HeldPages, refs []store.HeldRef) error {
-	if len(refs) == 0 {
-		return nil
-	}
-	want := make(map[int64]bool, len(refs))
-	for _, r := range refs {
-		want[r.Seq] = true
-	}
-	last := refs[len(refs)-1].Seq
-	for after := int64(0); after < last; {
+// countHeld counts into h the held pages with a seq up to through, those
+// keep reports (nil: all), reading them heldChunk at a time.
+func (d *Dispatcher) countHeld(ctx context.Context, receiver string, h *HeldPages, through int64, keep func(seq int64) bool) error {
+	for after := int64(0); after < through; {
 		rows, err := d.store.HeldNotifications(ctx, receiver, after, heldChunk)
 		if err != nil {
 			return err
@@ -209,7 +206,9 @@ func (d *Dispatcher) countHeld(ctx context.Context, receiver string, h *HeldPage
 			return nil
 		}
 		after = rows[len(rows)-1].Seq
-		rows = slices.DeleteFunc(rows, func(n store.Notification) bool { return !want[n.Seq] })
+		rows = slices.DeleteFunc(rows, func(n store.Notification) bool {
+			return n.Seq > through || keep != nil && !keep(n.Seq)
+		})
 		h.addRows(rows, d.o.Limits)
 	}
 	return nil
@@ -237,14 +236,6 @@ func (d *Dispatcher) commitStorm(ctx context.Context, logger *slog.Logger, q *qu
 		logger.Warn("budget period over: storm page", "sent", p.Sent, "held", h.Held)
 	}
 	return true
-}
-
-func seqsOf(refs []store.HeldRef) []int64 {
-	seqs := make([]int64, len(refs))
-	for i, r := range refs {
-		seqs[i] = r.Seq
-	}
-	return seqs
 }
 
 // stormPage builds the page that stands for the held pages h.

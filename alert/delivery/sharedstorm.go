@@ -65,7 +65,13 @@ func (d *Dispatcher) closeShared(ctx context.Context, logger *slog.Logger, q *qu
 			c.Elsewhere = append(c.Elsewhere, r.Seq)
 		}
 	}
-	if err := d.countHeld(ctx, q.name, h, own); err != nil {
+	var through int64
+	want := make(map[int64]bool, len(own))
+	for _, r := range own {
+		want[r.Seq] = true
+		through = r.Seq
+	}
+	if err := d.countHeld(ctx, q.name, h, through, func(seq int64) bool { return want[seq] }); err != nil {
 		if ctx.Err() == nil {
 			logger.Error("reading held pages failed", "err", err)
 		}

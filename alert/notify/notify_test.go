@@ -17,3 +17,24 @@ func TestClassifyCapsRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// IDs are distinct, and one made in a later millisecond sorts after.
+func TestNewIDOrder(t *testing.T) {
+	seen := map[string]bool{}
+	prev := NewID()
+	for range 5 {
+		time.Sleep(2 * time.Millisecond)
+		for range 1000 {
+			id := NewID()
+			if len(id) != 24 || seen[id] {
+				t.Fatalf("id %q: length %d, seen before %v", id, len(id), seen[id])
+			}
+			seen[id] = true
+		}
+		next := NewID()
+		if next <= prev {
+			t.Errorf("%s made after %s sorts before it", next, prev)
+		}
+		prev = next
+	}
+}
