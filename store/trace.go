@@ -10,7 +10,10 @@ import (
 
 // The decision trace: one compact row per (journal entry, rule it
 // matched), written in the batch commit that marks the entry processed,
-// and one row per delivery attempt. An entry that matched no rule writes
+// and one row per failed delivery attempt. A delivery's success is its
+// notification's own row (sent, last_attempt_at), and the receiver's last
+// success one row per receiver (delivered): an attempts row and its two
+// indexes were a third of the pages every page delivered wrote. An entry that matched no rule writes
 // nothing, so a storm of unmatched callbacks costs no extra write, and a
 // matched one costs one short row in a transaction it already pays for.
 const traceSchema = `
@@ -31,6 +34,11 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_seq ON attempts(seq);
 CREATE INDEX IF NOT EXISTS attempts_receiver ON attempts(receiver, at);
+
+CREATE TABLE IF NOT EXISTS delivered (
+	receiver TEXT PRIMARY KEY,
+	at       INTEGER NOT NULL
+) WITHOUT ROWID;
 `
 
 // Decision is the trace of one rule an event matched. Data is the
@@ -57,8 +65,14 @@ func (s *Store) insertDecisions(ctx context.Context, tx *sql.Tx, ds []Decision) 
 }
 
 // recordAttempt notes one delivery attempt of notification seq; errText
-// is empty for a success.
+// is empty for a success, which only moves its receiver's last success.
 func recordAttempt(ctx context.Context, tx *sql.Tx, seq int64, at time.Time, errText string) error {
+	if errText == "" {
+		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (receiver, at)
+			SELECT receiver, ? FROM notifications WHERE seq = ?
+			ON CONFLICT (receiver) DO UPDATE SET at = max(at, excluded.at)`, nanos(at), seq)
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO attempts (seq, at, receiver, error)
 		SELECT seq, ?, receiver, ? FROM notifications WHERE seq = ?`, nanos(at), errText, seq)
 	return err
@@ -171,8 +185,8 @@ type AttemptRecord struct {
 	Error string // empty: delivered
 }
 
-// Attempts returns the recorded attempts of the notifications seqs,
-// oldest first, by seq.
+// Attempts returns the attempts of the notifications seqs, oldest first,
+// by seq: the failures recorded, then the success of one sent.
 func (s *Store) Attempts(ctx context.Context, seqs []int64) (map[int64][]AttemptRecord, error) {
 	out := map[int64][]AttemptRecord{}
 	if len(seqs) == 0 {
@@ -200,6 +214,26 @@ func (s *Store) Attempts(ctx context.Context, seqs []int64) (map[int64][]Attempt
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: attempts: %w", err)
 	}
+	// A sent notification's delivery, unless recorded as an attempt (as
+	// before the delivered table).
+	sent, err := s.r.QueryContext(ctx, `SELECT seq, last_attempt_at FROM notifications
+		WHERE state = 'sent' AND attempts > 0 AND seq IN (`+placeholders(len(seqs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: attempts: %w", err)
+	}
+	defer sent.Close()
+	for sent.Next() {
+		var seq, at int64
+		if err := sent.Scan(&seq, &at); err != nil {
+			return nil, fmt.Errorf("store: attempts: %w", err)
+		}
+		if as := out[seq]; len(as) == 0 || as[len(as)-1].Error != "" {
+			out[seq] = append(as, AttemptRecord{At: fromNanos(at)})
+		}
+	}
+	if err := sent.Err(); err != nil {
+		return nil, fmt.Errorf("store: attempts: %w", err)
+	}
 	return out, nil
 }
 
@@ -217,7 +251,9 @@ func (s *Store) ReceiversHealth(ctx context.Context) ([]ReceiverHealth, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT r.receiver, r.ok,
 		coalesce((SELECT min(at) FROM attempts a WHERE a.receiver = r.receiver AND a.error <> '' AND a.at > r.ok), 0),
 		coalesce((SELECT error FROM attempts a WHERE a.receiver = r.receiver AND a.error <> '' AND a.at > r.ok ORDER BY at DESC LIMIT 1), '')
-		FROM (SELECT receiver, coalesce(max(CASE WHEN error = '' THEN at END), 0) AS ok FROM attempts GROUP BY receiver) r
+		FROM (SELECT receiver, max(ok) AS ok FROM (
+			SELECT receiver, coalesce(max(CASE WHEN error = '' THEN at END), 0) AS ok FROM attempts GROUP BY receiver
+			UNION ALL SELECT receiver, at FROM delivered) GROUP BY receiver) r
 		ORDER BY r.receiver`)
 	if err != nil {
 		return nil, fmt.Errorf("store: receiver health: %w", err)
@@ -318,6 +354,9 @@ func (s *Store) sweepTrace(ctx context.Context, before time.Time) (int64, error)
 			[]any{nanos(before), sweepChunk}},
 		{`DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts a
 			WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.seq = a.seq) LIMIT ?)`, []any{sweepChunk}},
+		// A receiver that delivered nothing for the whole retention (one
+		// removed from the configuration) leaves the health page.
+		{`DELETE FROM delivered WHERE at < ?`, []any{nanos(before)}},
 	}
 	for _, q := range queries {
 		for {
