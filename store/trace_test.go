@@ -102,7 +102,9 @@ func TestAttemptsAndHealth(t *testing.T) {
 		func() error { return s.Finish(ctx, Outcome{Seq: retried, State: Sent, At: at(2), Attempted: true}) },
 		func() error { return s.Attempt(ctx, failing, at(3), "http 503") },
 		func() error { return s.Finish(ctx, Outcome{Seq: first, State: Sent, At: at(4), Attempted: true}) },
-		func() error { return s.Finish(ctx, Outcome{Seq: dead, State: Dead, At: at(5), Error: "550 no such user", Attempted: true}) },
+		func() error {
+			return s.Finish(ctx, Outcome{Seq: dead, State: Dead, At: at(5), Error: "550 no such user", Attempted: true})
+		},
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)
