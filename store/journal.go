@@ -108,6 +108,7 @@ func (s *Store) journalWriter() {
 	// concurrent: the last commit was shared, or callbacks arrived while
 	// it ran.
 	concurrent := false
+	var rate streamRate
 	for req := range s.appends {
 		batch = append(batch[:0], req)
 		// While concurrent callbacks stream in, wait a moment for more
@@ -136,7 +137,7 @@ func (s *Store) journalWriter() {
 				}
 				continue
 			}
-			if len(batch) >= lingerEnough {
+			if len(batch) >= rate.enough() {
 				wait = nil // enough to share a commit: do not delay them
 				continue
 			}
@@ -154,7 +155,43 @@ func (s *Store) journalWriter() {
 		linger.Stop() // no stale tick to drain since Go 1.23
 		s.commitAppends(batch)
 		lastCommit, concurrent = time.Now(), len(batch) > 1 || len(s.appends) > 0
+		rate.add(lastCommit, len(batch))
 	}
+}
+
+// streamRate measures the callbacks committed a second, over rateEvery.
+type streamRate struct {
+	since time.Time
+	n     int
+	fast  bool // the last measure was at least fastStream
+}
+
+const (
+	rateEvery  = 250 * time.Millisecond
+	fastStream = 1500 // callbacks a second
+)
+
+func (r *streamRate) add(now time.Time, n int) {
+	r.n += n
+	if d := now.Sub(r.since); d >= rateEvery {
+		r.fast = float64(r.n) >= fastStream*d.Seconds()
+		r.since, r.n = now, 0
+	}
+}
+
+// enough is how many callbacks end a linger. Each commit writes a 4 KiB
+// page of the log, 4/k KiB per callback for k; the store's other writes
+// (checkpoints, decision state, deliveries) come at a pace of their own,
+// spread over more callbacks the faster they come. So at moderate rates
+// the linger waits for 4 (3.9 KiB written per callback in all in the first
+// 20 s at 1,000/s; 3 gave 4.15), and past fastStream for 3, which comes
+// half a millisecond sooner at 2,000/s (p99 4.3 to 4.6 ms instead of 5.5,
+// 3.5 KiB written per callback instead of 3.2).
+func (r *streamRate) enough() int {
+	if r.fast {
+		return lingerEnoughFast
+	}
+	return lingerEnough
 }
 
 // commitLinger is how long the journal writer waits for more callbacks
@@ -166,9 +203,10 @@ func (s *Store) journalWriter() {
 // one, the rest of the wait would add latency and save little: a
 // flat-out storm commits as fast as it can.
 const (
-	commitLinger = 3 * time.Millisecond
-	lingerEnough = 4
-	streamGap    = 10 * time.Millisecond
+	commitLinger     = 3 * time.Millisecond
+	lingerEnough     = 4
+	lingerEnoughFast = 3 // past fastStream (see streamRate.enough)
+	streamGap        = 10 * time.Millisecond
 )
 
 func (s *Store) commitAppends(batch []*appendReq) {

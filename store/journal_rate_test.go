@@ -1,0 +1,38 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+// The linger ends at 4 callbacks in a moderate stream and at 3 in a fast
+// one, measured over the last quarter second.
+func TestStreamRate(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		phases []struct{ perSecond, seconds int }
+		want   int
+	}{
+		{"quiet", nil, 4},
+		{"1,000/s", []struct{ perSecond, seconds int }{{1000, 2}}, 4},
+		{"1,400/s", []struct{ perSecond, seconds int }{{1400, 2}}, 4},
+		{"2,000/s", []struct{ perSecond, seconds int }{{2000, 2}}, 3},
+		{"a storm", []struct{ perSecond, seconds int }{{12000, 2}}, 3},
+		{"a storm, then 500/s", []struct{ perSecond, seconds int }{{12000, 2}, {500, 1}}, 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r streamRate
+			now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+			for _, p := range tt.phases {
+				// Commits of 4 callbacks, evenly spaced.
+				every := time.Second * 4 / time.Duration(p.perSecond)
+				for end := now.Add(time.Duration(p.seconds) * time.Second); now.Before(end); now = now.Add(every) {
+					r.add(now, 4)
+				}
+			}
+			if got := r.enough(); got != tt.want {
+				t.Errorf("enough = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
