@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -213,10 +212,10 @@ func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 			*c.Storm = ns[0]
 			into = c.Storm.Seq
 		}
-		if err := mergeHeld(ctx, tx, c.Into, into, c.At); err != nil {
+		if err := s.mergeHeld(ctx, tx, c.Into, into, c.At); err != nil {
 			return err
 		}
-		if err := mergeHeld(ctx, tx, c.Elsewhere, nil, c.At); err != nil {
+		if err := s.mergeHeld(ctx, tx, c.Elsewhere, nil, c.At); err != nil {
 			return err
 		}
 		if c.HeldThrough > 0 {
@@ -271,18 +270,10 @@ func (s *Store) ApplyMerges(ctx context.Context) error {
 
 // mergeHeld lists the held notifications seqs as merged into into (nil:
 // none), for ApplyMerges to mark.
-func mergeHeld(ctx context.Context, tx *sql.Tx, seqs []int64, into any, at time.Time) error {
-	for len(seqs) > 0 {
-		chunk := seqs[:min(len(seqs), 300)]
-		seqs = seqs[len(chunk):]
-		args := make([]any, 0, 3*len(chunk))
-		for _, q := range chunk {
-			args = append(args, q, into, nanos(at))
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO merging (seq, into_seq, at) VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(chunk)), ", "), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+func (s *Store) mergeHeld(ctx context.Context, tx *sql.Tx, seqs []int64, into any, at time.Time) error {
+	return s.execRows(ctx, tx, qInsertMerging, len(seqs), func(dst []any, i int) []any {
+		return append(dst, seqs[i], into, nanos(at))
+	}, nil)
 }
+
+const qInsertMerging = `INSERT OR IGNORE INTO merging (seq, into_seq, at) VALUES (?, ?, ?)`

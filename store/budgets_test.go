@@ -78,7 +78,7 @@ func TestCloseBudgetInChunks(t *testing.T) {
 	// A close whose marking did not happen (a crash just after it): its
 	// pages are held in no period, and are marked after a restart.
 	seqs = hold(20)
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return mergeHeld(ctx, tx, seqs, nil, t0) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.mergeHeld(ctx, tx, seqs, nil, t0) }); err != nil {
 		t.Fatal(err)
 	}
 	if refs, err := s.HeldRefs(ctx, "hook"); err != nil || len(refs) != 0 {

@@ -23,6 +23,7 @@ var multiRows = map[string]string{
 	qInsertEvent:    multiRow(qInsertEvent, rowsPerInsert),
 	qInsertEventID:  multiRow(qInsertEventID, rowsPerInsert),
 	qInsertDecision: multiRow(qInsertDecision, rowsPerInsert),
+	qInsertMerging:  multiRow(qInsertMerging, rowsPerInsert),
 }
 
 // execRows runs the one-row INSERT one (a key of multiRows) over rows 0 to
