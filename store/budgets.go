@@ -198,9 +198,8 @@ type BudgetClose struct {
 }
 
 // CloseBudget closes a budget period in one transaction, as c says. The
-// held notifications it merges are marked so in transactions of their own
-// after it (see merging); a failure there leaves them to the next close,
-// or to ApplyMerges, and is not the close's.
+// held notifications it merges are marked so later, by ApplyMerges (see
+// merging).
 func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var into any
@@ -231,41 +230,37 @@ func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, c.Receiver)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	_ = s.ApplyMerges(ctx)
-	return nil
+	return err
 }
 
-// ApplyMerges marks held notifications that closed periods merged, up to
-// mergeChunk a transaction, until none is left.
-func (s *Store) ApplyMerges(ctx context.Context) error {
+// ApplyMerges marks up to mergeChunk held notifications that closed
+// periods merged, in one transaction, and reports whether more are left.
+func (s *Store) ApplyMerges(ctx context.Context) (more bool, err error) {
 	var left bool
 	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM merging)`).Scan(&left); err != nil {
-		return fmt.Errorf("store: merging held pages: %w", s.observe(err))
+		return false, fmt.Errorf("store: merging held pages: %w", s.observe(err))
 	}
-	for left {
-		var n int64
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = m.at, merged_into = m.into_seq
-				FROM (SELECT seq, into_seq, at FROM merging ORDER BY seq LIMIT ?) AS m
-				WHERE notifications.seq = m.seq AND notifications.state = 'held'`, mergeChunk); err != nil {
-				return err
-			}
-			res, err := tx.ExecContext(ctx, `DELETE FROM merging WHERE seq IN (SELECT seq FROM merging ORDER BY seq LIMIT ?)`, mergeChunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
+	if !left {
+		return false, nil // no write transaction for nothing
+	}
+	var n int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'merged', done_at = m.at, merged_into = m.into_seq
+			FROM (SELECT seq, into_seq, at FROM merging ORDER BY seq LIMIT ?) AS m
+			WHERE notifications.seq = m.seq AND notifications.state = 'held'`, mergeChunk); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("store: merging held pages: %w", err)
 		}
-		left = n == int64(mergeChunk)
+		res, err := tx.ExecContext(ctx, `DELETE FROM merging WHERE seq IN (SELECT seq FROM merging ORDER BY seq LIMIT ?)`, mergeChunk)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: merging held pages: %w", err)
 	}
-	return nil
+	return n == int64(mergeChunk), nil
 }
 
 // mergeHeld lists the held notifications seqs as merged into into (nil:

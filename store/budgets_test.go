@@ -9,9 +9,9 @@ import (
 	"github.com/imalert/imalert/callback"
 )
 
-// Closing a period over many held pages marks them merged a chunk at a
-// time; until a page is marked, it belongs to no open period, and what a
-// close listed is marked by the next ApplyMerges, after a restart too.
+// Closing a period over many held pages lists them; ApplyMerges marks
+// them merged a chunk at a time. Until a page is marked, it belongs to no
+// open period, and what a close listed is marked after a restart too.
 func TestCloseBudgetInChunks(t *testing.T) {
 	prev := mergeChunk
 	mergeChunk = 7
@@ -61,12 +61,35 @@ func TestCloseBudgetInChunks(t *testing.T) {
 		return out
 	}
 
+	applyAll := func() {
+		t.Helper()
+		for more, chunks := true, 0; more; chunks++ {
+			var err error
+			if more, err = s.ApplyMerges(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if chunks > 100 {
+				t.Fatal("ApplyMerges never runs out")
+			}
+		}
+	}
+
 	// A close merges 50 held pages into its storm page, 7 at a time.
 	seqs := hold(50)
 	storm := notification("storm-1", "hook", BudgetRule, "storm", 0)
 	if err := s.CloseBudget(ctx, BudgetClose{Receiver: "hook", Storm: &storm, Into: seqs, At: t0}); err != nil {
 		t.Fatal(err)
 	}
+	if refs, err := s.HeldRefs(ctx, "hook"); err != nil || len(refs) != 0 {
+		t.Errorf("HeldRefs after the close = %d, %v; want none", len(refs), err)
+	}
+	if more, err := s.ApplyMerges(ctx); err != nil || !more {
+		t.Fatalf("first ApplyMerges: more %v, %v; want more", more, err)
+	}
+	if got := states(); got["merged"] != 7 {
+		t.Errorf("after one chunk: %v, want 7 merged", got)
+	}
+	applyAll()
 	if got := states(); got["merged"] != 50 || got["held"] != 0 {
 		t.Fatalf("after the close: %v, want 50 merged", got)
 	}
@@ -94,9 +117,7 @@ func TestCloseBudgetInChunks(t *testing.T) {
 	if got := states(); got["held"] != 20 {
 		t.Fatalf("before ApplyMerges: %v, want 20 still held", got)
 	}
-	if err := s.ApplyMerges(ctx); err != nil {
-		t.Fatal(err)
-	}
+	applyAll()
 	if got := states(); got["merged"] != 70 || got["held"] != 0 {
 		t.Errorf("after ApplyMerges: %v, want 70 merged", got)
 	}
@@ -112,6 +133,7 @@ func TestCloseBudgetInChunks(t *testing.T) {
 	if err := s.CloseBudget(ctx, BudgetClose{Receiver: "hook", Storm: &storm, HeldThrough: last, At: t0}); err != nil {
 		t.Fatal(err)
 	}
+	applyAll()
 	if got := states(); got["merged"] != 100 || got["held"] != 1 {
 		t.Errorf("after a close through %d: %v, want 100 merged, 1 held", last, got)
 	}

@@ -24,6 +24,9 @@ type budgetState struct {
 	// counted again.
 	taken  int64
 	number int
+	// merging: closed periods may have held pages not yet marked merged
+	// (see applyMerges).
+	merging bool
 	// retryAt: a period over whose close failed is not closed again
 	// before then. awaits are the storm pages of periods closed here
 	// that another replica claimed and has not sent yet.
@@ -44,11 +47,8 @@ func (d *Dispatcher) loadBudget(ctx context.Context, logger *slog.Logger, q *que
 		}
 		return false
 	}
-	q.budget = budgetState{loaded: true, period: p}
-	// Held pages a period closed before a crash merged are marked now.
-	if err := d.store.ApplyMerges(ctx); err != nil && ctx.Err() == nil {
-		logger.Warn("marking the held pages of closed periods merged failed: the next close retries", "err", err)
-	}
+	// Held pages a period closed before a restart merged are marked now.
+	q.budget = budgetState{loaded: true, period: p, merging: true}
 	return true
 }
 
@@ -191,6 +191,19 @@ func (d *Dispatcher) closeBudget(ctx context.Context, logger *slog.Logger, q *qu
 	}
 }
 
+// applyMerges marks one chunk of the held pages closed periods merged, and
+// reports whether more are left. The worker runs it between deliveries,
+// so that a storm page goes out without waiting for 200,000 pages to be
+// marked. A failure leaves them to the next close or start: until marked,
+// they belong to no period.
+func (d *Dispatcher) applyMerges(ctx context.Context, logger *slog.Logger) bool {
+	more, err := d.store.ApplyMerges(ctx)
+	if err != nil && ctx.Err() == nil {
+		logger.Warn("marking the held pages of closed periods merged failed: the next close retries", "err", err)
+	}
+	return more && err == nil
+}
+
 // heldChunk is how many held pages countHeld reads at a time.
 var heldChunk = 512
 
@@ -231,6 +244,7 @@ func (d *Dispatcher) commitStorm(ctx context.Context, logger *slog.Logger, q *qu
 	if !c.KeepOpen {
 		q.budget.period, q.budget.retryAt = store.BudgetPeriod{}, time.Time{}
 	}
+	q.budget.merging = true
 	if c.Storm != nil {
 		d.metrics.storms.WithLabelValues(q.name).Inc()
 		logger.Warn("budget period over: storm page", "sent", p.Sent, "held", h.Held)

@@ -304,6 +304,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 	logger := d.logger.With("receiver", q.name)
 	for ctx.Err() == nil {
 		d.closeBudget(ctx, logger, q, d.now())
+		if q.budget.merging {
+			q.budget.merging = d.applyMerges(ctx, logger)
+		}
 		head, ok, err := d.store.NextPending(ctx, q.name)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -316,6 +319,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 		if !ok {
 			if draining {
 				return
+			}
+			if q.budget.merging {
+				continue // nothing to deliver: mark the next chunk at once
 			}
 			d.sleep(ctx, d.budgetWait(q, d.now(), d.o.IdlePoll), q.wake)
 			continue
