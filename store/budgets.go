@@ -106,17 +106,9 @@ func (s *Store) Hold(ctx context.Context, seqs []int64) error {
 // them a few hundred to a transaction, not one, is what keeps a storm over
 // many groups from outrunning the writer.
 func (s *Store) HoldPending(ctx context.Context, receiver string, limit int) (int, error) {
-	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE notifications SET state = 'held' WHERE seq IN (
-			SELECT seq FROM notifications WHERE state = 'pending' AND receiver = ? AND rule <> ? ORDER BY seq LIMIT ?)`,
-			receiver, BudgetRule, limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.execChanged(ctx, `UPDATE notifications SET state = 'held' WHERE seq IN (
+		SELECT seq FROM notifications WHERE state = 'pending' AND receiver = ? AND rule <> ? ORDER BY seq LIMIT ?)`,
+		receiver, BudgetRule, limit)
 	return int(n), err
 }
 
@@ -201,7 +193,7 @@ type BudgetClose struct {
 // held notifications it merges are marked so later, by ApplyMerges (see
 // merging).
 func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
 		var into any
 		if c.Storm != nil {
 			ns := []Notification{*c.Storm}
@@ -230,7 +222,6 @@ func (s *Store) CloseBudget(ctx context.Context, c BudgetClose) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE receiver = ?`, c.Receiver)
 		return err
 	})
-	return err
 }
 
 // ApplyMerges marks up to mergeChunk held notifications that closed

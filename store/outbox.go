@@ -176,6 +176,21 @@ func (s *Store) insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notifi
 	return nil
 }
 
+// execChanged runs one statement in a write transaction of its own and
+// returns how many rows it changed.
+func (s *Store) execChanged(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 // tx runs fn in a write transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := s.Err(); err != nil {

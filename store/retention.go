@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -64,15 +63,7 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (out Swept, err error
 	}()
 	for _, st := range steps {
 		for {
-			var n int64
-			err := s.tx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, st.query, st.args...)
-				if err != nil {
-					return err
-				}
-				n, _ = res.RowsAffected()
-				return nil
-			})
+			n, err := s.execChanged(ctx, st.query, st.args...)
 			if err != nil {
 				return out, err
 			}

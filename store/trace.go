@@ -13,9 +13,10 @@ import (
 // and one row per failed delivery attempt. A delivery's success is its
 // notification's own row (sent, last_attempt_at), and the receiver's last
 // success one row per receiver (delivered): an attempts row and its two
-// indexes were a third of the pages every page delivered wrote. An entry that matched no rule writes
-// nothing, so a storm of unmatched callbacks costs no extra write, and a
-// matched one costs one short row in a transaction it already pays for.
+// indexes were a third of the pages every page delivered wrote. An entry
+// that matched no rule writes nothing, so a storm of unmatched callbacks
+// costs no extra write, and a matched one costs one short row in a
+// transaction it already pays for.
 const traceSchema = `
 CREATE TABLE IF NOT EXISTS decisions (
 	event_id INTEGER NOT NULL,
@@ -360,15 +361,7 @@ func (s *Store) sweepTrace(ctx context.Context, before time.Time) (int64, error)
 	}
 	for _, q := range queries {
 		for {
-			var n int64
-			err := s.tx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, q.q, q.args...)
-				if err != nil {
-					return err
-				}
-				n, _ = res.RowsAffected()
-				return nil
-			})
+			n, err := s.execChanged(ctx, q.q, q.args...)
 			if err != nil {
 				return total, err
 			}
