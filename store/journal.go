@@ -483,9 +483,45 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, batch []*appendReq) 
 // Unprocessed returns up to limit unprocessed journal entries with ids
 // above after, oldest first.
 func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Event, error) {
+	return s.UnprocessedExcept(ctx, after, limit, nil)
+}
+
+// UnprocessedExcept is Unprocessed for a reader that holds some entries
+// already (the pipeline keeps the events it was handed as parsed): for an
+// id held reports true for, only ID and Raw.ReceivedAt are read. Reading
+// back a live entry's query and body was a sixth of the memory the
+// daemon allocated per callback.
+func (s *Store) UnprocessedExcept(ctx context.Context, after int64, limit int, held func(id int64) bool) ([]Event, error) {
+	ctx = short(ctx)
 	_ = s.settle()
-	stmt, err := s.prepare(ctx, s.r, `SELECT id, received_at, query, body FROM events
-		WHERE id > max(?, `+qThrough+`) ORDER BY id LIMIT ?`)
+	if held != nil {
+		out, err := s.unprocessed(ctx, after, limit, true)
+		if err != nil {
+			return nil, err
+		}
+		missing := slices.IndexFunc(out, func(e Event) bool { return !held(e.ID) })
+		if missing < 0 {
+			return out, nil
+		}
+		// Entries held by nobody (after a restart, or past the reader's
+		// bound): the rest of the batch is read in full.
+		rest, err := s.unprocessed(ctx, out[missing].ID-1, len(out)-missing, false)
+		if err != nil {
+			return nil, err
+		}
+		return append(out[:missing], rest...), nil
+	}
+	return s.unprocessed(ctx, after, limit, false)
+}
+
+// unprocessed reads the entries past after and the cursor; with stamps,
+// only their ids and receive times.
+func (s *Store) unprocessed(ctx context.Context, after int64, limit int, stamps bool) ([]Event, error) {
+	cols := "id, received_at, query, body"
+	if stamps {
+		cols = "id, received_at"
+	}
+	stmt, err := s.prepare(ctx, s.r, `SELECT `+cols+` FROM events WHERE id > max(?, `+qThrough+`) ORDER BY id LIMIT ?`)
 	if err != nil {
 		return nil, fmt.Errorf("store: unprocessed: %w", err)
 	}
@@ -494,11 +530,15 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 		return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 	}
 	defer rows.Close()
-	var out []Event
+	out := make([]Event, 0, min(limit, 4096))
+	var e Event
+	var at int64
+	dst := []any{&e.ID, &at, &e.Raw.Query, &e.Raw.Body}
+	if stamps {
+		dst = dst[:2]
+	}
 	for rows.Next() {
-		var e Event
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Raw.Query, &e.Raw.Body); err != nil {
+		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("store: unprocessed: %w", s.observe(err))
 		}
 		e.Raw.ReceivedAt = fromNanos(at)

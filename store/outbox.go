@@ -96,6 +96,7 @@ type Batch struct {
 
 // Commit writes b in one transaction.
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	ctx = short(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if b.Through > 0 {
 			stmt, err := s.txStmt(ctx, tx, qMarkProcessed)
@@ -120,7 +121,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 			for _, w := range b.Windows {
 				var err error
 				if w.Data == nil {
-					_, err = tx.ExecContext(ctx, `DELETE FROM windows WHERE key = ?`, w.Key)
+					_, err = s.exec(ctx, tx, `DELETE FROM windows WHERE key = ?`, w.Key)
 				} else {
 					_, err = stmt.ExecContext(ctx, w.Key, nanos(w.KeepUntil), w.Data)
 				}
@@ -132,16 +133,16 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		for _, d := range b.Digests {
 			var err error
 			if d.Data == nil {
-				_, err = tx.ExecContext(ctx, `DELETE FROM digests WHERE rule = ?`, d.Rule)
+				_, err = s.exec(ctx, tx, `DELETE FROM digests WHERE rule = ?`, d.Rule)
 			} else {
-				_, err = tx.ExecContext(ctx, `INSERT INTO digests (rule, data) VALUES (?, ?)
+				_, err = s.exec(ctx, tx, `INSERT INTO digests (rule, data) VALUES (?, ?)
 					ON CONFLICT (rule) DO UPDATE SET data = excluded.data`, d.Rule, d.Data)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		if err := updateSummaries(ctx, tx, b.Summaries); err != nil {
+		if err := s.updateSummaries(ctx, tx, b.Summaries); err != nil {
 			return err
 		}
 		return updateSilences(ctx, tx, b.Silences)
@@ -293,6 +294,7 @@ func scanNotification(sc interface{ Scan(...any) error }, withEvent bool) (Notif
 }
 
 func (s *Store) queryNotifications(ctx context.Context, withEvent bool, query string, args ...any) ([]Notification, error) {
+	ctx = short(ctx)
 	cols := notificationColumns
 	from := "notifications n"
 	if withEvent {
@@ -381,13 +383,14 @@ func (s *Store) counts(ctx context.Context, st State) (map[string]int, error) {
 
 // Attempt records a failed attempt at a notification that stays pending.
 func (s *Store) Attempt(ctx context.Context, seq int64, at time.Time, errText string) error {
+	ctx = short(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?
+		_, err := s.exec(ctx, tx, `UPDATE notifications SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?
 			WHERE seq = ? AND state = 'pending'`, nanos(at), errText, seq)
 		if err != nil {
 			return err
 		}
-		return recordAttempt(ctx, tx, seq, at, errText)
+		return s.recordAttempt(ctx, tx, seq, at, errText)
 	})
 }
 
@@ -417,6 +420,7 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 	if o.State != Sent && o.State != Dead {
 		return fmt.Errorf("store: finish: bad state %q", o.State)
 	}
+	ctx = short(ctx)
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		inc := 0
 		if o.Attempted {
@@ -432,7 +436,7 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 			set += `, data = ?`
 			args = append(args, o.Data)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE notifications SET `+set+` WHERE seq = ? AND state = 'pending'`, append(args, o.Seq)...)
+		res, err := s.exec(ctx, tx, `UPDATE notifications SET `+set+` WHERE seq = ? AND state = 'pending'`, append(args, o.Seq)...) // one of four
 		if err != nil {
 			return err
 		}
@@ -440,7 +444,7 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 			return ErrNotPending
 		}
 		if o.Attempted {
-			if err := recordAttempt(ctx, tx, o.Seq, o.At, o.Error); err != nil {
+			if err := s.recordAttempt(ctx, tx, o.Seq, o.At, o.Error); err != nil {
 				return err
 			}
 		}
@@ -457,7 +461,7 @@ func (s *Store) Finish(ctx context.Context, o Outcome) error {
 		}
 		if o.Incident != nil && o.Ref != "" {
 			i := o.Incident
-			if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (receiver, rule, group_key, ref, opened_at, last_at)
+			if _, err := s.exec(ctx, tx, `INSERT INTO incidents (receiver, rule, group_key, ref, opened_at, last_at)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, rule, group_key) DO UPDATE SET
 				ref = excluded.ref, last_at = excluded.last_at,
 				opened_at = CASE WHEN incidents.ref = excluded.ref THEN incidents.opened_at ELSE excluded.opened_at END`,

@@ -52,13 +52,13 @@ func (s *Store) Summaries(ctx context.Context) ([]Summary, error) {
 }
 
 // updateSummaries writes a batch's due summaries inside its transaction.
-func updateSummaries(ctx context.Context, tx *sql.Tx, ss []Summary) error {
+func (s *Store) updateSummaries(ctx context.Context, tx *sql.Tx, ss []Summary) error {
 	for _, su := range ss {
 		var err error
 		if su.Delete {
-			_, err = tx.ExecContext(ctx, `DELETE FROM summaries WHERE key = ?`, su.Key)
+			_, err = s.exec(ctx, tx, `DELETE FROM summaries WHERE key = ?`, su.Key)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT INTO summaries (key, due, data) VALUES (?, ?, ?)
+			_, err = s.exec(ctx, tx, `INSERT INTO summaries (key, due, data) VALUES (?, ?, ?)
 				ON CONFLICT (key) DO UPDATE SET due = excluded.due, data = excluded.data`, su.Key, nanos(su.Due), su.Data)
 		}
 		if err != nil {

@@ -67,14 +67,14 @@ func (s *Store) insertDecisions(ctx context.Context, tx *sql.Tx, ds []Decision) 
 
 // recordAttempt notes one delivery attempt of notification seq; errText
 // is empty for a success, which only moves its receiver's last success.
-func recordAttempt(ctx context.Context, tx *sql.Tx, seq int64, at time.Time, errText string) error {
+func (s *Store) recordAttempt(ctx context.Context, tx *sql.Tx, seq int64, at time.Time, errText string) error {
 	if errText == "" {
-		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (receiver, at)
+		_, err := s.exec(ctx, tx, `INSERT INTO delivered (receiver, at)
 			SELECT receiver, ? FROM notifications WHERE seq = ?
 			ON CONFLICT (receiver) DO UPDATE SET at = max(at, excluded.at)`, nanos(at), seq)
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO attempts (seq, at, receiver, error)
+	_, err := s.exec(ctx, tx, `INSERT INTO attempts (seq, at, receiver, error)
 		SELECT seq, ?, receiver, ? FROM notifications WHERE seq = ?`, nanos(at), errText, seq)
 	return err
 }
