@@ -282,19 +282,3 @@ func templateData(n *notify.Notification) *rules.TemplateData {
 	return d
 }
 
-// record counts and logs one outcome.
-func (p *Pipeline) record(o Outcome) {
-	r, d := o.Rule, o.Decision
-	p.metrics.matches.WithLabelValues(r.Name).Inc()
-	p.metrics.decisions.WithLabelValues(r.Name, string(d.Reason)).Inc()
-	switch {
-	case d.Reason == notify.ReasonThrottled:
-		p.metrics.suppressed.WithLabelValues(r.Name).Inc()
-		p.logger.Debug("throttled", "rule", r.Name, "key", o.Key, "suppressed", d.Suppressed, "until", d.Until)
-	case !d.Notify:
-		p.logger.Debug("held", "rule", r.Name, "key", o.Key, "reason", d.Reason, "count", d.Count)
-	}
-	if o.RenderErr != nil {
-		p.logger.Warn("template failed: standard layout used", "rule", r.Name, "err", o.RenderErr.Error())
-	}
-}

@@ -191,6 +191,15 @@ func (p *Pipeline) dropParsed(through int64) {
 	}
 }
 
+// holds reports whether the event of entry id is held as parsed: the
+// journal need not read its query and body back.
+func (p *Pipeline) holds(id int64) bool {
+	p.parsedMu.Lock()
+	defer p.parsedMu.Unlock()
+	_, ok := p.parsed[id]
+	return ok
+}
+
 // parse returns the event of journal entry e: the one Ingest was handed,
 // or e parsed again.
 func (p *Pipeline) parse(e store.Event) (*callback.Event, error) {
@@ -344,7 +353,7 @@ func (p *Pipeline) nextDigestDue() time.Duration {
 // step processes one batch of journal entries and closes due digests, in
 // one transaction. It returns how many entries it read.
 func (p *Pipeline) step(ctx context.Context) (int, error) {
-	evs, err := p.store.Unprocessed(ctx, p.cursor, p.batchSize)
+	evs, err := p.store.UnprocessedExcept(ctx, p.cursor, p.batchSize, p.holds)
 	if err != nil {
 		return 0, err
 	}
@@ -384,6 +393,7 @@ func (p *Pipeline) step(ctx context.Context) (int, error) {
 	for _, f := range b.after {
 		f()
 	}
+	p.record(&b.tally)
 	woken := map[string]bool{}
 	for _, n := range b.Notifications {
 		if !woken[n.Receiver] && p.out != nil {
@@ -410,6 +420,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 	var keys []string // the keys the batch read last time
 	for attempt := 1; ; attempt++ {
 		b := newBatch(p.cursor, now, p.states)
+		b.tally.debug = p.logger.Enabled(ctx, slog.LevelDebug)
 		if err := b.states.prefetch(ctx, keys); err != nil {
 			return nil, nil, err
 		}
@@ -488,6 +499,7 @@ type batch struct {
 	silenced silence.Tally           // events held by silences
 	quiet    quietBatch              // due quiet summaries added and done
 	after    []func()                // metric updates, applied once committed
+	tally    tally                   // and the counts of every event's
 	claim    []state.Change          // shared store: the claim made, and
 	claimed  []state.Version         // the versions it wrote;
 	shared   map[string]sharedDigest // the open digests it read
@@ -532,8 +544,7 @@ func (p *Pipeline) closeDue(b *batch, now time.Time) {
 // process runs one event through the rules, decisions and digests, adding
 // what it decides to b.
 func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback.Event) error {
-	command := callback.CommandLabel(ev.Command)
-	b.after = append(b.after, func() { p.metrics.events.WithLabelValues(command).Inc() })
+	b.tally.event(callback.CommandLabel(ev.Command))
 	var outs []Outcome
 	var err error
 	outs, p.buf, err = p.evaluate(ctx, b.states, ev, p.buf[:0])
@@ -542,12 +553,12 @@ func (p *Pipeline) process(ctx context.Context, b *batch, id int64, ev *callback
 	}
 	b.holdSilenced(ev, outs)
 	if p.observer != nil {
-		b.after = append(b.after, func() { p.observer.Observe(ev) })
+		b.tally.observed = append(b.tally.observed, ev)
 	}
 	for _, o := range outs {
 		b.Decisions = append(b.Decisions, traceDecision(id, o))
 		p.noteThrottled(b, ev, o)
-		b.after = append(b.after, func() { p.record(o) })
+		b.tally.outcome(o)
 		if o.Decision.Reason == notify.ReasonDigest {
 			p.addToDigest(b, o.Rule, ev)
 			continue
