@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type options struct {
 	bareAddr    string
 	redis       string
 	replicas    int
+	rounds      int
 	budget      string // the console receiver's page budget, "PAGES/PER"; "": none
 }
 
@@ -70,9 +72,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.bareAddr, "serve-bare", "", "internal: serve the bare handler on this address")
 	fs.StringVar(&o.redis, "redis", "", "keep the decision state in the Redis at this host:port (state.backend: redis)")
 	fs.StringVar(&o.budget, "budget", "", `give the receiver a page budget, "PAGES/PER" (for example 20/1m), as a chat receiver has by default`)
+	fs.IntVar(&o.rounds, "rounds", 1, "run the bare handler and the daemon this many times, alternately, each daemon on a fresh data directory, and print the median ratios: the machine's speed drifts between runs")
 	fs.IntVar(&o.replicas, "replicas", 1, "start this many daemons on the one Redis of -redis and spread the connections over them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.rounds < 1 || (o.rounds > 1 && (!o.bare || o.replicas > 1)) {
+		fmt.Fprintln(stderr, "imalert-bench: -rounds must be 1 or more, and above 1 needs -bare and one replica")
+		return o, errors.New("usage")
 	}
 	if o.replicas < 1 || o.replicas > 16 || (o.replicas > 1 && o.redis == "") {
 		fmt.Fprintln(stderr, "imalert-bench: -replicas must be 1 to 16, and above 1 needs -redis")
@@ -127,37 +134,63 @@ func bench(o options, stdout io.Writer) error {
 	}
 	m := &mix{groups: o.groups, senders: o.senders, token: randomHex()}
 	adminToken := randomHex()
-	cfg, err := writeConfig(dir, m.token, adminToken, o)
-	if err != nil {
-		return err
-	}
 	mode := "flat out"
 	if o.rate > 0 {
 		mode = fmt.Sprintf("at %d/s", o.rate)
 	}
 	fmt.Fprintf(stdout, "imalert-bench: %s %s, %d connections, %d rules, %d groups, %d senders, sync %s, %d replica(s)\n",
 		o.duration, mode, o.conns, o.rules, o.groups, o.senders, o.sync, o.replicas)
-	var bare *measured
-	if o.bare {
-		if bare, err = benchBare(o, m, dir); err != nil {
+	var rates, cpus []float64
+	for round := 1; round <= o.rounds; round++ {
+		rdir := dir
+		if o.rounds > 1 {
+			fmt.Fprintf(stdout, "round %d of %d\n", round, o.rounds)
+			rdir = filepath.Join(dir, fmt.Sprint("round", round))
+			if err := os.MkdirAll(rdir, 0o755); err != nil {
+				return err
+			}
+		}
+		cfg, err := writeConfig(rdir, m.token, adminToken, o)
+		if err != nil {
 			return err
 		}
-		bare.print(stdout, "bare gin")
+		var bare *measured
+		if o.bare {
+			if bare, err = benchBare(o, m, rdir); err != nil {
+				return err
+			}
+			bare.print(stdout, "bare gin")
+		}
+		if o.replicas > 1 {
+			return benchReplicas(o, m, cfg, rdir, adminToken, bare, stdout)
+		}
+		d, err := benchDaemon(o, m, cfg, rdir, adminToken)
+		if err != nil {
+			return err
+		}
+		d.print(stdout, "imalert")
+		if bare != nil {
+			rate, cpu := d.res.rate()/bare.res.rate(), d.cpuPer().Seconds()/bare.cpuPer().Seconds()
+			rates, cpus = append(rates, rate), append(cpus, cpu)
+			fmt.Fprintf(stdout, "%-9s req/s %.2f of bare gin   CPU per callback %.2fx bare gin's\n", "ratio", rate, cpu)
+		}
+		d.printDaemon(stdout)
 	}
-	if o.replicas > 1 {
-		return benchReplicas(o, m, cfg, dir, adminToken, bare, stdout)
+	if o.rounds > 1 {
+		fmt.Fprintf(stdout, "median of %d rounds: req/s %.2f of bare gin (%.2f to %.2f)   CPU per callback %.2fx bare gin's (%.2f to %.2f)\n",
+			o.rounds, median(rates), slices.Min(rates), slices.Max(rates), median(cpus), slices.Min(cpus), slices.Max(cpus))
 	}
-	d, err := benchDaemon(o, m, cfg, dir, adminToken)
-	if err != nil {
-		return err
-	}
-	d.print(stdout, "imalert")
-	if bare != nil {
-		fmt.Fprintf(stdout, "%-9s req/s %.2f of bare gin   CPU per callback %.2fx bare gin's\n", "ratio",
-			d.res.rate()/bare.res.rate(), d.cpuPer().Seconds()/bare.cpuPer().Seconds())
-	}
-	d.printDaemon(stdout)
 	return nil
+}
+
+// median is the middle value of xs (the mean of the middle two when even).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // measured is one server's run.
