@@ -113,22 +113,8 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		if err := s.insertDecisions(ctx, tx, b.Decisions); err != nil {
 			return err
 		}
-		if len(b.Windows) > 0 {
-			stmt, err := s.txStmt(ctx, tx, qUpsertWindow)
-			if err != nil {
-				return err
-			}
-			for _, w := range b.Windows {
-				var err error
-				if w.Data == nil {
-					_, err = s.exec(ctx, tx, `DELETE FROM windows WHERE key = ?`, w.Key)
-				} else {
-					_, err = stmt.ExecContext(ctx, w.Key, nanos(w.KeepUntil), w.Data)
-				}
-				if err != nil {
-					return err
-				}
-			}
+		if err := s.writeWindows(ctx, tx, b.Windows); err != nil {
+			return err
 		}
 		for _, d := range b.Digests {
 			var err error
@@ -147,6 +133,22 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		}
 		return updateSilences(ctx, tx, b.Silences)
 	})
+}
+
+// writeWindows writes the decision states ws (keys distinct), deleting
+// those without data. In a storm nearly every callback changes one.
+func (s *Store) writeWindows(ctx context.Context, tx *sql.Tx, ws []Window) error {
+	kept := make([]*Window, 0, len(ws))
+	for i := range ws {
+		if ws[i].Data != nil {
+			kept = append(kept, &ws[i])
+		} else if _, err := s.exec(ctx, tx, `DELETE FROM windows WHERE key = ?`, ws[i].Key); err != nil {
+			return err
+		}
+	}
+	return s.execRows(ctx, tx, qUpsertWindow, len(kept), func(dst []any, i int) []any {
+		return append(dst, kept[i].Key, nanos(kept[i].KeepUntil), kept[i].Data)
+	}, nil)
 }
 
 func (s *Store) insertNotifications(ctx context.Context, tx *sql.Tx, ns []Notification) error {

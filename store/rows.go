@@ -11,10 +11,12 @@ import (
 // the row it wrote.
 const rowsPerInsert = 8
 
-// multiRow turns a one-row INSERT ... VALUES (...) into one of n rows.
+// multiRow turns a one-row INSERT ... VALUES (...) [ON CONFLICT ...] into
+// one of n rows.
 func multiRow(one string, n int) string {
-	group := one[strings.LastIndex(one, "VALUES ")+len("VALUES "):]
-	return one + strings.Repeat(", "+group, n-1)
+	at := strings.LastIndex(one, "VALUES ") + len("VALUES ")
+	end := at + strings.Index(one[at:], ")") + 1
+	return one[:end] + strings.Repeat(", "+one[at:end], n-1) + one[end:]
 }
 
 // multiRows are the multi-row forms of the INSERTs execRows runs, made
@@ -24,6 +26,7 @@ var multiRows = map[string]string{
 	qInsertEventID:  multiRow(qInsertEventID, rowsPerInsert),
 	qInsertDecision: multiRow(qInsertDecision, rowsPerInsert),
 	qInsertMerging:  multiRow(qInsertMerging, rowsPerInsert),
+	qUpsertWindow:   multiRow(qUpsertWindow, rowsPerInsert),
 }
 
 // execRows runs the one-row INSERT one (a key of multiRows) over rows 0 to

@@ -610,3 +610,65 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+func TestMultiRow(t *testing.T) {
+	for _, tc := range []struct{ one, want string }{
+		{`INSERT INTO t (a, b) VALUES (?, ?)`, `INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)`},
+		{`INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO UPDATE SET b = excluded.b`,
+			`INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?) ON CONFLICT (a) DO UPDATE SET b = excluded.b`},
+	} {
+		if got := multiRow(tc.one, 3); got != tc.want {
+			t.Errorf("multiRow(%q) = %q, want %q", tc.one, got, tc.want)
+		}
+	}
+}
+
+// A batch writes decision states many at a time: new keys inserted, known
+// ones replaced, those without data deleted.
+func TestWriteWindows(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	window := func(i int, data string) Window {
+		w := Window{Key: fmt.Sprint("k", i), KeepUntil: t0.Add(time.Duration(i) * time.Second)}
+		if data != "" {
+			w.Data = []byte(data)
+		}
+		return w
+	}
+	var first, second []Window
+	for i := range 20 {
+		first = append(first, window(i, "old"))
+	}
+	for i := 10; i < 30; i++ { // 10 to 14 deleted, 15 to 19 replaced, 20 to 29 new
+		data := "new"
+		if i < 15 {
+			data = ""
+		}
+		second = append(second, window(i, data))
+	}
+	for _, ws := range [][]Window{first, second} {
+		if err := s.Commit(ctx, &Batch{ProcessedAt: t0, Windows: ws}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, err := s.Windows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, w := range ws {
+		got[w.Key] = string(w.Data) + "@" + fmt.Sprint(w.KeepUntil.Sub(t0).Seconds())
+	}
+	want := map[string]string{}
+	for i := range 30 {
+		switch {
+		case i < 10:
+			want[fmt.Sprint("k", i)] = fmt.Sprint("old@", i)
+		case i >= 15:
+			want[fmt.Sprint("k", i)] = fmt.Sprint("new@", i)
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("windows (-want +got):\n%s", d)
+	}
+}
