@@ -281,4 +281,3 @@ func templateData(n *notify.Notification) *rules.TemplateData {
 	d.Count, d.Within = n.Threshold.Count, n.Threshold.Within
 	return d
 }
-
