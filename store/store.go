@@ -170,16 +170,26 @@ type stmtKey struct {
 // prepare returns a prepared statement for query on db, prepared once:
 // SQLite's parser is a noticeable share of the CPU of a short transaction.
 // Use it only for queries from a fixed set.
+//
+// stmtMu is not held while preparing: that waits for a connection, and
+// the writer's holder takes stmtMu for its statements (txStmt).
 func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
 	k := stmtKey{db, query}
-	if st, ok := s.stmts[k]; ok {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[k]
+	s.stmtMu.Unlock()
+	if ok {
 		return st, nil
 	}
 	st, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, s.observe(err)
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev, ok := s.stmts[k]; ok { // prepared meanwhile by another caller
+		_ = st.Close()
+		return prev, nil
 	}
 	if s.stmts == nil {
 		s.stmts = map[stmtKey]*sql.Stmt{}

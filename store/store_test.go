@@ -672,3 +672,49 @@ func TestWriteWindows(t *testing.T) {
 		t.Errorf("windows (-want +got):\n%s", d)
 	}
 }
+
+// A transaction's first use of a statement must not wait for a begin that
+// is preparing statements for the writer: that begin waits in turn for
+// the transaction's connection.
+func TestPrepareWhileWriting(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	conn, tx, err := s.begin(ctx, "NORMAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not prepared yet: queued for the writer's next begin.
+	if _, err := s.exec(ctx, tx, `UPDATE progress SET through = through WHERE id = 0`); err != nil {
+		t.Fatal(err)
+	}
+	began := make(chan error, 1)
+	go func() {
+		conn, tx, err := s.begin(ctx, "NORMAL") // prepares, waiting for the connection
+		if err == nil {
+			err = tx.Commit()
+			_ = conn.Close()
+		}
+		began <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it wait
+	used := make(chan error, 1)
+	go func() {
+		_, err := s.exec(ctx, tx, `UPDATE progress SET processed_at = processed_at WHERE id = 0`)
+		used <- err
+	}()
+	select {
+	case err := <-used:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a statement in the transaction waited for the next begin: deadlock")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close()
+	if err := <-began; err != nil {
+		t.Fatal(err)
+	}
+}
