@@ -61,6 +61,8 @@ type securityMetrics struct {
 	denied         prometheus.Counter
 	adminDenied    prometheus.Counter
 	leftOut        *prometheus.CounterVec
+	// leftOut's three series, looked up once: every request counts them.
+	leftOutElements, leftOutFields, leftOutEvents prometheus.Counter
 }
 
 func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *securityMetrics {
@@ -102,6 +104,9 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 			Help: "Parts of accepted callback bodies left out by callback.limits, by what: elements, fields, events.",
 		}, []string{"what"}),
 	}
+	m.leftOutElements = m.leftOut.WithLabelValues("elements")
+	m.leftOutFields = m.leftOut.WithLabelValues("fields")
+	m.leftOutEvents = m.leftOut.WithLabelValues("events")
 	if r != nil {
 		r.MustRegister(m.authFailures, m.duplicates, m.dedupEvictions, m.dedupKeys, m.rateLimited,
 			m.rateEvictions, m.denied, m.adminDenied, m.leftOut)
@@ -115,10 +120,14 @@ func newSecurityMetrics(r prometheus.Registerer, dedupLen func() float64) *secur
 func (m *securityMetrics) countLeftOut(items []callback.Item) {
 	for i, it := range items {
 		lo := it.Event.LeftOut
-		m.leftOut.WithLabelValues("elements").Add(float64(lo.Elements))
-		m.leftOut.WithLabelValues("fields").Add(float64(lo.Fields))
-		if i == 0 {
-			m.leftOut.WithLabelValues("events").Add(float64(lo.Events))
+		if lo.Elements > 0 {
+			m.leftOutElements.Add(float64(lo.Elements))
+		}
+		if lo.Fields > 0 {
+			m.leftOutFields.Add(float64(lo.Fields))
+		}
+		if i == 0 && lo.Events > 0 {
+			m.leftOutEvents.Add(float64(lo.Events))
 		}
 	}
 }

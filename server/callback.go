@@ -42,7 +42,7 @@ func fail(c *gin.Context, status, code int, info string) {
 func (s *Server) handleCallback(c *gin.Context) {
 	start := s.o.Now()
 	result := s.callback(c)
-	s.metrics.requests.WithLabelValues(result).Inc()
+	s.metrics.answered(result)
 	s.metrics.duration.Observe(s.o.Now().Sub(start).Seconds())
 }
 

@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	requests *prometheus.CounterVec
+	ok       prometheus.Counter // requests "ok", looked up once: nearly every request
 	duration prometheus.Histogram
 }
 
@@ -19,8 +20,18 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2},
 		}),
 	}
+	m.ok = m.requests.WithLabelValues("ok")
 	if r != nil {
 		r.MustRegister(m.requests, m.duration)
 	}
 	return m
+}
+
+// answered counts a request by its result.
+func (m *metrics) answered(result string) {
+	if result == "ok" {
+		m.ok.Inc()
+		return
+	}
+	m.requests.WithLabelValues(result).Inc()
 }
