@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -129,7 +130,9 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 	}
 	s.dedup.Settle(claims, true)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", okBody)
-	s.logger.Debug("callback accepted", "request_id", reqID, "command", q.Command, "events", len(raws), "duplicates", len(items)-len(raws))
+	if s.logger.Enabled(c, slog.LevelDebug) { // else its arguments cost an allocation each
+		s.logger.Debug("callback accepted", "request_id", reqID, "command", q.Command, "events", len(raws), "duplicates", len(items)-len(raws))
+	}
 	if len(raws) == 0 && len(items) > 0 {
 		return "duplicate"
 	}
