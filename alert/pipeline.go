@@ -417,6 +417,22 @@ const maxClaims = 16
 // digest or a quiet summary) and every held-back event is counted once.
 // It keeps the claim, for a release should the commit fail.
 func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.Time) (*batch, *silence.Staged, error) {
+	// Each event is taken (or parsed) once: a batch decided again reads
+	// the same events, and the journal held back the query and body of
+	// those handed over as parsed.
+	parsed := make([]*callback.Event, len(evs))
+	for i, e := range evs {
+		ev, err := p.parse(e)
+		if err != nil {
+			// Accepted once, refused by today's parser: processed, counted.
+			p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
+			continue
+		}
+		parsed[i] = ev
+	}
+	if len(evs) > 0 {
+		p.dropParsed(evs[len(evs)-1].ID)
+	}
 	var keys []string // the keys the batch read last time
 	for attempt := 1; ; attempt++ {
 		b := newBatch(p.cursor, now, p.states)
@@ -427,21 +443,17 @@ func (p *Pipeline) decideBatch(ctx context.Context, evs []store.Event, now time.
 		if err := p.loadDigests(ctx, b); err != nil {
 			return nil, nil, err
 		}
-		for _, e := range evs {
-			ev, err := p.parse(e)
-			if err != nil {
-				// Accepted once, refused by today's parser: processed, counted.
+		for i, e := range evs {
+			if parsed[i] == nil {
 				b.after = append(b.after, p.metrics.unparsable.Inc)
-				p.logger.Warn("journal entry no longer parses", "event_id", e.ID, "request_id", callback.RequestID(e.Raw.ReceivedAt), "err", err)
 				continue
 			}
-			if err := p.process(ctx, b, e.ID, ev); err != nil {
+			if err := p.process(ctx, b, e.ID, parsed[i]); err != nil {
 				return nil, nil, err
 			}
 		}
 		if len(evs) > 0 {
 			b.Through = evs[len(evs)-1].ID
-			p.dropParsed(b.Through)
 		}
 		p.closeDue(b, now)
 		if err := p.closeQuiet(ctx, b, now, len(evs) < p.batchSize); err != nil {

@@ -49,10 +49,16 @@ func (w *wakes) Wake(r string) {
 	w.m[r]++
 }
 
+// ingest journals raws one by one and hands the pipeline each event as
+// parsed, as the server does; one that does not parse goes without.
 func ingest(t testing.TB, p *Pipeline, raws ...callback.Raw) {
 	t.Helper()
 	for _, r := range raws {
-		if err := p.Ingest(context.Background(), []callback.Raw{r}, nil); err != nil {
+		var evs []*callback.Event
+		if ev, err := r.Parse(callback.Limits{}); err == nil {
+			evs = []*callback.Event{ev}
+		}
+		if err := p.Ingest(context.Background(), []callback.Raw{r}, evs); err != nil {
 			t.Fatal(err)
 		}
 	}
