@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
-
-	"github.com/imalert/imalert/callback"
 )
 
 // Closing a period over many held pages lists them; ApplyMerges marks
@@ -19,10 +17,7 @@ func TestCloseBudgetInChunks(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	ctx := context.Background()
-	ev, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g1", 1), ReceivedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := appendOne(t, s)
 	// hold holds n new pages and returns the seqs of all held.
 	hold := func(n int) []int64 {
 		t.Helper()

@@ -284,6 +284,16 @@ func TestEventsSince(t *testing.T) {
 	}
 }
 
+// appendOne journals one callback (group g1) and returns its id.
+func appendOne(t *testing.T, s *Store) int64 {
+	t.Helper()
+	ev, err := s.Append(context.Background(), callback.Raw{Query: sendQuery, Body: body("g1", 1), ReceivedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 func notification(id, receiver, rule, key string, ev int64) Notification {
 	return Notification{ID: id, Receiver: receiver, Rule: rule, GroupKey: key, EventID: ev, CreatedAt: t0, Data: []byte(`{"id":"` + id + `"}`)}
 }
@@ -294,10 +304,7 @@ func notification(id, receiver, rule, key string, ev int64) Notification {
 func TestOutbox(t *testing.T) {
 	s := open(t, t.TempDir())
 	ctx := context.Background()
-	ev, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g1", 1), ReceivedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := appendOne(t, s)
 	b := &Batch{Through: ev, ProcessedAt: t0, Notifications: []Notification{
 		notification("a", "slack", "r1", "k1", ev),
 		notification("b", "slack", "r1", "k2", ev),
@@ -520,10 +527,7 @@ func BenchmarkAppend(b *testing.B) {
 func TestHoldPending(t *testing.T) {
 	s := open(t, t.TempDir())
 	ctx := context.Background()
-	ev, err := s.Append(ctx, callback.Raw{Query: sendQuery, Body: body("g1", 1), ReceivedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := appendOne(t, s)
 	b := &Batch{Through: ev, ProcessedAt: t0, Notifications: []Notification{
 		notification("a", "hook", "r1", "k1", ev),
 		notification("storm", "hook", BudgetRule, "storm", 0),
