@@ -198,8 +198,9 @@ func (s *Store) prepare(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 	return st, nil
 }
 
-// Writer statements prepared at Open: the writer's only connection is
-// busy inside a transaction, so they cannot be prepared on demand.
+// Writer statements run for every callback or batch. Like every constant
+// statement run through txStmt, each is prepared on the writer before the
+// transaction after its first use.
 const (
 	qInsertEvent        = `INSERT INTO events (received_at, query, body, dedup_key) VALUES (?, ?, ?, ?)`
 	qInsertEventID      = `INSERT INTO events (id, received_at, query, body, dedup_key) VALUES (?, ?, ?, ?, ?)`
@@ -208,9 +209,6 @@ const (
 	qUpsertWindow       = `INSERT INTO windows (key, keep_until, data) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET keep_until = excluded.keep_until, data = excluded.data`
 )
-
-var writerStatements = []string{qInsertEvent, multiRows[qInsertEvent], qInsertEventID, multiRows[qInsertEventID],
-	qInsertDecision, multiRows[qInsertDecision], qMarkProcessed, qInsertNotification, qUpsertWindow}
 
 // txStmt returns query, a constant, prepared for tx. The writer's only
 // connection is busy inside tx: a query not prepared yet is prepared for
@@ -432,11 +430,6 @@ func (s *Store) openWriter(ctx context.Context, exclusive bool) error {
 	}
 	s.r.SetMaxOpenConns(4)
 	s.r.SetMaxIdleConns(4)
-	for _, q := range writerStatements {
-		if _, err := s.prepare(ctx, s.w, q); err != nil {
-			return s.observe(fmt.Errorf("store: prepare: %w", err))
-		}
-	}
 	if err := s.identify(); err != nil {
 		return err
 	}
