@@ -140,7 +140,7 @@ func bench(o options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "imalert-bench: %s %s, %d connections, %d rules, %d groups, %d senders, sync %s, %d replica(s)\n",
 		o.duration, mode, o.conns, o.rules, o.groups, o.senders, o.sync, o.replicas)
-	var rates, cpus []float64
+	var sum roundsSummary
 	for round := 1; round <= o.rounds; round++ {
 		rdir := dir
 		if o.rounds > 1 {
@@ -170,17 +170,48 @@ func bench(o options, stdout io.Writer) error {
 		}
 		d.print(stdout, "imalert")
 		if bare != nil {
-			rate, cpu := d.res.rate()/bare.res.rate(), d.cpuPer().Seconds()/bare.cpuPer().Seconds()
-			rates, cpus = append(rates, rate), append(cpus, cpu)
+			rate, cpu := sum.add(d, bare)
 			fmt.Fprintf(stdout, "%-9s req/s %.2f of bare gin   CPU per callback %.2fx bare gin's\n", "ratio", rate, cpu)
 		}
 		d.printDaemon(stdout)
 	}
 	if o.rounds > 1 {
-		fmt.Fprintf(stdout, "median of %d rounds: req/s %.2f of bare gin (%.2f to %.2f)   CPU per callback %.2fx bare gin's (%.2f to %.2f)\n",
-			o.rounds, median(rates), slices.Min(rates), slices.Max(rates), median(cpus), slices.Min(cpus), slices.Max(cpus))
+		sum.print(stdout)
 	}
 	return nil
+}
+
+// roundsSummary gathers each round's figures for the medians printed at
+// the end: one round's p99, like its ratios, moves with the machine.
+type roundsSummary struct {
+	rates, cpus  []float64 // the daemon's to the bare handler's
+	p99, bareP99 []float64 // milliseconds
+	within5ms    []float64 // the daemon's own share answered within 5 ms, in %
+}
+
+// add takes one round's daemon and bare handler and returns their ratios.
+func (r *roundsSummary) add(d, bare *measured) (rate, cpu float64) {
+	rate, cpu = d.res.rate()/bare.res.rate(), d.cpuPer().Seconds()/bare.cpuPer().Seconds()
+	r.rates, r.cpus = append(r.rates, rate), append(r.cpus, cpu)
+	ms := func(m *measured) float64 { return float64(m.res.pct(.99)) / float64(time.Millisecond) }
+	r.p99, r.bareP99 = append(r.p99, ms(d)), append(r.bareP99, ms(bare))
+	if d.answered > 0 {
+		r.within5ms = append(r.within5ms, 100*d.within5ms/d.answered)
+	}
+	return rate, cpu
+}
+
+func (r *roundsSummary) print(w io.Writer) {
+	rng := func(xs []float64, f string) string {
+		return fmt.Sprintf(f+" ("+f+" to "+f+")", median(xs), slices.Min(xs), slices.Max(xs))
+	}
+	fmt.Fprintf(w, "median of %d rounds: req/s %s of bare gin   CPU per callback %sx bare gin's\n",
+		len(r.rates), rng(r.rates, "%.2f"), rng(r.cpus, "%.2f"))
+	fmt.Fprintf(w, "median of %d rounds: p99 %s ms, bare gin's %s ms", len(r.p99), rng(r.p99, "%.2f"), rng(r.bareP99, "%.2f"))
+	if len(r.within5ms) > 0 {
+		fmt.Fprintf(w, "   answered within 5ms, as the daemon measures it: %s%%", rng(r.within5ms, "%.2f"))
+	}
+	fmt.Fprintln(w)
 }
 
 // median is the middle value of xs (the mean of the middle two when even).

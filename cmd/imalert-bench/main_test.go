@@ -2,7 +2,9 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestMedian(t *testing.T) {
@@ -37,6 +39,47 @@ func TestRoundsFlags(t *testing.T) {
 			t.Errorf("%v: err %v, want ok %v", tc.args, err, tc.ok)
 		} else if tc.ok && o.rounds != 3 {
 			t.Errorf("%v: %d rounds", tc.args, o.rounds)
+		}
+	}
+}
+
+// The summary of rounds gives each figure's median and range: the p99 of
+// one round moves with the machine as the ratios do.
+func TestRoundsSummary(t *testing.T) {
+	run := func(rate float64, cpu time.Duration, p99 time.Duration, within, answered float64) *measured {
+		n := 1000
+		lat := make([]time.Duration, n)
+		for i := range lat {
+			lat[i] = time.Millisecond
+		}
+		for i := n - 20; i < n; i++ {
+			lat[i] = p99 // the top 2%: the 99th percentile
+		}
+		return &measured{
+			res:    &result{Sent: int(rate), OK: int(rate), Elapsed: time.Second, Lat: lat},
+			before: procStats{}, end: procStats{CPU: time.Duration(rate) * cpu},
+			answered: answered, within5ms: within,
+		}
+	}
+	var sum roundsSummary
+	bare := run(2000, 100*time.Microsecond, 2*time.Millisecond, 0, 0)
+	for _, d := range []*measured{
+		run(1000, 250*time.Microsecond, 5200*time.Microsecond, 998, 1000),
+		run(1100, 200*time.Microsecond, 4*time.Millisecond, 999, 1000),
+		run(1200, 300*time.Microsecond, 4500*time.Microsecond, 1000, 1000),
+	} {
+		sum.add(d, bare)
+	}
+	var b strings.Builder
+	sum.print(&b)
+	for _, want := range []string{
+		"req/s 0.55 (0.50 to 0.60) of bare gin",
+		"CPU per callback 2.50 (2.00 to 3.00)x",
+		"p99 4.50 (4.00 to 5.20) ms, bare gin's 2.00 (2.00 to 2.00) ms",
+		"within 5ms, as the daemon measures it: 99.90 (99.80 to 100.00)%",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
 	}
 }
