@@ -251,6 +251,13 @@ type measured struct {
 	restartSecs float64 // their total duration
 }
 
+func (m *measured) switchesPer() float64 {
+	if m.res.OK == 0 {
+		return 0
+	}
+	return float64(m.end.Switches-m.before.Switches) / float64(m.res.OK)
+}
+
 func (m *measured) cpuPer() time.Duration {
 	if m.res.OK == 0 {
 		return 0
@@ -260,9 +267,9 @@ func (m *measured) cpuPer() time.Duration {
 
 func (m *measured) print(w io.Writer, name string) {
 	r := m.res
-	fmt.Fprintf(w, "%-9s req/s %7.0f   p50 %v p90 %v p99 %v max %v   sent %d, errors %d %v   CPU %v/callback\n",
+	fmt.Fprintf(w, "%-9s req/s %7.0f   p50 %v p90 %v p99 %v max %v   sent %d, errors %d %v   CPU %v/callback   %.1f switches/callback\n",
 		name, r.rate(), round(r.pct(.5)), round(r.pct(.9)), round(r.pct(.99)), round(r.pct(1)),
-		r.Sent, r.Sent-r.OK, r.Errors, round(m.cpuPer()))
+		r.Sent, r.Sent-r.OK, r.Errors, round(m.cpuPer()), m.switchesPer())
 }
 
 func (m *measured) printDaemon(w io.Writer) {
