@@ -35,6 +35,7 @@ func benchReplicas(o options, m *mix, cfg, dir, adminToken string, bare *measure
 	for _, p := range ps {
 		st, _ := readProc(p.pid())
 		out.before.CPU += st.CPU
+		out.before.Switches += st.Switches
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	lags := make([]float64, len(ps))
@@ -59,6 +60,7 @@ func benchReplicas(o options, m *mix, cfg, dir, adminToken string, bare *measure
 			return err
 		}
 		out.end.CPU += st.CPU
+		out.end.Switches += st.Switches
 		out.end.HWM = max(out.end.HWM, st.HWM)
 		out.maxLag = max(out.maxLag, lags[i])
 		c, _ := metric(context.Background(), p.addr, adminToken, "imalert_state_claim_conflicts_total")
