@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -96,15 +97,22 @@ type result struct {
 	Errors   map[string]int
 	Elapsed  time.Duration
 	Lat      []time.Duration // sorted
+	// Late is, at a fixed rate, how long after its due time each request
+	// was taken by a connection to be sent (sorted): the harness's own
+	// delay, part of Lat.
+	Late []time.Duration
 }
 
 func (r *result) rate() float64 { return float64(r.Sent) / r.Elapsed.Seconds() }
 
-func (r *result) pct(p float64) time.Duration {
-	if len(r.Lat) == 0 {
+func (r *result) pct(p float64) time.Duration { return percentile(r.Lat, p) }
+
+// percentile returns the p-th (0 to 1) of the sorted ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	return r.Lat[min(len(r.Lat)-1, int(p*float64(len(r.Lat))))]
+	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
 }
 
 var okAnswer = []byte(`"ActionStatus":"OK"`)
@@ -145,31 +153,33 @@ func load(ctx context.Context, m *mix, o loadOptions) *result {
 		total.Sent += p.Sent
 		total.OK += p.OK
 		total.Lat = append(total.Lat, p.Lat...)
+		total.Late = append(total.Late, p.Late...)
 		for k, v := range p.Errors {
 			total.Errors[k] += v
 		}
 	}
 	slices.Sort(total.Lat)
+	slices.Sort(total.Late)
 	return total
 }
 
 // schedule puts a due time on due rate times a second until ctx ends.
+// It sleeps until each due time on a thread of its own (sleepUntil): a
+// ticker of the Go runtime wakes a millisecond apart at best, and
+// releasing requests at its ticks held them 0.8 ms past their due time at
+// the median and 1.6 ms at p99 on an idle machine, all of it counted as
+// the server's latency.
 func schedule(ctx context.Context, due chan<- time.Time, rate int) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the run
 	defer close(due)
 	interval := time.Second / time.Duration(rate)
 	next := time.Now()
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			for ; !next.After(now); next = next.Add(interval) {
-				select {
-				case due <- next:
-				default: // the buffer holds the whole run; never reached
-				}
+	for ctx.Err() == nil {
+		sleepUntil(next)
+		for now := time.Now(); !next.After(now); next = next.Add(interval) {
+			select {
+			case due <- next:
+			default: // the buffer holds the whole run; never reached
 			}
 		}
 	}
@@ -189,6 +199,7 @@ func worker(ctx context.Context, client *http.Client, m *mix, url string, due <-
 					return
 				}
 			}
+			out.Late = append(out.Late, time.Since(start))
 		} else if ctx.Err() != nil {
 			return
 		}

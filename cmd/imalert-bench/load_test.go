@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/url"
 	"testing"
@@ -47,5 +48,49 @@ func TestMix(t *testing.T) {
 	}
 	if share := float64(storm) / n; share < 0.77 || share > 0.83 {
 		t.Errorf("10023 share %.2f, want about 0.80", share)
+	}
+}
+
+// The schedule releases due times exactly one interval apart, never ahead
+// of time, and closes its channel when the run ends.
+func TestSchedule(t *testing.T) {
+	const rate = 2000
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	due := make(chan time.Time, rate)
+	start := time.Now()
+	go schedule(ctx, due, rate)
+	var prev time.Time
+	n := 0
+	for d := range due {
+		if now := time.Now(); now.Before(d) {
+			t.Fatalf("due time %v released %v early", d, d.Sub(now))
+		}
+		if n == 0 && d.Before(start) {
+			t.Fatalf("first due time %v before the start %v", d, start)
+		}
+		if n > 0 && d.Sub(prev) != time.Second/rate {
+			t.Fatalf("due time %d is %v after the one before, want %v", n, d.Sub(prev), time.Second/rate)
+		}
+		prev = d
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no due time released")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ds := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{0, 1}, {.5, 6}, {.99, 10}, {1, 10}} {
+		if got := percentile(ds, c.p); got != c.want {
+			t.Errorf("percentile(%v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := percentile(nil, .5); got != 0 {
+		t.Errorf("percentile of none = %v, want 0", got)
 	}
 }

@@ -270,6 +270,10 @@ func (m *measured) print(w io.Writer, name string) {
 	fmt.Fprintf(w, "%-9s req/s %7.0f   p50 %v p90 %v p99 %v max %v   sent %d, errors %d %v   CPU %v/callback   %.1f switches/callback\n",
 		name, r.rate(), round(r.pct(.5)), round(r.pct(.9)), round(r.pct(.99)), round(r.pct(1)),
 		r.Sent, r.Sent-r.OK, r.Errors, round(m.cpuPer()), m.switchesPer())
+	if len(r.Late) > 0 {
+		fmt.Fprintf(w, "%-9s sent after their due time (part of the latency above): p50 %v p99 %v max %v\n", "",
+			round(percentile(r.Late, .5)), round(percentile(r.Late, .99)), round(percentile(r.Late, 1)))
+	}
 }
 
 func (m *measured) printDaemon(w io.Writer) {
