@@ -5,20 +5,21 @@ import (
 	"time"
 )
 
-// The linger ends at 4 callbacks in a moderate stream and at 3 in a fast
-// one, measured over the last quarter second.
+// The linger waits up to 5 ms for 6 callbacks in a moderate stream and up
+// to 3 ms for 3 in a fast one, measured over the last quarter second.
 func TestStreamRate(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		phases []struct{ perSecond, seconds int }
 		want   int
+		linger time.Duration
 	}{
-		{"quiet", nil, 4},
-		{"1,000/s", []struct{ perSecond, seconds int }{{1000, 2}}, 4},
-		{"1,400/s", []struct{ perSecond, seconds int }{{1400, 2}}, 4},
-		{"2,000/s", []struct{ perSecond, seconds int }{{2000, 2}}, 3},
-		{"a storm", []struct{ perSecond, seconds int }{{12000, 2}}, 3},
-		{"a storm, then 500/s", []struct{ perSecond, seconds int }{{12000, 2}, {500, 1}}, 4},
+		{"quiet", nil, 6, 5 * time.Millisecond},
+		{"1,000/s", []struct{ perSecond, seconds int }{{1000, 2}}, 6, 5 * time.Millisecond},
+		{"1,400/s", []struct{ perSecond, seconds int }{{1400, 2}}, 6, 5 * time.Millisecond},
+		{"2,000/s", []struct{ perSecond, seconds int }{{2000, 2}}, 3, 3 * time.Millisecond},
+		{"a storm", []struct{ perSecond, seconds int }{{12000, 2}}, 3, 3 * time.Millisecond},
+		{"a storm, then 500/s", []struct{ perSecond, seconds int }{{12000, 2}, {500, 1}}, 6, 5 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var r streamRate
@@ -32,6 +33,9 @@ func TestStreamRate(t *testing.T) {
 			}
 			if got := r.enough(); got != tt.want {
 				t.Errorf("enough = %d, want %d", got, tt.want)
+			}
+			if got := r.linger(); got != tt.linger {
+				t.Errorf("linger = %v, want %v", got, tt.linger)
 			}
 		})
 	}
