@@ -148,8 +148,11 @@ func (s *Store) journalWriter() {
 				}
 				batch = append(batch, r)
 			case <-wait:
+				// Take what is queued already, then commit: select
+				// picks at random among ready cases, and a linger that
+				// ran out as callbacks arrived left them to the next
+				// commit.
 				wait = nil
-				break fill
 			}
 		}
 		linger.Stop() // no stale tick to drain since Go 1.23
