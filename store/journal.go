@@ -117,10 +117,11 @@ func (s *Store) journalWriter() {
 		// after a quiet spell, or one client's callbacks one at a time,
 		// are committed at once.
 		var wait <-chan time.Time
+		rule := rate.linger()
 		if concurrent && time.Since(lastCommit) < streamGap {
 			// From when the first was queued: one that waited for the
 			// last commit has had part of its wait already.
-			linger.Reset(rate.linger() - time.Since(req.at))
+			linger.Reset(rule.wait - time.Since(req.at))
 			wait = linger.C
 		}
 	fill:
@@ -137,7 +138,7 @@ func (s *Store) journalWriter() {
 				}
 				continue
 			}
-			if len(batch) >= rate.enough() {
+			if len(batch) >= rule.enough {
 				wait = nil // enough to share a commit: do not delay them
 				continue
 			}
@@ -182,49 +183,48 @@ func (r *streamRate) add(now time.Time, n int) {
 	}
 }
 
-// enough is how many callbacks end a linger, and linger how long it
-// waits for them at most. Each commit writes a 4 KiB page of the log,
-// 4/k KiB per callback for k, and wakes the writer, its sync and the
-// callbacks it answers; the store's other writes (checkpoints, decision
-// state, deliveries) come at a pace of their own, spread over more
-// callbacks the faster they come. So at moderate rates the linger waits
-// up to 5 ms for 6: at 1,000/s, against 3 ms for 4, 0.9 thread switches
-// per callback fewer, 3 to 9% less CPU and 3.4 instead of 3.8 KiB written
-// per callback, for a p99 of 6.1 ms instead of 4.3, far inside IM's 2 s
-// (the target of 5 ms is at 2,000/s, past fastStream). Past
-// fastStream, the log's page is shared by enough callbacks anyway, and
-// the linger waits up to 3 ms for 3, which comes half a millisecond
-// sooner at 2,000/s than 4 (p99 4.3 to 4.6 ms instead of 5.5, 3.5 KiB
-// written per callback instead of 3.2).
-func (r *streamRate) enough() int {
-	if r.fast {
-		return lingerEnoughFast
-	}
-	return lingerEnough
+// lingerRule is how long the journal writer waits for more callbacks
+// before a commit, at most, while concurrent callbacks stream in (the last
+// commit, less than streamGap ago, was shared, or callbacks queued while
+// it ran), and how many end the wait: it adds at most wait to an answer,
+// and divides the page written and the sync of a moderate stream by the
+// callbacks that share a commit (a commit of one at 1,000/s wrote 4 KiB
+// per callback). Once enough share one, the rest of the wait would add
+// latency and save little: a flat-out storm commits as fast as it can.
+type lingerRule struct {
+	wait   time.Duration
+	enough int
 }
 
-func (r *streamRate) linger() time.Duration {
-	if r.fast {
-		return commitLingerFast
-	}
-	return commitLinger
-}
-
-// commitLinger is how long the journal writer waits for more callbacks
-// before a commit while concurrent callbacks stream in (the last commit,
-// less than streamGap ago, was shared, or callbacks queued while it ran):
-// it adds at most that to an answer, and divides the page written and the
-// sync of a moderate stream by the callbacks that share a commit (a commit
-// of one at 1,000/s wrote 4 KiB per callback). Once enough share one, the
-// rest of the wait would add latency and save little: a flat-out storm
-// commits as fast as it can.
-const (
-	commitLinger     = 5 * time.Millisecond
-	lingerEnough     = 6
-	commitLingerFast = 3 * time.Millisecond // past fastStream
-	lingerEnoughFast = 3
-	streamGap        = 10 * time.Millisecond
+// Each commit writes a 4 KiB page of the log, 4/k KiB per callback for k,
+// and wakes the writer, its sync and the callbacks it answers; the store's
+// other writes (checkpoints, decision state, deliveries) come at a pace of
+// their own, spread over more callbacks the faster they come.
+var (
+	// At moderate rates, 5 ms for 6: at 1,000/s, against 3 ms for 4, 0.9
+	// thread switches per callback fewer, 3 to 9% less CPU and 3.4 instead
+	// of 3.8 KiB written per callback, for a p99 of 6.1 ms instead of 4.3,
+	// far inside IM's 2 s (the target of 5 ms is at 2,000/s, past
+	// fastStream).
+	lingerModerate = lingerRule{wait: 5 * time.Millisecond, enough: 6}
+	// Past fastStream the log's page is shared by enough callbacks
+	// anyway: 3 ms for 3, which come half a millisecond sooner at
+	// 2,000/s than 4 (p99 4.3 to 4.6 ms instead of 5.5, 3.5 KiB written
+	// per callback instead of 3.2).
+	lingerFast = lingerRule{wait: 3 * time.Millisecond, enough: 3}
 )
+
+// streamGap is how soon after the last commit a callback must come for
+// the writer to linger.
+const streamGap = 10 * time.Millisecond
+
+// linger is the rule for the rate last measured.
+func (r *streamRate) linger() lingerRule {
+	if r.fast {
+		return lingerFast
+	}
+	return lingerModerate
+}
 
 func (s *Store) commitAppends(batch []*appendReq) {
 	start := time.Now()

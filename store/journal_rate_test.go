@@ -31,11 +31,12 @@ func TestStreamRate(t *testing.T) {
 					r.add(now, 4)
 				}
 			}
-			if got := r.enough(); got != tt.want {
-				t.Errorf("enough = %d, want %d", got, tt.want)
+			got := r.linger()
+			if got.enough != tt.want {
+				t.Errorf("enough = %d, want %d", got.enough, tt.want)
 			}
-			if got := r.linger(); got != tt.linger {
-				t.Errorf("linger = %v, want %v", got, tt.linger)
+			if got.wait != tt.linger {
+				t.Errorf("wait = %v, want %v", got.wait, tt.linger)
 			}
 		})
 	}
