@@ -37,6 +37,14 @@ const DefaultLogBytes = 32 << 20
 // one at every commit.
 const logPage = 4096
 
+// dropEvery is how many bytes of commits the log's cached pages are
+// dropped after. The log is never read while open, and a page kept in
+// the cache can sit in a large folio that the kernel writes back whole
+// when the ring comes round to it; the drop is far ahead of that. A
+// drop after every commit was a system call per commit (1% of the
+// daemon's CPU flat out) and wrote no fewer bytes.
+const dropEvery = 256 << 10
+
 // Log header (its first page) and record layout, little-endian:
 //
 //	header: magic "IMAJLOG1", the database's log key (32 bytes)
@@ -70,6 +78,9 @@ type ackLog struct {
 	// oldest first: their space is not reused until they are folded.
 	extents []extent
 	buf     []byte
+	// dropped is where the last commit whose pages were dropped from
+	// the cache ended.
+	dropped int64
 	// resize: the file opened is not of the size asked for; it is made
 	// afresh once its entries are in the database.
 	resize bool
@@ -294,7 +305,10 @@ func (l *ackLog) write(raws []callback.Raw, first, folded int64) error {
 			return fmt.Errorf("store: sync %s: %w", l.path, err)
 		}
 	}
-	dropCache(l.f, start, n)
+	if start < l.dropped || start+n-l.dropped >= dropEvery {
+		dropCache(l.f, 0, 0)
+		l.dropped = start + n
+	}
 	l.extents = append(l.extents, extent{start, start + n, first + int64(len(raws)) - 1})
 	l.pos = start + n
 	return nil
