@@ -191,13 +191,17 @@ func (p *Pipeline) dropParsed(through int64) {
 	}
 }
 
-// holds reports whether the event of entry id is held as parsed: the
-// journal need not read its query and body back.
-func (p *Pipeline) holds(id int64) bool {
+// holds reports whether the event of entry id is held as parsed, and
+// when it was received: the journal need not read its query and body
+// back.
+func (p *Pipeline) holds(id int64) (time.Time, bool) {
 	p.parsedMu.Lock()
 	defer p.parsedMu.Unlock()
-	_, ok := p.parsed[id]
-	return ok
+	ev, ok := p.parsed[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return ev.ReceivedAt, true
 }
 
 // parse returns the event of journal entry e: the one Ingest was handed,

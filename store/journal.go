@@ -508,19 +508,23 @@ func (s *Store) Unprocessed(ctx context.Context, after int64, limit int) ([]Even
 }
 
 // UnprocessedExcept is Unprocessed for a reader that holds some entries
-// already (the pipeline keeps the events it was handed as parsed): for an
-// id held reports true for, only ID and Raw.ReceivedAt are read. Reading
-// back a live entry's query and body was a sixth of the memory the
-// daemon allocated per callback.
-func (s *Store) UnprocessedExcept(ctx context.Context, after int64, limit int, held func(id int64) bool) ([]Event, error) {
+// already (the pipeline keeps the events it was handed as parsed): held
+// reports, for an entry's id, whether the reader holds it and when it was
+// received. For an entry held only ID and Raw.ReceivedAt are returned.
+// Reading back a live entry's query and body was a sixth of the memory
+// the daemon allocated per callback.
+func (s *Store) UnprocessedExcept(ctx context.Context, after int64, limit int, held func(id int64) (time.Time, bool)) ([]Event, error) {
 	ctx = short(ctx)
 	_ = s.settle()
 	if held != nil {
+		if out := s.heldRun(after, limit, held); out != nil {
+			return out, nil
+		}
 		out, err := s.unprocessed(ctx, after, limit, true)
 		if err != nil {
 			return nil, err
 		}
-		missing := slices.IndexFunc(out, func(e Event) bool { return !held(e.ID) })
+		missing := slices.IndexFunc(out, func(e Event) bool { _, ok := held(e.ID); return !ok })
 		if missing < 0 {
 			return out, nil
 		}
@@ -533,6 +537,33 @@ func (s *Store) UnprocessedExcept(ctx context.Context, after int64, limit int, h
 		return append(out[:missing], rest...), nil
 	}
 	return s.unprocessed(ctx, after, limit, false)
+}
+
+// heldRun returns the entries past after without reading the database,
+// when it can tell what the database holds there: after is the
+// processing cursor as last committed, and the reader holds every id from
+// it to the last moved from the log. Ids are given in order and moved in
+// order, so the database then holds exactly those. It returns nil
+// otherwise, or when there are none. Reading the ids and times back was
+// 2% of the daemon's CPU flat out.
+func (s *Store) heldRun(after int64, limit int, held func(id int64) (time.Time, bool)) []Event {
+	if s.log == nil || after <= 0 || after != s.through.Load() {
+		return nil
+	}
+	last := min(s.folded.Load(), after+int64(limit))
+	if last <= after {
+		return nil
+	}
+	out := make([]Event, 0, last-after)
+	for id := after + 1; id <= last; id++ {
+		at, ok := held(id)
+		if !ok {
+			return nil
+		}
+		// As stored, as a read from the database would give it.
+		out = append(out, Event{ID: id, Raw: callback.Raw{ReceivedAt: fromNanos(nanos(at))}})
+	}
+	return out
 }
 
 // unprocessed reads the entries past after and the cursor; with stamps,

@@ -97,7 +97,7 @@ type Batch struct {
 // Commit writes b in one transaction.
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
 	ctx = short(ctx)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if b.Through > 0 {
 			stmt, err := s.txStmt(ctx, tx, qMarkProcessed)
 			if err != nil {
@@ -133,6 +133,10 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 		}
 		return updateSilences(ctx, tx, b.Silences)
 	})
+	if err == nil && b.Through > s.through.Load() {
+		s.through.Store(b.Through) // only processing commits: no race to lose
+	}
+	return err
 }
 
 // writeWindows writes the decision states ws (keys distinct), deleting

@@ -148,6 +148,9 @@ type Store struct {
 	raws   []callback.Raw
 	// folded is the id up to which logged entries are in the database.
 	folded atomic.Int64
+	// through is the processing cursor as this process last committed it
+	// (0 until then).
+	through atomic.Int64
 	// pending are the logged entries not yet in the database, by id.
 	pendMu  sync.Mutex
 	pending []pendingEntry

@@ -146,33 +146,59 @@ func TestJournal(t *testing.T) {
 	}
 
 	// A reader that holds some entries gets only their ids and times;
-	// from the first it lacks, entries are read in full.
+	// from the first it lacks, entries are read in full. With the cursor
+	// as last committed (half), what the database holds is known without
+	// reading it.
+	at := map[int64]time.Time{}
+	for _, e := range rest {
+		at[e.ID] = e.Raw.ReceivedAt
+	}
+	holds := func(ok func(int64) bool) func(int64) (time.Time, bool) {
+		return func(id int64) (time.Time, bool) { return at[id], ok(id) }
+	}
+	for _, after := range []int64{0, half} {
+		for _, tc := range []struct {
+			name string
+			held func(int64) bool
+			full int // index of the first entry read in full
+		}{
+			{"all held", func(int64) bool { return true }, 10},
+			{"none held", func(int64) bool { return false }, 0},
+			{"first four held", func(id int64) bool { return id <= rest[3].ID }, 4},
+			{"a gap", func(id int64) bool { return id != rest[6].ID }, 6},
+		} {
+			got, err := s.UnprocessedExcept(context.Background(), after, 10, holds(tc.held))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 10 {
+				t.Fatalf("after %d, %s: %d entries, want 10", after, tc.name, len(got))
+			}
+			for i, e := range got {
+				if e.ID != rest[i].ID || !e.Raw.ReceivedAt.Equal(rest[i].Raw.ReceivedAt) {
+					t.Errorf("after %d, %s: entry %d is id %d at %v, want %d at %v", after, tc.name, i, e.ID, e.Raw.ReceivedAt, rest[i].ID, rest[i].Raw.ReceivedAt)
+				}
+				if full := !(e.Raw.Body == nil && e.Raw.Query == ""); full != (i >= tc.full) {
+					t.Errorf("after %d, %s: entry %d read in full: %v", after, tc.name, i, full)
+				} else if full && !bytes.Equal(e.Raw.Body, rest[i].Raw.Body) {
+					t.Errorf("after %d, %s: entry %d has another's body", after, tc.name, i)
+				}
+			}
+		}
+	}
+	// The database is not read only when after is the cursor as
+	// committed: the times given by the reader are then the ones returned.
+	later := func(id int64) (time.Time, bool) { return at[id].Add(time.Second), true }
 	for _, tc := range []struct {
-		name string
-		held func(int64) bool
-		full int // index of the first entry read in full
-	}{
-		{"all held", func(int64) bool { return true }, 10},
-		{"none held", func(int64) bool { return false }, 0},
-		{"first four held", func(id int64) bool { return id <= rest[3].ID }, 4},
-		{"a gap", func(id int64) bool { return id != rest[6].ID }, 6},
-	} {
-		got, err := s.UnprocessedExcept(context.Background(), 0, 10, tc.held)
-		if err != nil {
-			t.Fatal(err)
+		after  int64
+		unread bool
+	}{{half, true}, {0, false}, {rest[0].ID, false}} {
+		got, err := s.UnprocessedExcept(context.Background(), tc.after, 3, later)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("after %d: %d entries, %v", tc.after, len(got), err)
 		}
-		if len(got) != 10 {
-			t.Fatalf("%s: %d entries, want 10", tc.name, len(got))
-		}
-		for i, e := range got {
-			if e.ID != rest[i].ID || !e.Raw.ReceivedAt.Equal(rest[i].Raw.ReceivedAt) {
-				t.Errorf("%s: entry %d is id %d at %v, want %d at %v", tc.name, i, e.ID, e.Raw.ReceivedAt, rest[i].ID, rest[i].Raw.ReceivedAt)
-			}
-			if full := !(e.Raw.Body == nil && e.Raw.Query == ""); full != (i >= tc.full) {
-				t.Errorf("%s: entry %d read in full: %v", tc.name, i, full)
-			} else if full && !bytes.Equal(e.Raw.Body, rest[i].Raw.Body) {
-				t.Errorf("%s: entry %d has another's body", tc.name, i)
-			}
+		if unread := !got[0].Raw.ReceivedAt.Equal(at[got[0].ID]); unread != tc.unread {
+			t.Errorf("after %d: database not read: %v, want %v", tc.after, unread, tc.unread)
 		}
 	}
 }
