@@ -100,14 +100,21 @@ func (m *minute) add(code int64) {
 
 // topCounter keeps the maxNames most counted names in a min-heap indexed
 // by name, so a name not yet counted costs O(log maxNames), not a scan:
-// in a storm most senders are new.
+// in a storm most senders are new. Each entry knows its place in the
+// heap, so moving one is no map write.
 type topCounter struct {
-	idx   map[string]int // name → position in items
-	items []Count
+	idx   map[string]*counted
+	items []*counted
+}
+
+type counted struct {
+	Name  string
+	Count int
+	at    int // position in items
 }
 
 func newTopCounter() *topCounter {
-	return &topCounter{idx: make(map[string]int, maxNames), items: make([]Count, 0, maxNames)}
+	return &topCounter{idx: make(map[string]*counted, maxNames), items: make([]*counted, 0, maxNames)}
 }
 
 // add counts name, evicting the least counted name when full (its count
@@ -120,22 +127,24 @@ func (c *topCounter) add(name string) {
 	if len(name) > maxNameLength {
 		name = name[:maxNameLength]
 	}
-	if i, ok := c.idx[name]; ok {
-		c.items[i].Count++
-		c.down(i)
+	if e, ok := c.idx[name]; ok {
+		e.Count++
+		c.down(e.at)
 		return
 	}
 	name = strings.Clone(name) // not the callback body it points into
 	if len(c.items) < maxNames {
-		c.items = append(c.items, Count{name, 1})
-		c.idx[name] = len(c.items) - 1
-		c.up(len(c.items) - 1)
+		e := &counted{Name: name, Count: 1, at: len(c.items)}
+		c.items = append(c.items, e)
+		c.idx[name] = e
+		c.up(e.at)
 		return
 	}
 	low := c.items[0]
 	delete(c.idx, low.Name)
-	c.items[0] = Count{name, low.Count + 1}
-	c.idx[name] = 0
+	low.Name = name
+	low.Count++
+	c.idx[name] = low
 	c.down(0)
 }
 
@@ -143,7 +152,7 @@ func (c *topCounter) less(i, j int) bool { return c.items[i].Count < c.items[j].
 
 func (c *topCounter) swap(i, j int) {
 	c.items[i], c.items[j] = c.items[j], c.items[i]
-	c.idx[c.items[i].Name], c.idx[c.items[j].Name] = i, j
+	c.items[i].at, c.items[j].at = i, j
 }
 
 func (c *topCounter) up(i int) {

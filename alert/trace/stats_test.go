@@ -45,8 +45,8 @@ func TestTopKeepsHeavyNames(t *testing.T) {
 			t.Fatalf("counter holds %d items, %d indexed; want %d", len(c.items), len(c.idx), maxNames)
 		}
 		for i, it := range c.items {
-			if c.idx[it.Name] != i {
-				t.Fatalf("index of %q is %d, item at %d", it.Name, c.idx[it.Name], i)
+			if c.idx[it.Name] != it || it.at != i {
+				t.Fatalf("%q is indexed at %d, item at %d", it.Name, it.at, i)
 			}
 			if i > 0 && it.Count < c.items[(i-1)/2].Count {
 				t.Fatalf("heap order broken at %d: %v", i, c.items)
