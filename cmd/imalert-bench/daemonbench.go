@@ -10,8 +10,8 @@ import (
 )
 
 // benchDaemon starts imalert, loads it, waits for its backlog, stops it and
-// times a restart.
-func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, error) {
+// times a restart. With tt, the load takes turns with the bare handler's.
+func benchDaemon(o options, m *mix, cfg, dir, adminToken string, tt *turns) (*measured, error) {
 	args := []string{"serve", "--config", cfg}
 	logPath := filepath.Join(dir, "imalert.log")
 	p, started, err := start(o.imalert, args, logPath)
@@ -28,7 +28,12 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string) (*measured, err
 	if o.cpuprofile() {
 		go func() { _ = fetch(p.addr, adminToken, "profile", int(o.duration/time.Second)-1, o.profile) }()
 	}
-	out.res = load(context.Background(), m, loadOptions{URL: "http://" + p.addr + "/callback", Conns: o.conns, Rate: o.rate, Duration: o.duration})
+	url := "http://" + p.addr + "/callback"
+	if tt != nil {
+		out.res = tt.run(url, func() { waitBacklog(p.addr, adminToken, o.drain) })
+	} else {
+		out.res = load(context.Background(), m, loadOptions{URL: url, Conns: o.conns, Rate: o.rate, Duration: o.duration})
+	}
 	if o.heapProfile != "" {
 		if err := fetch(p.addr, adminToken, "heap", 0, o.heapProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "imalert-bench: heap profile:", err)

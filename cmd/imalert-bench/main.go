@@ -47,6 +47,7 @@ type options struct {
 	redis       string
 	replicas    int
 	rounds      int
+	interleave  int
 	budget      string // the console receiver's page budget, "PAGES/PER"; "": none
 }
 
@@ -73,12 +74,17 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redis, "redis", "", "keep the decision state in the Redis at this host:port (state.backend: redis)")
 	fs.StringVar(&o.budget, "budget", "", `give the receiver a page budget, "PAGES/PER" (for example 20/1m), as a chat receiver has by default`)
 	fs.IntVar(&o.rounds, "rounds", 1, "run the bare handler and the daemon this many times, alternately, each daemon on a fresh data directory, and print the median ratios: the machine's speed drifts between runs")
+	fs.IntVar(&o.interleave, "interleave", 0, "send to the bare handler and the daemon in turns, this many each of duration/N, both running throughout (order bare, daemon, daemon, bare, ...); 0: the bare handler's whole run, then the daemon's")
 	fs.IntVar(&o.replicas, "replicas", 1, "start this many daemons on the one Redis of -redis and spread the connections over them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.rounds < 1 || (o.rounds > 1 && (!o.bare || o.replicas > 1)) {
 		fmt.Fprintln(stderr, "imalert-bench: -rounds must be 1 or more, and above 1 needs -bare and one replica")
+		return o, errors.New("usage")
+	}
+	if o.interleave < 0 || o.interleave > 64 || (o.interleave > 0 && (!o.bare || o.replicas > 1)) {
+		fmt.Fprintln(stderr, "imalert-bench: -interleave must be 0 to 64, and above 0 needs -bare and one replica")
 		return o, errors.New("usage")
 	}
 	if o.replicas < 1 || o.replicas > 16 || (o.replicas > 1 && o.redis == "") {
@@ -155,7 +161,16 @@ func bench(o options, stdout io.Writer) error {
 			return err
 		}
 		var bare *measured
-		if o.bare {
+		var tt *turns
+		switch {
+		case o.bare && o.interleave > 0:
+			p, err := startBare(rdir)
+			if err != nil {
+				return err
+			}
+			tt = newTurns(o, m, p)
+			bare = tt.bareOut
+		case o.bare:
 			if bare, err = benchBare(o, m, rdir); err != nil {
 				return err
 			}
@@ -164,9 +179,16 @@ func bench(o options, stdout io.Writer) error {
 		if o.replicas > 1 {
 			return benchReplicas(o, m, cfg, rdir, adminToken, bare, stdout)
 		}
-		d, err := benchDaemon(o, m, cfg, rdir, adminToken)
+		d, err := benchDaemon(o, m, cfg, rdir, adminToken, tt)
+		if tt != nil {
+			_, _ = tt.bare.stop(10 * time.Second)
+		}
 		if err != nil {
 			return err
+		}
+		if tt != nil {
+			fmt.Fprintf(stdout, "in %d turns each of %v: bare gin, imalert, imalert, bare gin, ...\n", o.interleave, o.duration/time.Duration(o.interleave))
+			bare.print(stdout, "bare gin")
 		}
 		d.print(stdout, "imalert")
 		if bare != nil {
@@ -318,12 +340,19 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-func benchBare(o options, m *mix, dir string) (*measured, error) {
+// startBare starts the bare handler: this program, in a process of its
+// own.
+func startBare(dir string) (*process, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	p, _, err := start(self, []string{"-serve-bare", "127.0.0.1:0"}, filepath.Join(dir, "bare.log"))
+	return p, err
+}
+
+func benchBare(o options, m *mix, dir string) (*measured, error) {
+	p, err := startBare(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -104,5 +105,56 @@ func TestReadProc(t *testing.T) {
 	}
 	if after.RSS <= 0 || after.HWM < after.RSS {
 		t.Errorf("RSS %d, peak %d", after.RSS, after.HWM)
+	}
+}
+
+// Turns alternate in pairs, so that a drift of the machine's speed over
+// the run falls on both servers alike: bare, daemon, daemon, bare, ...
+func TestBareTurn(t *testing.T) {
+	var got []bool
+	for i := range 8 {
+		got = append(got, bareTurn(i))
+	}
+	want := []bool{true, false, false, true, true, false, false, true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("turns %v, want %v", got, want)
+	}
+}
+
+// Runs merged are one run: counts and time summed, latencies in order.
+func TestResultAdd(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	r := &result{Errors: map[string]int{}}
+	r.add(&result{Sent: 3, OK: 2, Errors: map[string]int{"503": 1}, Elapsed: time.Second, Lat: ms(1, 4, 9)})
+	r.add(&result{Sent: 2, OK: 2, Errors: map[string]int{}, Elapsed: time.Second, Lat: ms(2, 5)})
+	if r.Sent != 5 || r.OK != 4 || r.Errors["503"] != 1 || r.Elapsed != 2*time.Second || r.rate() != 2.5 {
+		t.Errorf("merged %+v", r)
+	}
+	if fmt.Sprint(r.Lat) != fmt.Sprint(ms(1, 2, 4, 5, 9)) {
+		t.Errorf("latencies %v, want them in order", r.Lat)
+	}
+}
+
+// Turns need the bare handler and one daemon.
+func TestInterleaveFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"-imalert", "x", "-interleave", "4"}, true},
+		{[]string{"-imalert", "x", "-interleave", "4", "-rounds", "3"}, true},
+		{[]string{"-imalert", "x", "-interleave", "-1"}, false},
+		{[]string{"-imalert", "x", "-interleave", "4", "-bare=false"}, false},
+		{[]string{"-imalert", "x", "-interleave", "4", "-redis", "h:1", "-replicas", "2"}, false},
+	} {
+		if _, err := parse(tc.args, io.Discard); (err == nil) != tc.ok {
+			t.Errorf("%v: err %v, want ok %v", tc.args, err, tc.ok)
+		}
 	}
 }
