@@ -101,6 +101,12 @@ type result struct {
 	// was taken by a connection to be sent (sorted): the harness's own
 	// delay, part of Lat.
 	Late []time.Duration
+	// FromSend is, at a fixed rate, each answered request's time from when a
+	// connection took it to its answer (sorted): Lat without the
+	// harness's delay. With connections to spare at the rates measured,
+	// that delay is the harness waiting for a CPU it shares with the
+	// server, which IM, on machines of its own, does not.
+	FromSend []time.Duration
 }
 
 func (r *result) rate() float64 { return float64(r.Sent) / r.Elapsed.Seconds() }
@@ -154,12 +160,14 @@ func load(ctx context.Context, m *mix, o loadOptions) *result {
 		total.OK += p.OK
 		total.Lat = append(total.Lat, p.Lat...)
 		total.Late = append(total.Late, p.Late...)
+		total.FromSend = append(total.FromSend, p.FromSend...)
 		for k, v := range p.Errors {
 			total.Errors[k] += v
 		}
 	}
 	slices.Sort(total.Lat)
 	slices.Sort(total.Late)
+	slices.Sort(total.FromSend)
 	return total
 }
 
@@ -203,6 +211,7 @@ func worker(ctx context.Context, client *http.Client, m *mix, url string, due <-
 		} else if ctx.Err() != nil {
 			return
 		}
+		taken := time.Now()
 		q, body := m.next(r, time.Now())
 		req, _ := http.NewRequest(http.MethodPost, url+"?"+q, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -219,6 +228,9 @@ func worker(ctx context.Context, client *http.Client, m *mix, url string, due <-
 		resp.Body.Close()
 		out.Sent++
 		out.Lat = append(out.Lat, time.Since(start))
+		if due != nil {
+			out.FromSend = append(out.FromSend, time.Since(taken))
+		}
 		if resp.StatusCode != http.StatusOK || !bytes.Contains(buf, okAnswer) {
 			out.Errors[strconv.Itoa(resp.StatusCode)]++
 			continue

@@ -132,12 +132,15 @@ func TestResultAdd(t *testing.T) {
 	}
 	r := &result{Errors: map[string]int{}}
 	r.add(&result{Sent: 3, OK: 2, Errors: map[string]int{"503": 1}, Elapsed: time.Second, Lat: ms(1, 4, 9)})
-	r.add(&result{Sent: 2, OK: 2, Errors: map[string]int{}, Elapsed: time.Second, Lat: ms(2, 5)})
+	r.add(&result{Sent: 2, OK: 2, Errors: map[string]int{}, Elapsed: time.Second, Lat: ms(2, 5), FromSend: ms(1, 3)})
 	if r.Sent != 5 || r.OK != 4 || r.Errors["503"] != 1 || r.Elapsed != 2*time.Second || r.rate() != 2.5 {
 		t.Errorf("merged %+v", r)
 	}
 	if fmt.Sprint(r.Lat) != fmt.Sprint(ms(1, 2, 4, 5, 9)) {
 		t.Errorf("latencies %v, want them in order", r.Lat)
+	}
+	if fmt.Sprint(r.FromSend) != fmt.Sprint(ms(1, 3)) {
+		t.Errorf("from when sent %v, want the second run's", r.FromSend)
 	}
 }
 

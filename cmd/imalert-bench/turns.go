@@ -66,6 +66,7 @@ func (r *result) add(s *result) {
 	}
 	r.Lat = mergeSorted(r.Lat, s.Lat)
 	r.Late = mergeSorted(r.Late, s.Late)
+	r.FromSend = mergeSorted(r.FromSend, s.FromSend)
 }
 
 func mergeSorted(a, b []time.Duration) []time.Duration {
