@@ -30,7 +30,7 @@ func benchDaemon(o options, m *mix, cfg, dir, adminToken string, tt *turns) (*me
 	}
 	url := "http://" + p.addr + "/callback"
 	if tt != nil {
-		out.res = tt.run(url, func() { waitBacklog(p.addr, adminToken, o.drain) })
+		out.res = tt.run(url, p.pid(), func() { waitBacklog(p.addr, adminToken, o.drain) })
 	} else {
 		out.res = load(context.Background(), m, loadOptions{URL: url, Conns: o.conns, Rate: o.rate, Duration: o.duration})
 	}

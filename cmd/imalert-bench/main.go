@@ -187,7 +187,8 @@ func bench(o options, stdout io.Writer) error {
 			return err
 		}
 		if tt != nil {
-			fmt.Fprintf(stdout, "in %d turns each of %v: bare gin, imalert, imalert, bare gin, ...\n", o.interleave, o.duration/time.Duration(o.interleave))
+			fmt.Fprintf(stdout, "in %d turns each of %v: bare gin, imalert, imalert, bare gin, ...; imalert's CPU in bare gin's turns %v (%.1f%% of its CPU in all turns)\n",
+				o.interleave, o.duration/time.Duration(o.interleave), tt.idleCPU, 100*tt.idleCPU.Seconds()/max(tt.daemonCPU.Seconds(), 1e-9))
 			bare.print(stdout, "bare gin")
 		}
 		d.print(stdout, "imalert")

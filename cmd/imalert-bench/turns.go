@@ -21,6 +21,10 @@ type turns struct {
 	// bareOut gathers the bare handler's turns: its requests, and the CPU
 	// and switches of those turns only (before stays zero).
 	bareOut *measured
+	// idleCPU is the daemon's CPU during the bare handler's turns: work
+	// left over from its own turns (a checkpoint, say) that competed with
+	// the bare handler's load instead of its own.
+	idleCPU, daemonCPU time.Duration
 }
 
 func newTurns(o options, m *mix, bare *process) *turns {
@@ -33,10 +37,11 @@ func bareTurn(i int) bool { return i%4 == 0 || i%4 == 3 }
 // run takes the daemon's place in benchDaemon's load: it runs all the
 // turns and returns the daemon's requests; backlog waits for the daemon
 // to process what it acknowledged.
-func (t *turns) run(daemonURL string, backlog func()) *result {
+func (t *turns) run(daemonURL string, daemonPID int, backlog func()) *result {
 	n := t.o.interleave
 	turn := t.o.duration / time.Duration(n)
 	d := &result{Errors: map[string]int{}}
+	first, _ := readProc(daemonPID)
 	for i := range 2 * n {
 		opts := loadOptions{Conns: t.o.conns, Rate: t.o.rate, Duration: turn}
 		if !bareTurn(i) {
@@ -47,12 +52,17 @@ func (t *turns) run(daemonURL string, backlog func()) *result {
 		}
 		opts.URL = "http://" + t.bare.addr + "/callback"
 		before, _ := readProc(t.bare.pid())
+		dBefore, _ := readProc(daemonPID)
 		r := load(context.Background(), t.m, opts)
 		after, _ := readProc(t.bare.pid())
+		dAfter, _ := readProc(daemonPID)
+		t.idleCPU += dAfter.CPU - dBefore.CPU
 		t.bareOut.res.add(r)
 		t.bareOut.end.CPU += after.CPU - before.CPU
 		t.bareOut.end.Switches += after.Switches - before.Switches
 	}
+	last, _ := readProc(daemonPID)
+	t.daemonCPU = last.CPU - first.CPU
 	return d
 }
 
