@@ -436,3 +436,29 @@ func TestParseOddButValid(t *testing.T) {
 		})
 	}
 }
+
+// The journal keeps a callback's query without its signature, and
+// everything else as received.
+func TestWithoutSign(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SdkAppid=1&CallbackCommand=Group.CallbackSendMsgException&Sign=abc&RequestTime=1700000000", "SdkAppid=1&CallbackCommand=Group.CallbackSendMsgException&RequestTime=1700000000"},
+		{"Sign=abc&SdkAppid=1", "SdkAppid=1"},
+		{"SdkAppid=1&Sign=abc", "SdkAppid=1"},
+		{"Sign=abc", ""},
+		{"SdkAppid=1&Sign=a&Sign=b&RequestTime=2", "SdkAppid=1&RequestTime=2"},
+		{"SdkAppid=1&%53ign=abc&RequestTime=2", "SdkAppid=1&RequestTime=2"},
+		{"SdkAppid=1&%53%69gn=abc", "SdkAppid=1"},
+		{"SdkAppid=1&Signature=x&sign=y&Sign", "SdkAppid=1&Signature=x&sign=y"},
+		{"SdkAppid=1&&ClientIP=10.0.0.1", "SdkAppid=1&&ClientIP=10.0.0.1"},
+		{"SdkAppid=1&Text=%E4%BD%A0", "SdkAppid=1&Text=%E4%BD%A0"},
+		{"", ""},
+	} {
+		if got := WithoutSign(tc.in); got != tc.want {
+			t.Errorf("WithoutSign(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		q, err := url.ParseQuery(WithoutSign(tc.in))
+		if err == nil && q.Has("Sign") {
+			t.Errorf("WithoutSign(%q) still parses with a Sign", tc.in)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -138,6 +139,26 @@ func FuzzParse(f *testing.F) {
 			}
 			_ = ev.Excerpt()
 			_ = ev.Time()
+		}
+	})
+}
+
+// WithoutSign drops every Sign a server would read and keeps every other
+// parameter as it was.
+func FuzzWithoutSign(f *testing.F) {
+	f.Add("SdkAppid=1400000000&CallbackCommand=Group.CallbackSendMsgException&Sign=abc&RequestTime=1700000000")
+	f.Add("%53ign=a&Sign&sign=b&&x=%ZZ&Sign=c;d")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, q string) {
+		out := WithoutSign(q)
+		after, _ := url.ParseQuery(out)
+		if after.Has("Sign") {
+			t.Fatalf("WithoutSign(%q) = %q still has a Sign", q, out)
+		}
+		before, _ := url.ParseQuery(q)
+		before.Del("Sign")
+		if !reflect.DeepEqual(before, after) {
+			t.Fatalf("WithoutSign(%q) = %q: parameters %v, want %v", q, out, after, before)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package callback
 
 import (
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -38,4 +39,37 @@ func (r Raw) Parse(lim Limits) (*Event, error) {
 	}
 	ev.ReceivedAt = r.ReceivedAt
 	return ev, nil
+}
+
+// WithoutSign returns the raw query rawQuery without its Sign parameter,
+// the rest as it was. The signature has done its work once the callback
+// is admitted, and for as long as IM's clock tolerance allows it is a
+// credential: the journal keeps the query without it.
+func WithoutSign(rawQuery string) string {
+	if !strings.Contains(rawQuery, "ign") && !strings.Contains(rawQuery, "%") {
+		return rawQuery // no Sign, even escaped: no copy
+	}
+	var b strings.Builder
+	b.Grow(len(rawQuery))
+	first := true
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if key == "Sign" || (strings.ContainsAny(key, "%+") && unescaped(key) == "Sign") {
+			continue
+		}
+		if !first {
+			b.WriteByte('&')
+		}
+		first = false
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func unescaped(s string) string {
+	u, err := url.QueryUnescape(s)
+	if err != nil {
+		return s
+	}
+	return u
 }

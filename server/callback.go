@@ -93,6 +93,7 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 	now := s.clock.Stamp(s.o.Now())
 	reqID := callback.RequestID(now)
 	var claims []*seenKey
+	query := callback.WithoutSign(c.Request.URL.RawQuery)
 	raws := make([]callback.Raw, 0, len(items))
 	evs := make([]*callback.Event, 0, len(items))
 	mine := map[string]bool{} // keys claimed by this request
@@ -117,7 +118,7 @@ func (s *Server) ingest(c *gin.Context, q callback.Query, items []callback.Item)
 			claims = append(claims, claim)
 		}
 		it.Event.ReceivedAt = now
-		raws = append(raws, callback.Raw{Query: c.Request.URL.RawQuery, Body: it.Body, ReceivedAt: now, DedupKey: key})
+		raws = append(raws, callback.Raw{Query: query, Body: it.Body, ReceivedAt: now, DedupKey: key})
 		evs = append(evs, it.Event)
 	}
 	if len(raws) > 0 {

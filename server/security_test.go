@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -180,6 +181,13 @@ func TestHostileRequests(t *testing.T) {
 			for _, secret := range []string{tokenNow, tokenPrev} {
 				if strings.Contains(w.Body.String(), secret) {
 					t.Error("the answer contains a token")
+				}
+			}
+			// The signature is checked, not kept: within its freshness
+			// window it would let a reader of the journal replay a callback.
+			for _, raw := range x.rec.raws {
+				if q, _ := url.ParseQuery(raw.Query); q.Has("Sign") || !q.Has("SdkAppid") || !q.Has("CallbackCommand") {
+					t.Errorf("journal entry's query %q: want it without Sign, with the rest", raw.Query)
 				}
 			}
 		})
