@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -83,28 +82,6 @@ func TestRoundsSummary(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
-	}
-}
-
-// readProc counts this process's CPU and its threads' switches: a
-// goroutine that sleeps gives up its thread's CPU each time.
-func TestReadProc(t *testing.T) {
-	before, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 20 {
-		time.Sleep(time.Millisecond)
-	}
-	after, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := after.Switches - before.Switches; d < 20 {
-		t.Errorf("%d switches over 20 sleeps", d)
-	}
-	if after.RSS <= 0 || after.HWM < after.RSS {
-		t.Errorf("RSS %d, peak %d", after.RSS, after.HWM)
 	}
 }
 

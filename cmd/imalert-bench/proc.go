@@ -59,6 +59,8 @@ func readProc(pid int) (procStats, error) {
 	return ps, err
 }
 
+// switches sums the switches of pid's threads alive now: a thread that
+// ended takes its count with it (the daemon's threads live as long as it).
 func switches(pid int) (int64, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
@@ -66,15 +68,22 @@ func switches(pid int) (int64, error) {
 	}
 	var n int64
 	for _, t := range tasks {
-		// A thread that ended meanwhile is skipped.
-		_ = scanKV(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()), func(k, v string) {
-			if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
-				c, _ := strconv.ParseInt(v, 10, 64)
-				n += c
-			}
-		})
+		c, _ := taskSwitches(pid, t.Name()) // a thread that ended meanwhile counts 0
+		n += c
 	}
 	return n, nil
+}
+
+// taskSwitches reads the switches of one thread of pid.
+func taskSwitches(pid int, task string) (int64, error) {
+	var n int64
+	err := scanKV(fmt.Sprintf("/proc/%d/task/%s/status", pid, task), func(k, v string) {
+		if k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches" {
+			c, _ := strconv.ParseInt(v, 10, 64)
+			n += c
+		}
+	})
+	return n, err
 }
 
 func scanKV(path string, fn func(k, v string)) error {
