@@ -606,10 +606,10 @@ func (s *Store) walPast(n, limit int64) bool {
 // restart runs a restarting checkpoint on db (the writer's connection).
 func (s *Store) restart(ctx context.Context, db queryRower) {
 	if s.runCheckpoint(ctx, db, "RESTART") == nil {
-		// The log's cached pages are kept: a frame written over a page
-		// dropped from the cache made the kernel read that page from the
-		// disk first (frames are not page-aligned), in the writer's
-		// transaction. Dropping them wrote no fewer bytes.
+		// The write-ahead log's cached pages are kept: a frame written
+		// over a page dropped from the cache made the kernel read that
+		// page from the disk first (frames are not page-aligned), inside
+		// the writer's transaction. Dropping them wrote no fewer bytes.
 		s.walRestarted.Store(s.walSize())
 	}
 }
