@@ -154,21 +154,33 @@ func load(ctx context.Context, m *mix, o loadOptions) *result {
 		}()
 	}
 	wg.Wait()
-	total := &result{Errors: map[string]int{}, Elapsed: time.Since(start)}
+	total := &result{Errors: map[string]int{}}
 	for _, p := range parts {
-		total.Sent += p.Sent
-		total.OK += p.OK
-		total.Lat = append(total.Lat, p.Lat...)
-		total.Late = append(total.Late, p.Late...)
-		total.FromSend = append(total.FromSend, p.FromSend...)
-		for k, v := range p.Errors {
-			total.Errors[k] += v
-		}
+		total.add(p)
 	}
-	slices.Sort(total.Lat)
-	slices.Sort(total.Late)
-	slices.Sort(total.FromSend)
+	total.Elapsed = time.Since(start)
+	total.sort()
 	return total
+}
+
+// add counts the run s into r, as if one run; sort r once all are in.
+func (r *result) add(s *result) {
+	r.Sent += s.Sent
+	r.OK += s.OK
+	r.Elapsed += s.Elapsed
+	for k, v := range s.Errors {
+		r.Errors[k] += v
+	}
+	r.Lat = append(r.Lat, s.Lat...)
+	r.Late = append(r.Late, s.Late...)
+	r.FromSend = append(r.FromSend, s.FromSend...)
+}
+
+// sort puts r's latencies in order, as percentile needs them.
+func (r *result) sort() {
+	slices.Sort(r.Lat)
+	slices.Sort(r.Late)
+	slices.Sort(r.FromSend)
 }
 
 // schedule puts a due time on due rate times a second until ctx ends.

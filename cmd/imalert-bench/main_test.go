@@ -98,7 +98,7 @@ func TestBareTurn(t *testing.T) {
 	}
 }
 
-// Runs merged are one run: counts and time summed, latencies in order.
+// Runs added are one run: counts and time summed, latencies in order once sorted.
 func TestResultAdd(t *testing.T) {
 	ms := func(ns ...int) []time.Duration {
 		var out []time.Duration
@@ -110,6 +110,7 @@ func TestResultAdd(t *testing.T) {
 	r := &result{Errors: map[string]int{}}
 	r.add(&result{Sent: 3, OK: 2, Errors: map[string]int{"503": 1}, Elapsed: time.Second, Lat: ms(1, 4, 9)})
 	r.add(&result{Sent: 2, OK: 2, Errors: map[string]int{}, Elapsed: time.Second, Lat: ms(2, 5), FromSend: ms(1, 3)})
+	r.sort()
 	if r.Sent != 5 || r.OK != 4 || r.Errors["503"] != 1 || r.Elapsed != 2*time.Second || r.rate() != 2.5 {
 		t.Errorf("merged %+v", r)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -13,7 +12,8 @@ import (
 // apart, more than the ratio's margin; within one invocation the two
 // servers then meet the same drift. Both processes run the whole time,
 // each idle in the other's turns. A daemon's turn ends once its backlog is
-// processed, so none of its work spills into the bare handler's turn.
+// processed; what work it still leaves (a checkpoint, say) is counted in
+// idleCPU.
 type turns struct {
 	o    options
 	m    *mix
@@ -63,24 +63,7 @@ func (t *turns) run(daemonURL string, daemonPID int, backlog func()) *result {
 	}
 	last, _ := readProc(daemonPID)
 	t.daemonCPU = last.CPU - first.CPU
+	d.sort()
+	t.bareOut.res.sort()
 	return d
-}
-
-// add merges the run s into r, as if one run.
-func (r *result) add(s *result) {
-	r.Sent += s.Sent
-	r.OK += s.OK
-	r.Elapsed += s.Elapsed
-	for k, v := range s.Errors {
-		r.Errors[k] += v
-	}
-	r.Lat = mergeSorted(r.Lat, s.Lat)
-	r.Late = mergeSorted(r.Late, s.Late)
-	r.FromSend = mergeSorted(r.FromSend, s.FromSend)
-}
-
-func mergeSorted(a, b []time.Duration) []time.Duration {
-	out := append(slices.Clip(a), b...)
-	slices.Sort(out)
-	return out
 }
