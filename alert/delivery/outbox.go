@@ -21,7 +21,7 @@ type record struct {
 	RuleLine      int                  `json:"rule_line,omitempty"`
 	Severity      string               `json:"severity"`
 	CodeMeaning   string               `json:"code_meaning,omitempty"`
-	Throttle      notify.Throttled     `json:"throttle"`
+	Throttle      notify.Throttled     `json:"throttle,omitzero"`
 	Merged        int                  `json:"merged,omitempty"`
 	Digest        *notify.Digest       `json:"digest,omitempty"`
 	Silence       *notify.SilenceEnded `json:"silence,omitempty"`

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 
 	"github.com/imalert/imalert/alert/notify"
 	"github.com/imalert/imalert/callback"
+	"github.com/imalert/imalert/store"
 )
 
 var t0 = time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
@@ -78,5 +81,55 @@ func TestMerge(t *testing.T) {
 	}
 	if a.Total != 1 {
 		t.Error("merge changed its input digest")
+	}
+}
+
+// A notification's throttle summary goes through the outbox as it was,
+// with its zero fields left out of the row; rows written with them still
+// read back the same.
+func TestEncodeThrottle(t *testing.T) {
+	full := notify.Throttled{Window: time.Minute, Next: 2 * time.Minute, Suppressed: 3, Since: t0, First: t0.Add(time.Second), Last: t0.Add(50 * time.Second)}
+	tests := []struct {
+		name     string
+		throttle notify.Throttled
+		absent   []string // not in the row
+	}{
+		{"no throttle", notify.Throttled{}, []string{`"throttle"`}},
+		{"first page of a window", notify.Throttled{Window: 10 * time.Minute, Next: 10 * time.Minute},
+			[]string{`"Suppressed"`, `"Since"`, `"First"`, `"Last"`, "0001-01-01"}},
+		{"held back", full, []string{"0001-01-01"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := &notify.Notification{ID: "n1", Receiver: "r", Rule: "rule", Severity: "warning", Quiet: true, Throttle: tt.throttle}
+			row := Encode(n)
+			for _, s := range tt.absent {
+				if strings.Contains(string(row.Data), s) {
+					t.Errorf("row %s holds %s", row.Data, s)
+				}
+			}
+			got, err := Decode(row, callback.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.throttle, got.Throttle); d != "" {
+				t.Errorf("throttle (-want +got):\n%s", d)
+			}
+		})
+	}
+
+	old, err := os.ReadFile("testdata/outbox-row-zero-times.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(store.Notification{Data: old}, callback.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (notify.Throttled{Window: 10 * time.Minute, Next: 10 * time.Minute}); got.Throttle != want || got.Reason != notify.ReasonFirst {
+		t.Errorf("row with zero times read as %+v, %q", got.Throttle, got.Reason)
+	}
+	if row := Encode(got); len(row.Data) >= len(old)-100 {
+		t.Errorf("written again in %d bytes, against %d with the zero times", len(row.Data), len(old))
 	}
 }

@@ -125,14 +125,16 @@ const (
 	ReasonSilenced       Reason = "silenced"        // an active silence matches the event
 )
 
-// Throttled summarises the events a throttle window held back.
+// Throttled summarises the events a throttle window held back. Its zero
+// fields are left out of the outbox's JSON: most pages held nothing back,
+// and three zero times were a third of such a page's row.
 type Throttled struct {
-	Window     time.Duration // the throttle window that held them back
-	Next       time.Duration // the window opened by this page (longer under exponential backoff)
-	Suppressed int           // events held back since the previous page
-	Since      time.Time     // start of the window that held them back
-	First      time.Time     // first held-back event
-	Last       time.Time     // last held-back event
+	Window     time.Duration `json:"Window,omitzero"`     // the throttle window that held them back
+	Next       time.Duration `json:"Next,omitzero"`       // the window opened by this page (longer under exponential backoff)
+	Suppressed int           `json:"Suppressed,omitzero"` // events held back since the previous page
+	Since      time.Time     `json:"Since,omitzero"`      // start of the window that held them back
+	First      time.Time     `json:"First,omitzero"`      // first held-back event
+	Last       time.Time     `json:"Last,omitzero"`       // last held-back event
 }
 
 // LogValue keeps payload content out of logs: only identifiers are logged.
