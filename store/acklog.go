@@ -124,7 +124,7 @@ func openAckLog(path string, size int64, key []byte, syncEach bool, folded int64
 			_ = f.Close()
 			return nil, nil, 0, fmt.Errorf("store: read %s: %w", path, err)
 		}
-		dropCache(f, 0, 0)
+		dropCache(f)
 		if len(recs) > 0 {
 			l.pos = roundUp(recs[len(recs)-1].end)
 		} // else every entry is in the database: any page may be written
@@ -172,7 +172,7 @@ func (l *ackLog) initialize(key []byte) error {
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
-	dropCache(f, 0, 0)
+	dropCache(f)
 	if err := os.Rename(tmp, l.path); err != nil {
 		return fail(err)
 	}
@@ -306,7 +306,7 @@ func (l *ackLog) write(raws []callback.Raw, first, folded int64) error {
 		}
 	}
 	if start < l.dropped || start+n-l.dropped >= dropEvery {
-		dropCache(l.f, 0, 0)
+		dropCache(l.f)
 		l.dropped = start + n
 	}
 	l.extents = append(l.extents, extent{start, start + n, first + int64(len(raws)) - 1})

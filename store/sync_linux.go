@@ -18,12 +18,11 @@ func datasync(f *os.File) error {
 	}
 }
 
-// dropCache drops the cached pages of f's range [off, off+n) (n 0: to the
-// end), starting their write-back if dirty. The log is never read while
-// open, and a cached page can be part of a large folio: the kernel then
-// writes the whole folio (up to megabytes) when a later commit dirties
-// 4 KiB of it. Written pages kept out of the cache are written as they
-// are.
-func dropCache(f *os.File, off, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
+// dropCache drops f's cached pages, starting their write-back if dirty.
+// The log is never read while open, and a cached page can be part of a
+// large folio: the kernel then writes the whole folio (up to megabytes)
+// when a later commit dirties 4 KiB of it. Written pages kept out of the
+// cache are written as they are.
+func dropCache(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 }
